@@ -1,0 +1,48 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Release builds target this machine's vector units (AVX2 / AVX-512): the codecs' pixel
+/// loops and, later, the trainer's kernels only vectorise for the CPU they are compiled for.
+/// `CURATE_TARGET_CPU` overrides the choice (for example `haswell` for a portable binary).
+let targetCPU = Context.environment["CURATE_TARGET_CPU"] ?? "native"
+let fastSwift: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", targetCPU], .when(configuration: .release)),
+]
+let fastC: [CSetting] = [
+    .unsafeFlags(["-march=\(targetCPU)", "-O3"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Curate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "curate", targets: ["curate"]),
+        .library(name: "ImageCodecs", targets: ["ImageCodecs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: [
+        // System libraries, declared with the packages that install them.
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // The only C code of the project: it owns every setjmp/longjmp, so that no libpng or
+        // libjpeg error ever unwinds through a Swift frame.
+        .target(name: "CCodecShims", dependencies: ["CPNG", "CJPEG", "CZlib"], cSettings: fastC),
+
+        .target(
+            name: "ImageCodecs",
+            dependencies: ["CCodecShims", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: fastSwift),
+
+        .executableTarget(
+            name: "curate",
+            dependencies: ["ImageCodecs", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastSwift),
+
+        .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "CurateCLITests", dependencies: ["ImageCodecs"]),
+    ]
+)

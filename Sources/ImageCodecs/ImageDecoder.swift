@@ -1,0 +1,133 @@
+import CCodecShims
+import Foundation
+
+/// Decodes PNG and JPEG images, from memory or from a file, to canonical 8-bit RGBA.
+///
+/// The format is found from the bytes. Every failure is an ``ImageDecodingError`` with a code,
+/// the library's message and the path; nothing crashes, hangs or allocates without bound on
+/// hostile input (see ``DecodeOptions/maxPixels`` and ``DecodeOptions/maxProgressiveScans``).
+/// Decoders keep no state between images, so one value may be used from many threads.
+public struct ImageDecoder: Sendable {
+    public var options: DecodeOptions
+
+    public init(options: DecodeOptions = .default) {
+        self.options = options
+    }
+
+    /// Reads and decodes the file at `path`.
+    public func decode(contentsOf path: String) throws(ImageDecodingError) -> DecodedImage {
+        let data = try Self.read(path)
+        do {
+            return try decode(data)
+        } catch {
+            throw error.at(path)
+        }
+    }
+
+    /// Decodes an image held in memory.
+    /// - Complexity: O(pixels); the pixels are written once, straight into the result's storage.
+    public func decode(_ data: Data) throws(ImageDecodingError) -> DecodedImage {
+        switch try Self.format(of: data) {
+        case .png: return try PNGCodec.decode(data, options: options)
+        case .jpeg: return try JPEGCodec.decode(data, options: options)
+        default: fatalError("unreachable: format(of:) returns decodable formats only")
+        }
+    }
+
+    /// Decodes a PNG to 16-bit RGBA samples (8-bit and lower depths are scaled up exactly).
+    public func decode16(_ data: Data) throws(ImageDecodingError) -> (image: Image16, info: ImageInfo) {
+        guard try Self.format(of: data) == .png else {
+            throw ImageDecodingError(.unsupportedFormat, "16-bit samples are available for PNG only")
+        }
+        return try PNGCodec.decode16(data, options: options)
+    }
+
+    /// Reads only the header: format, stored size, channels, bit depth.
+    public func info(_ data: Data) throws(ImageDecodingError) -> ImageInfo {
+        switch try Self.format(of: data) {
+        case .png: return try PNGCodec.info(data)
+        default: return try JPEGCodec.info(data, options: options)
+        }
+    }
+
+    /// The decodable format of `data`, or the error a user should see.
+    public static func format(of data: Data) throws(ImageDecodingError) -> ImageFormat {
+        if data.isEmpty { throw ImageDecodingError(.truncated, "empty file") }
+        if let format = ImageFormat.sniff(data) {
+            if format.isDecodable { return format }
+            throw ImageDecodingError(.unsupportedFormat, "\(format.displayName) images are not supported (Curate decodes PNG and JPEG)")
+        }
+        // A PNG signature with damaged bytes (bit 7 cleared, CR/LF translated) is still a PNG attempt.
+        let head = Array(data.prefix(8))
+        if head.count >= 4 && head[1] == 0x50 && head[2] == 0x4E && head[3] == 0x47 {
+            throw ImageDecodingError(.notPNG, "damaged PNG signature \(hex(head))")
+        }
+        throw ImageDecodingError(.unsupportedFormat, "unrecognised file format (first bytes \(hex(head)))")
+    }
+
+    /// Reads a whole file, mapping failures to `.unreadable`.
+    public static func read(_ path: String) throws(ImageDecodingError) -> Data {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ImageDecodingError(.unreadable, "no such file", path: path)
+        }
+        if isDirectory.boolValue { throw ImageDecodingError(.unreadable, "is a directory", path: path) }
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+        } catch {
+            throw ImageDecodingError(.unreadable, "cannot read: \(error.localizedDescription)", path: path)
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined(separator: " ")
+    }
+}
+
+extension ImageDecodingError {
+    /// Builds the error a shim reported.
+    init(status: curate_status) {
+        var s = status
+        let message = withUnsafeBytes(of: &s.message) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        self.init(Self.code(forShimCode: s.code), message.isEmpty ? "decoding failed" : message)
+    }
+
+    static func code(forShimCode c: Int32) -> Code {
+        switch Int(c) {
+        case Int(CURATE_ERR_NOT_PNG): .notPNG
+        case Int(CURATE_ERR_NOT_JPEG): .notJPEG
+        case Int(CURATE_ERR_TRUNCATED): .truncated
+        case Int(CURATE_ERR_BAD_CRC): .badCRC
+        case Int(CURATE_ERR_BAD_HEADER): .badHeader
+        case Int(CURATE_ERR_TOO_LARGE): .tooLarge
+        case Int(CURATE_ERR_DAMAGED): .damaged
+        case Int(CURATE_ERR_CORRUPT): .corrupt
+        case Int(CURATE_ERR_NO_MEMORY): .outOfMemory
+        case Int(CURATE_ERR_UNSUPPORTED): .unsupportedFormat
+        default: .failed
+        }
+    }
+}
+
+extension curate_status {
+    /// The first warning's text.
+    var warningText: String {
+        var s = self
+        return withUnsafeBytes(of: &s.warning) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+    }
+}
+
+/// Allocates an array of `count` elements and lets `fill` initialise all of them.
+@inline(__always)
+func makeArray<T: BitwiseCopyable>(count: Int, _ fill: (UnsafeMutableBufferPointer<T>) -> Bool) -> [T]? {
+    var ok = false
+    let array = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+        ok = fill(buffer)
+        initialized = count
+    }
+    return ok ? array : nil
+}

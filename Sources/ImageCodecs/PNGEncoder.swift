@@ -1,0 +1,102 @@
+import CCodecShims
+import Foundation
+
+/// Writes PNG files (8- or 16-bit grey, grey+alpha, RGB or RGBA) through libpng.
+public struct PNGEncoder: Sendable {
+    /// Which channels of the RGBA source to store.
+    public enum ColorType: Int, Sendable, CaseIterable {
+        case grey = 1, greyAlpha = 2, rgb = 3, rgba = 4
+    }
+
+    /// zlib level 0 (store) to 9 (smallest); 6 is zlib's default.
+    public var compressionLevel: Int
+
+    public init(compressionLevel: Int = 6) {
+        self.compressionLevel = compressionLevel
+    }
+
+    /// Encodes an 8-bit image. `.grey` stores the red channel (use it for images with R == G == B).
+    public func encode(_ image: Image, as colorType: ColorType = .rgba) throws(ImageDecodingError) -> Data {
+        let packed = Self.select(image.pixels, count: image.width * image.height, channels: colorType.rawValue)
+        let result: Result<Data, ImageDecodingError> = packed.withUnsafeBytes { raw in
+            Result { () throws(ImageDecodingError) in
+                try encodeRaw(raw, width: image.width, height: image.height, channels: colorType.rawValue, bitDepth: 8)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Encodes a 16-bit image.
+    public func encode(_ image: Image16, as colorType: ColorType = .rgba) throws(ImageDecodingError) -> Data {
+        let packed = Self.select(image.samples, count: image.width * image.height, channels: colorType.rawValue)
+        let result: Result<Data, ImageDecodingError> = packed.withUnsafeBytes { raw in
+            Result { () throws(ImageDecodingError) in
+                try encodeRaw(raw, width: image.width, height: image.height, channels: colorType.rawValue, bitDepth: 16)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Encodes and writes atomically (a temporary file, then a rename).
+    public func write(_ image: Image, to path: String, as colorType: ColorType? = nil) throws(ImageDecodingError) {
+        let type = colorType ?? (image.isOpaque ? (image.isGrey ? .grey : .rgb) : (image.isGrey ? .greyAlpha : .rgba))
+        let data = try encode(image, as: type)
+        do {
+            try AtomicFile.write(data, to: path)
+        } catch {
+            throw ImageDecodingError(.failed, "cannot write: \(error)", path: path)
+        }
+    }
+
+    private func encodeRaw(_ raw: UnsafeRawBufferPointer, width: Int, height: Int, channels: Int, bitDepth: Int) throws(ImageDecodingError) -> Data {
+        guard width > 0, height > 0, width <= Int(UInt32.max), height <= Int(UInt32.max) else {
+            throw ImageDecodingError(.failed, "cannot encode an image of \(width)x\(height)")
+        }
+        var status = curate_status()
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        var size = 0
+        let stride = width * channels * bitDepth / 8
+        let rc = curate_png_encode(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt32(width), UInt32(height), stride,
+                                   Int32(channels), Int32(bitDepth), Int32(compressionLevel), &out, &size, &status)
+        guard rc == CURATE_OK, let out else {
+            var error = ImageDecodingError(status: status)
+            error.code = .failed
+            throw error
+        }
+        defer { curate_free(out) }
+        return Data(bytes: out, count: size)
+    }
+
+    private static func select<T: BitwiseCopyable>(_ rgba: [T], count: Int, channels: Int) -> [T] {
+        if channels == 4 { return rgba }
+        let pick: [Int] = switch channels {
+        case 1: [0]
+        case 2: [0, 3]
+        default: [0, 1, 2]
+        }
+        var out = [T]()
+        out.reserveCapacity(count * channels)
+        for i in 0..<count { for c in pick { out.append(rgba[i * 4 + c]) } }
+        return out
+    }
+}
+
+/// Replaces a file atomically: the bytes go to a temporary file beside it, which is then renamed,
+/// so a reader never sees a half-written file and a failure leaves the old one in place.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent()
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try data.write(to: tmp)
+            if rename(tmp.path, url.path) != 0 {
+                let err = String(cString: strerror(errno))
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "rename failed: \(err)"])
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+    }
+}

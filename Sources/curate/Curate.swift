@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Curate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "curate",
+        abstract: "Data-centric curation of image datasets against inherited bias.",
+        discussion: """
+        Decode and check image datasets, audit them for bias, build de-biased fine-tuning sets, \
+        and measure what each intervention does.
+
+        Exit status: 0 success; 1 the command ran but found failures (corrupt images, failed \
+        checks); 2 or more for usage errors and errors that stopped the command.
+        """,
+        version: CurateVersion.string,
+        subcommands: [ImageCommand.self, BenchCommand.self, DemoCommand.self])
+}
+
+enum CurateVersion {
+    static let string = "0.1.0"
+}
+
+/// Flags shared by the commands that decode images.
+struct DecodeFlags: ParsableArguments {
+    @Flag(help: "Return damaged JPEGs (decoded with libjpeg warnings, grey-padded) flagged as damaged instead of failing.")
+    var lenient = false
+
+    @Flag(help: "Keep the stored orientation instead of applying the EXIF orientation.")
+    var keepOrientation = false
+
+    @Option(help: "Refuse images with more pixels than this (decompression bombs).")
+    var maxPixels = 100_000_000
+
+    func validate() throws {
+        guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
+    }
+
+    var options: DecodeOptionsValue {
+        DecodeOptionsValue(lenient: lenient, keepOrientation: keepOrientation, maxPixels: maxPixels)
+    }
+}
+
+/// A plain value the commands turn into `DecodeOptions` (keeps ArgumentParser out of the library).
+struct DecodeOptionsValue {
+    var lenient: Bool
+    var keepOrientation: Bool
+    var maxPixels: Int
+}
+
+/// Writes a line to stderr.
+func note(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Parses `WxH` for `--size`.
+struct SizeArgument: ExpressibleByArgument {
+    var width: Int
+    var height: Int
+    init?(argument: String) {
+        let parts = argument.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 1 << 16, h <= 1 << 16 else { return nil }
+        width = w
+        height = h
+    }
+    static var defaultCompletionKind: CompletionKind { .default }
+}
