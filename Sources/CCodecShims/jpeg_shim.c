@@ -179,11 +179,11 @@ int curate_jpeg_set_scale(curate_jpeg_decoder *d, int scale_denom, curate_jpeg_h
     return st->code = CURATE_OK;
 }
 
-/* Adobe CMYK JPEGs (nearly all of them) store inverted ink values. */
-static void cmyk_to_rgba(const uint8_t *in, uint8_t *out, uint32_t width, int inverted) {
+/* CMYK as libjpeg-turbo's own tools convert it (cmyk.h): the samples are taken as Adobe's
+ * inverted inks, R = C * K / 255 rounded, whether or not an Adobe marker is present. */
+static void cmyk_to_rgba(const uint8_t *in, uint8_t *out, uint32_t width) {
     for (uint32_t x = 0; x < width; x++, in += 4, out += 4) {
         unsigned c = in[0], m = in[1], y = in[2], k = in[3];
-        if (!inverted) { c = 255 - c; m = 255 - m; y = 255 - y; k = 255 - k; }
         out[0] = (uint8_t)((c * k + 127) / 255);
         out[1] = (uint8_t)((m * k + 127) / 255);
         out[2] = (uint8_t)((y * k + 127) / 255);
@@ -214,7 +214,6 @@ int curate_jpeg_decode(curate_jpeg_decoder *d, uint8_t *out, size_t stride, cura
         cmyk_rows = (uint8_t *)malloc((size_t)ci->output_width * 4u * (size_t)batch);
         if (cmyk_rows == NULL) { jpeg_abort_decompress(ci); return curate_fail(st, CURATE_ERR_NO_MEMORY, "out of memory"); }
     }
-    int inverted = ci->saw_Adobe_marker;
     JSAMPROW rows[16];
     while (ci->output_scanline < ci->output_height) {
         JDIMENSION y = ci->output_scanline;
@@ -225,7 +224,7 @@ int curate_jpeg_decode(curate_jpeg_decoder *d, uint8_t *out, size_t stride, cura
         if (got == 0) ERREXIT(ci, JERR_INPUT_EOF);  /* cannot happen with a memory source */
         if (d->cmyk)
             for (JDIMENSION i = 0; i < got; i++)
-                cmyk_to_rgba(rows[i], out + (size_t)(y + i) * stride, ci->output_width, inverted);
+                cmyk_to_rgba(rows[i], out + (size_t)(y + i) * stride, ci->output_width);
     }
     jpeg_finish_decompress(ci);
     free(cmyk_rows);

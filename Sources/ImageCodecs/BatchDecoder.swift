@@ -21,6 +21,12 @@ public struct BatchDecoder: Sendable {
         map(count: blobs.count) { i in decodeOne(blobs[i], path: nil) }
     }
 
+    /// Decodes images held in memory and keeps only what `transform` makes of each, so that a
+    /// pass over many images never holds more than one decoded image per thread.
+    public func decode<T: Sendable>(_ blobs: [Data], transform: @Sendable (Result<DecodedImage, ImageDecodingError>) -> T) -> [T] {
+        map(count: blobs.count) { i in transform(decodeOne(blobs[i], path: nil)) }
+    }
+
     /// Reads and decodes files; a missing or unreadable file is that entry's error.
     public func decode(paths: [String]) -> [Result<DecodedImage, ImageDecodingError>] {
         map(count: paths.count) { i in
