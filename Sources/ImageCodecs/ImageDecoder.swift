@@ -57,9 +57,12 @@ public struct ImageDecoder: Sendable {
             if format.isDecodable { return format }
             throw ImageDecodingError(.unsupportedFormat, "\(format.displayName) images are not supported (Curate decodes PNG and JPEG)")
         }
-        // A PNG signature with damaged bytes (bit 7 cleared, CR/LF translated) is still a PNG attempt.
+        // A PNG signature with damaged bytes (bit 7 cleared, a letter's case changed, CR/LF
+        // translated by a text-mode transfer) is still a PNG attempt.
         let head = Array(data.prefix(8))
-        if head.count >= 4 && head[1] == 0x50 && head[2] == 0x4E && head[3] == 0x47 {
+        let png = Array("PNG".utf8)
+        let letters = head.count >= 4 ? (1...3).filter { head[$0] & 0xDF == png[$0 - 1] }.count : 0
+        if head.count >= 4 && (head[0] == 0x89 || letters == 3 || (head[0] & 0x7F == 0x09 && letters >= 2)) {
             throw ImageDecodingError(.notPNG, "damaged PNG signature \(hex(head))")
         }
         throw ImageDecodingError(.unsupportedFormat, "unrecognised file format (first bytes \(hex(head)))")
