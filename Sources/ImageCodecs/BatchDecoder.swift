@@ -18,21 +18,26 @@ public struct BatchDecoder: Sendable {
 
     /// Decodes images held in memory.
     public func decode(_ blobs: [Data]) -> [Result<DecodedImage, ImageDecodingError>] {
-        map(count: blobs.count) { i in decodeOne(blobs[i], path: nil) }
+        decode(blobs) { $1 }
     }
 
-    /// Decodes images held in memory and keeps only what `transform` makes of each, so that a
+    /// Decodes images held in memory and keeps only what `transform` makes of each (given the index and the result), so that a
     /// pass over many images never holds more than one decoded image per thread.
-    public func decode<T: Sendable>(_ blobs: [Data], transform: @Sendable (Result<DecodedImage, ImageDecodingError>) -> T) -> [T] {
-        map(count: blobs.count) { i in transform(decodeOne(blobs[i], path: nil)) }
+    public func decode<T: Sendable>(_ blobs: [Data], transform: @Sendable (Int, Result<DecodedImage, ImageDecodingError>) -> T) -> [T] {
+        map(count: blobs.count) { i in transform(i, decodeOne(blobs[i], path: nil)) }
     }
 
     /// Reads and decodes files; a missing or unreadable file is that entry's error.
     public func decode(paths: [String]) -> [Result<DecodedImage, ImageDecodingError>] {
+        decode(paths: paths) { $1 }
+    }
+
+    /// Reads and decodes files, keeping only what `transform` makes of each.
+    public func decode<T: Sendable>(paths: [String], transform: @Sendable (Int, Result<DecodedImage, ImageDecodingError>) -> T) -> [T] {
         map(count: paths.count) { i in
             let data: Data
-            do throws(ImageDecodingError) { data = try ImageDecoder.read(paths[i]) } catch { return .failure(error) }
-            return decodeOne(data, path: paths[i])
+            do throws(ImageDecodingError) { data = try ImageDecoder.read(paths[i]) } catch { return transform(i, .failure(error)) }
+            return transform(i, decodeOne(data, path: paths[i]))
         }
     }
 

@@ -36,7 +36,7 @@ public enum DecodeBenchmark {
             let start = DispatchTime.now().uptimeNanoseconds
             // Like the peer, keep only each image's size: holding every decoded image would
             // measure page faults, not decoding.
-            let sizes = batch.decode(blobs) { result in (try? result.get())?.image.pixels.count ?? -1 }
+            let sizes = batch.decode(blobs) { _, result in (try? result.get())?.image.pixels.count ?? -1 }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if pass == 0 {
                 bytes = sizes.reduce(0) { $0 + max($1, 0) }

@@ -51,20 +51,19 @@ struct ImageCommand: ParsableCommand {
 
         func run() throws {
             let batch = BatchDecoder(decoder: ImageDecoder(options: decode.options.decodeOptions), threads: threads)
-            let results = batch.decode(paths: files)
-            var failures = 0
-            let out = FileHandle.standardOutput
-            for (path, result) in zip(files, results) {
-                let line: String
+            let json = self.json, files = self.files
+            // Each worker turns its image into the line at once: a long file list never holds
+            // more than one decoded image per thread.
+            let lines = batch.decode(paths: files) { i, result -> (String, Bool) in
                 switch result {
                 case .success(let d):
-                    line = json ? ImageInfoLine.json(path: path, decoded: d) : ImageInfoLine.text(path: path, decoded: d)
+                    return (json ? ImageInfoLine.json(path: files[i], decoded: d) : ImageInfoLine.text(path: files[i], decoded: d), true)
                 case .failure(let e):
-                    failures += 1
-                    line = json ? ImageInfoLine.json(path: path, error: e) : "\(path)\terror\t\(e.code.rawValue): \(e.message)"
+                    return (json ? ImageInfoLine.json(path: files[i], error: e) : "\(files[i])\terror\t\(e.code.rawValue): \(e.message)", false)
                 }
-                out.write(Data((line + "\n").utf8))
             }
+            let failures = lines.filter { !$0.1 }.count
+            FileHandle.standardOutput.write(Data(lines.map { $0.0 + "\n" }.joined().utf8))
             if failures > 0 {
                 if !json { note("\(failures) of \(files.count) file(s) failed to decode") }
                 throw ExitCode(1)
@@ -141,99 +140,7 @@ struct ImageCommand: ParsableCommand {
         var json = false
 
         func run() throws {
-            guard let root = testdata ?? TestData.locate() else {
-                throw ValidationError("cannot find shared/testdata; pass --testdata DIR")
-            }
-            let summaries: [ConformanceSuite.Summary]
-            do {
-                summaries = try ConformanceSuite.run(testdata: root)
-            } catch {
-                note("curate: \(error)")
-                throw ExitCode(2)
-            }
-            if json {
-                let rows = summaries.map { ["suite": $0.suite, "total": $0.total, "passed": $0.passed, "failures": $0.failures] as [String: Any] }
-                let data = try JSONSerialization.data(withJSONObject: ["suites": rows], options: [.sortedKeys])
-                FileHandle.standardOutput.write(data + Data("\n".utf8))
-            } else {
-                print(ConformanceReport.table(summaries))
-            }
-            if summaries.contains(where: { $0.passed != $0.total }) { throw ExitCode(1) }
+            try ConformanceReport.run(testdata: testdata, json: json)
         }
-    }
-}
-
-enum ConformanceReport {
-    static func table(_ summaries: [ConformanceSuite.Summary]) -> String {
-        var lines = ["suite              files  passed  failed"]
-        for s in summaries {
-            lines.append(s.suite.padding(toLength: 17, withPad: " ", startingAt: 0)
-                         + String(format: "%7d %7d %7d", s.total, s.passed, s.total - s.passed))
-            for f in s.failures.prefix(10) { lines.append("  FAIL \(f)") }
-            if s.failures.count > 10 { lines.append("  ... and \(s.failures.count - 10) more") }
-        }
-        let total = summaries.reduce(0) { $0 + $1.total }, passed = summaries.reduce(0) { $0 + $1.passed }
-        lines.append("all                \(String(format: "%6d %7d %7d", total, passed, total - passed))")
-        return lines.joined(separator: "\n")
-    }
-}
-
-enum TestData {
-    /// `CURATE_TESTDATA`, else `shared/testdata` beside the working directory or beside the
-    /// checkout that holds the binary.
-    static func locate() -> String? {
-        if let env = ProcessInfo.processInfo.environment["CURATE_TESTDATA"] { return env }
-        var candidates = [FileManager.default.currentDirectoryPath]
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<6 { candidates.append(dir.path); dir = dir.deletingLastPathComponent() }
-        for c in candidates {
-            for rel in ["../shared/testdata", "shared/testdata"] {
-                let p = URL(fileURLWithPath: c).appendingPathComponent(rel).standardizedFileURL.path
-                if FileManager.default.fileExists(atPath: p + "/png") { return p }
-            }
-        }
-        return nil
-    }
-}
-
-/// The `image info` line formats.
-enum ImageInfoLine {
-    static func text(path: String, decoded d: DecodedImage) -> String {
-        var s = "\(path)\t\(d.info.format.rawValue)\t\(d.image.width)x\(d.image.height)\t\(d.info.channels)ch\t\(d.info.bitDepth)-bit\t\(d.image.rgba8SHA256)"
-        if let damage = d.damage { s += "\tdamaged: \(damage)" }
-        return s
-    }
-
-    static func json(path: String, decoded d: DecodedImage) -> String {
-        var fields: [(String, String)] = [
-            ("path", quote(path)), ("format", quote(d.info.format.rawValue)),
-            ("width", "\(d.image.width)"), ("height", "\(d.image.height)"),
-            ("channels", "\(d.info.channels)"), ("bit_depth", "\(d.info.bitDepth)"),
-            ("rgba8_sha256", quote(d.image.rgba8SHA256)),
-        ]
-        if d.info.orientation != 1 { fields.append(("orientation", "\(d.info.orientation)")) }
-        if let damage = d.damage { fields.append(("damaged", quote(damage))) }
-        return "{" + fields.map { "\(quote($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
-    }
-
-    static func json(path: String, error e: ImageDecodingError) -> String {
-        "{\"path\": \(quote(path)), \"error\": {\"code\": \(quote(e.code.rawValue)), \"message\": \(quote(e.message))}}"
-    }
-
-    /// A JSON string literal.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 }

@@ -1,0 +1,32 @@
+# Curate: the two commands a new user needs.
+#   make demo   installs missing system packages, builds in release, runs the main job
+#   make test   installs missing system packages, runs the whole test suite
+SWIFT ?= swift
+# Debian packages the build needs (libjpeg-dev is libjpeg-turbo).
+APT_PACKAGES := libpng-dev libjpeg-dev zlib1g-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test deps build bench-decode clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release
+
+demo: build
+	.build/release/curate demo
+
+test: deps
+	$(SWIFT) test
+
+# Decode speed beside Pillow and OpenCV (needs ../peers-venv; see ../shared/peers/README.md).
+bench-decode: deps
+	bench/decode.sh
+
+clean:
+	rm -rf .build

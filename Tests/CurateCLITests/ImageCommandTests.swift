@@ -1,0 +1,133 @@
+import Foundation
+import ImageCodecs
+import Testing
+
+@Suite("curate image (end to end)")
+struct ImageCommandTests {
+    let suite = CLI.testdata + "/png/pngsuite"
+
+    /// The reference hashes, read independently of the library's suite loader.
+    func referenceHash(_ file: String) throws -> String {
+        let text = try String(contentsOfFile: CLI.testdata + "/png/pngsuite-expected/manifest.jsonl", encoding: .utf8)
+        for line in text.split(separator: "\n") {
+            let row = try jsonObject(String(line))
+            if row["file"] as? String == file { return try #require(row["rgba8_sha256"] as? String) }
+        }
+        throw CocoaError(.fileNoSuchFile)
+    }
+
+    @Test("info --json: one object per file, failures included, exit 1 when any failed")
+    func infoJSON() throws {
+        let files = ["\(suite)/basn3p04.png", "\(suite)/xcsn0g01.png", "/nonexistent/none.png",
+                     CLI.testdata + "/jpeg/libjpeg-turbo-testimages/testimggray.jpg"]
+        let out = try CLI.run(["image", "info", "--json"] + files)
+        #expect(out.status == 1)
+        #expect(out.lines.count == 4)
+        let ok = try jsonObject(out.lines[0])
+        #expect(ok["path"] as? String == files[0])
+        #expect(ok["format"] as? String == "png")
+        #expect(ok["width"] as? Int == 32 && ok["height"] as? Int == 32)
+        #expect(ok["channels"] as? Int == 3 && ok["bit_depth"] as? Int == 4)
+        #expect(ok["rgba8_sha256"] as? String == (try referenceHash("basn3p04.png")))
+        let bad = try jsonObject(out.lines[1])
+        let error = try #require(bad["error"] as? [String: Any])
+        #expect(error["code"] as? String == "badCRC")
+        #expect((error["message"] as? String)?.isEmpty == false)
+        let missing = try #require(try jsonObject(out.lines[2])["error"] as? [String: Any])
+        #expect(missing["code"] as? String == "unreadable")
+        let grey = try jsonObject(out.lines[3])
+        #expect(grey["format"] as? String == "jpeg" && grey["channels"] as? Int == 1 && grey["width"] as? Int == 227)
+    }
+
+    @Test("info without --json: a line per file, exit 0 when all decoded")
+    func infoText() throws {
+        let out = try CLI.run(["image", "info", "\(suite)/basn0g16.png", "\(suite)/basi6a08.png"])
+        #expect(out.status == 0)
+        #expect(out.lines.count == 2)
+        #expect(out.lines[0].hasPrefix("\(suite)/basn0g16.png\tpng\t32x32\t1ch\t16-bit\t"))
+        #expect(out.lines[0].hasSuffix(try referenceHash("basn0g16.png")))
+    }
+
+    @Test("info --lenient reports damage and still exits 0; strict exits 1 with the damage code")
+    func lenientInfo() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let full = try Data(contentsOf: URL(fileURLWithPath: CLI.testdata + "/jpeg/libjpeg-turbo-testimages/testorig.jpg"))
+        let cut = dir.appendingPathComponent("cut.jpg").path
+        try full.prefix(3000).write(to: URL(fileURLWithPath: cut))
+        let strict = try CLI.run(["image", "info", "--json", cut])
+        #expect(strict.status == 1)
+        #expect((try jsonObject(strict.stdout)["error"] as? [String: Any])?["code"] as? String == "damaged")
+        let lenient = try CLI.run(["image", "info", "--json", "--lenient", cut])
+        #expect(lenient.status == 0)
+        #expect((try jsonObject(lenient.stdout)["damaged"] as? String)?.contains("Premature end") == true)
+    }
+
+    @Test("convert --size writes a PNG of that size equal to the library's decode and resize")
+    func convert() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = CLI.testdata + "/jpeg/libjpeg-turbo-testimages/testorig.jpg"
+        let output = dir.appendingPathComponent("small.png").path
+        let out = try CLI.run(["image", "convert", input, output, "--size", "32x24"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let written = try ImageDecoder().decode(contentsOf: output)
+        #expect(written.info.format == .png && written.image.width == 32 && written.image.height == 24)
+        let expected = try ImageDecoder().decode(Data(contentsOf: URL(fileURLWithPath: input)), resizedTo: PixelSize(width: 32, height: 24))
+        #expect(written.image == expected.image)
+    }
+
+    @Test("convert of a corrupt file exits 1, names the file, and writes nothing")
+    func convertCorrupt() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.png").path
+        let out = try CLI.run(["image", "convert", "\(suite)/xd9n2c08.png", output])
+        #expect(out.status == 1)
+        #expect(out.stderr.contains("xd9n2c08.png: badHeader:"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test("convert --depth 16 keeps 16-bit samples")
+    func convert16() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("deep.png").path
+        let input = "\(suite)/basn6a16.png"
+        #expect(try CLI.run(["image", "convert", input, output, "--depth", "16"]).status == 0)
+        let original = try ImageDecoder().decode16(Data(contentsOf: URL(fileURLWithPath: input))).image
+        let copy = try ImageDecoder().decode16(Data(contentsOf: URL(fileURLWithPath: output))).image
+        #expect(copy == original)
+    }
+
+    @Test("usage errors exit with 2 or more and say what is wrong; --help shows an example")
+    func usage() throws {
+        let bad = try CLI.run(["image", "convert", "a.png", "b.png", "--size", "big"])
+        #expect(bad.status >= 2)
+        #expect(bad.stderr.contains("--size"))
+        let none = try CLI.run(["image", "info"])
+        #expect(none.status >= 2)
+        let help = try CLI.run(["image", "info", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("Example:") && help.stdout.contains("--json"))
+    }
+
+    @Test("image conformance --json: every suite passes")
+    func conformance() throws {
+        let out = try CLI.run(["image", "conformance", "--json", "--testdata", CLI.testdata])
+        #expect(out.status == 0, "\(out.stdout)")
+        let suites = try #require(try jsonObject(out.stdout)["suites"] as? [[String: Any]])
+        #expect(suites.count == 4)
+        for s in suites { #expect(s["passed"] as? Int == s["total"] as? Int) }
+    }
+}
+
+@Suite("curate demo (end to end)")
+struct DemoCommandTests {
+    @Test("the demo decodes every conformance suite and prints the totals")
+    func demo() throws {
+        let out = try CLI.run(["demo", "--testdata", CLI.testdata])
+        #expect(out.status == 0, "\(out.stderr)")
+        let total = try #require(out.lines.last)
+        #expect(total.split(separator: " ", omittingEmptySubsequences: true) == ["all", "2403", "2403", "0"])
+    }
+}
