@@ -76,7 +76,7 @@ public struct ImageDecoder: Sendable {
         }
         if isDirectory.boolValue { throw ImageDecodingError(.unreadable, "is a directory", path: path) }
         do {
-            return try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+            return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw ImageDecodingError(.unreadable, "cannot read: \(error.localizedDescription)", path: path)
         }
