@@ -17,21 +17,19 @@ public struct PNGEncoder: Sendable {
 
     /// Encodes an 8-bit image. `.grey` stores the red channel (use it for images with R == G == B).
     public func encode(_ image: Image, as colorType: ColorType = .rgba) throws(ImageDecodingError) -> Data {
-        let packed = Self.select(image.pixels, count: image.width * image.height, channels: colorType.rawValue)
-        let result: Result<Data, ImageDecodingError> = packed.withUnsafeBytes { raw in
-            Result { () throws(ImageDecodingError) in
-                try encodeRaw(raw, width: image.width, height: image.height, channels: colorType.rawValue, bitDepth: 8)
-            }
-        }
-        return try result.get()
+        try encode(samples: image.pixels, width: image.width, height: image.height, as: colorType, bitDepth: 8)
     }
 
     /// Encodes a 16-bit image.
     public func encode(_ image: Image16, as colorType: ColorType = .rgba) throws(ImageDecodingError) -> Data {
-        let packed = Self.select(image.samples, count: image.width * image.height, channels: colorType.rawValue)
+        try encode(samples: image.samples, width: image.width, height: image.height, as: colorType, bitDepth: 16)
+    }
+
+    private func encode<T: BitwiseCopyable>(samples rgba: [T], width: Int, height: Int, as colorType: ColorType, bitDepth: Int) throws(ImageDecodingError) -> Data {
+        let packed = Self.select(rgba, count: width * height, channels: colorType.rawValue)
         let result: Result<Data, ImageDecodingError> = packed.withUnsafeBytes { raw in
             Result { () throws(ImageDecodingError) in
-                try encodeRaw(raw, width: image.width, height: image.height, channels: colorType.rawValue, bitDepth: 16)
+                try encodeRaw(raw, width: width, height: height, channels: colorType.rawValue, bitDepth: bitDepth)
             }
         }
         return try result.get()

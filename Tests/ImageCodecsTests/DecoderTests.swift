@@ -212,11 +212,12 @@ struct JPEGFeatureTests {
         #expect(image.width == 32 && image.height == 48)
     }
 
-    @Test("CMYK JPEGs come out as RGB: R = C * K / 255 on Adobe's inverted inks, as libjpeg-turbo's tools do")
-    func cmyk() throws {
-        let decoded = try ImageDecoder().decode(contentsOf: "\(fixtures)/cmyk.jpg")
-        #expect(decoded.info.channels == 4 && decoded.info.colorModel == "cmyk")
-        // The inks the fixture script painted; Pillow stores them inverted (Adobe).
+    @Test("CMYK and YCCK JPEGs come out as RGB: R = C * K / 255 on Adobe's inverted inks, as libjpeg-turbo's tools do",
+          arguments: [("cmyk.jpg", "cmyk"), ("ycck.jpg", "ycck")])
+    func cmyk(_ file: String, _ model: String) throws {
+        let decoded = try ImageDecoder().decode(contentsOf: "\(fixtures)/\(file)")
+        #expect(decoded.info.channels == 4 && decoded.info.colorModel == model)
+        // The inks the fixture scripts painted, stored inverted (Adobe) by Pillow and make_ycck.c.
         let inks: [(Int, Int, Int, Int)] = [(0, 0, 0, 0), (255, 0, 0, 0), (0, 128, 255, 64), (30, 60, 90, 200)]
         for (i, ink) in inks.enumerated() {
             let x = (i % 2) * 16 + 8, y = (i / 2) * 16 + 8
@@ -292,5 +293,53 @@ struct BatchTests {
             #expect(image.size == size)
             #expect(image == (try ImageDecoder().decode(data(path), resizedTo: size).image))
         }
+    }
+}
+
+@Suite("Robustness")
+struct RobustnessTests {
+    /// Seeded mutations of valid files: flipped bytes, overwritten runs, cuts and splices.
+    func mutations(of original: [UInt8], count: Int, seed: UInt64) -> [[UInt8]] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in
+            var b = original
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0:
+                for _ in 0..<Int.random(in: 1...8, using: &rng) { b[Int.random(in: 0..<b.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng) }
+            case 1:
+                let at = Int.random(in: 0..<b.count, using: &rng)
+                for i in at..<min(b.count, at + Int.random(in: 1...64, using: &rng)) { b[i] = UInt8.random(in: 0...255, using: &rng) }
+            case 2:
+                b = Array(b.prefix(Int.random(in: 0..<b.count, using: &rng)))
+            default:
+                let from = Int.random(in: 0..<b.count, using: &rng), to = Int.random(in: 0..<b.count, using: &rng)
+                let n = min(Int.random(in: 1...256, using: &rng), b.count - max(from, to))
+                if n > 0 { b.replaceSubrange(to..<to + n, with: b[from..<from + n]) }
+            }
+            return b
+        }
+    }
+
+    @Test("thousands of seeded mutations never crash or hang, and every success is a whole image",
+          arguments: ["png/pngsuite/basi6a16.png", "png/pngsuite/basn3p02.png", "png/pngsuite/tbwn3p08.png",
+                      "jpeg/libjpeg-turbo-testimages/testimgp.jpg", "jpeg/libjpeg-turbo-testimages/testimgari.jpg",
+                      "jpeg/libjpeg-turbo-testimages/testorig.jpg"])
+    func mutatedFiles(_ file: String) throws {
+        let original = [UInt8](try data("\(Paths.testdata)/\(file)"))
+        let inputs = mutations(of: original, count: 600, seed: UInt64(original.count))
+        var lenient = DecodeOptions()
+        lenient.lenient = true
+        let results = BatchDecoder(decoder: ImageDecoder(options: lenient), threads: 2).decode(inputs.map { Data($0) })
+        var failed = 0
+        for result in results {
+            switch result {
+            case .success(let d):
+                #expect(d.image.pixels.count == d.image.width * d.image.height * 4 && d.image.width > 0)
+            case .failure(let e):
+                failed += 1
+                #expect(!e.message.isEmpty)
+            }
+        }
+        #expect(failed > 0, "mutations that all decode prove nothing")
     }
 }
