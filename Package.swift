@@ -18,10 +18,12 @@ let package = Package(
     products: [
         .executable(name: "curate", targets: ["curate"]),
         .library(name: "ImageCodecs", targets: ["ImageCodecs"]),
+        .library(name: "DatasetCatalog", targets: ["DatasetCatalog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries, declared with the packages that install them.
@@ -37,12 +39,19 @@ let package = Package(
             dependencies: ["CCodecShims", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fastSwift),
 
+        .target(
+            name: "DatasetCatalog",
+            dependencies: ["ImageCodecs", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: fastSwift),
+
         .executableTarget(
             name: "curate",
-            dependencies: ["ImageCodecs", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ImageCodecs", "DatasetCatalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastSwift),
 
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "CurateCLITests", dependencies: ["ImageCodecs"]),
+        .testTarget(name: "DatasetCatalogTests", dependencies: ["DatasetCatalog", "ImageCodecs"]),
+        .testTarget(name: "CurateCLITests", dependencies: ["ImageCodecs", "DatasetCatalog"]),
     ]
 )

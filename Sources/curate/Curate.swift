@@ -1,5 +1,7 @@
 import ArgumentParser
+import DatasetCatalog
 import Foundation
+import ImageCodecs
 
 @main
 struct Curate: ParsableCommand {
@@ -14,7 +16,33 @@ struct Curate: ParsableCommand {
         checks); 2 or more for usage errors and errors that stopped the command.
         """,
         version: CurateVersion.string,
-        subcommands: [ImageCommand.self, BenchCommand.self, DemoCommand.self])
+        subcommands: [ImageCommand.self, ImportCommand.self, TagCommand.self, ScanCommand.self, ManifestCommand.self, BenchCommand.self, DemoCommand.self])
+}
+
+extension Curate {
+    /// Runs the command; errors that stopped it (bad input files, a busy catalog) print as
+    /// `curate: file:line: message` and exit with status 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ManifestError {
+            stop(error.description)
+        } catch let error as CatalogError {
+            stop(error.description)
+        } catch let error as ImageDecodingError {
+            stop(error.description)
+        } catch let error as TagError {
+            stop(error.description)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static func stop(_ message: String) -> Never {
+        note("curate: \(message)")
+        Foundation.exit(2)
+    }
 }
 
 enum CurateVersion {

@@ -168,10 +168,15 @@ struct EncoderTests {
     }
 
     @Test("a failed write leaves no partial file")
-    func failedWrite() {
-        let path = "/nonexistent-dir/out.png"
+    func failedWrite() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("curate-enc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let blocker = dir.appendingPathComponent("a-file")
+        try Data("x".utf8).write(to: blocker)
+        let path = blocker.appendingPathComponent("out.png").path  // its "folder" is a file
         #expect(throws: ImageDecodingError.self) { try PNGEncoder().write(Image(width: 1, height: 1), to: path) }
-        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["a-file"])
     }
 }
 

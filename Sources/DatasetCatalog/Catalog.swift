@@ -1,0 +1,172 @@
+import Foundation
+import GRDB
+
+/// What a scan knows about one image file.
+public struct CatalogRecord: Sendable, Equatable {
+    public enum Status: String, Sendable { case ok, failed, missing }
+    /// The resolved (absolute) path.
+    public var path: String
+    public var status: Status
+    public var fileSize: Int64?
+    /// Modification time in nanoseconds since 1970.
+    public var mtimeNanoseconds: Int64?
+    public var errorCode: String?
+    public var errorMessage: String?
+    public var format: String?
+    public var width: Int?
+    public var height: Int?
+    public var channels: Int?
+    public var bitDepth: Int?
+    /// SHA-256 of the file's bytes (hex).
+    public var sha256: String?
+    public var statistics: ImageStatistics?
+    public var perceptualHash: UInt64?
+
+    public init(path: String, status: Status) {
+        self.path = path
+        self.status = status
+    }
+}
+
+public struct CatalogError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The scan catalog: a SQLite database (through GRDB) of facts about image files. It is a cache:
+/// deleting it loses nothing the manifest holds. Writes happen in transactions, so a crash
+/// leaves it consistent; one writer at a time holds an exclusive lock on it.
+public final class Catalog: @unchecked Sendable {
+    public let path: String
+    let db: DatabaseQueue
+
+    /// Opens (creating and migrating when needed) the catalog at `path`.
+    public init(path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        do {
+            db = try DatabaseQueue(path: path, configuration: config)
+            try db.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            try Self.migrator.migrate(db)
+        } catch let error as DatabaseError {
+            throw CatalogError("\(path): not a usable Curate catalog (\(error.message ?? "\(error.resultCode)")); delete it to start over")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.create(table: "image") { t in
+                t.primaryKey("path", .text)
+                t.column("status", .text).notNull()
+                t.column("file_size", .integer)
+                t.column("mtime_ns", .integer)
+                t.column("error_code", .text)
+                t.column("error_message", .text)
+                t.column("format", .text)
+                t.column("width", .integer)
+                t.column("height", .integer)
+                t.column("channels", .integer)
+                t.column("bit_depth", .integer)
+                t.column("sha256", .text)
+                t.column("brightness", .double)
+                t.column("colourfulness", .double)
+                t.column("mean_r", .double)
+                t.column("mean_g", .double)
+                t.column("mean_b", .double)
+                t.column("dominant_hue", .text)
+                t.column("phash", .integer)
+            }
+            try db.create(index: "image_sha256", on: "image", columns: ["sha256"])
+        }
+        return m
+    }
+
+    static let columns = "path, status, file_size, mtime_ns, error_code, error_message, format, width, height, channels, bit_depth, sha256, brightness, colourfulness, mean_r, mean_g, mean_b, dominant_hue, phash"
+
+    /// Inserts or replaces records, all in one transaction.
+    public func save(_ records: [CatalogRecord]) throws {
+        try db.write { db in
+            let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO image (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            for r in records {
+                let s = r.statistics
+                try statement.execute(arguments: [
+                    r.path, r.status.rawValue, r.fileSize, r.mtimeNanoseconds, r.errorCode, r.errorMessage, r.format,
+                    r.width, r.height, r.channels, r.bitDepth, r.sha256, s?.brightness, s?.colourfulness,
+                    s?.meanR, s?.meanG, s?.meanB, s?.dominantHue, r.perceptualHash.map { Int64(bitPattern: $0) },
+                ])
+            }
+        }
+    }
+
+    /// Every record, by path.
+    public func records() throws -> [String: CatalogRecord] {
+        try db.read { db in
+            var out: [String: CatalogRecord] = [:]
+            let cursor = try Row.fetchCursor(db, sql: "SELECT \(Self.columns) FROM image")
+            while let row = try cursor.next() {
+                let r = Self.record(row)
+                out[r.path] = r
+            }
+            return out
+        }
+    }
+
+    public var count: Int {
+        get throws { try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM image") ?? 0 } }
+    }
+
+    static func record(_ row: Row) -> CatalogRecord {
+        var r = CatalogRecord(path: row["path"], status: CatalogRecord.Status(rawValue: row["status"]) ?? .failed)
+        r.fileSize = row["file_size"]
+        r.mtimeNanoseconds = row["mtime_ns"]
+        r.errorCode = row["error_code"]
+        r.errorMessage = row["error_message"]
+        r.format = row["format"]
+        r.width = row["width"]
+        r.height = row["height"]
+        r.channels = row["channels"]
+        r.bitDepth = row["bit_depth"]
+        r.sha256 = row["sha256"]
+        if let b: Double = row["brightness"] {
+            r.statistics = ImageStatistics(brightness: b, colourfulness: row["colourfulness"], meanR: row["mean_r"],
+                                           meanG: row["mean_g"], meanB: row["mean_b"], dominantHue: row["dominant_hue"] ?? "none")
+        }
+        if let h: Int64 = row["phash"] { r.perceptualHash = UInt64(bitPattern: h) }
+        return r
+    }
+}
+
+/// An exclusive lock on a catalog for the length of a scan (flock on the database file), so a
+/// second scan waits or is refused with a clear message rather than interleaving its writes.
+public final class CatalogLock {
+    private let fd: Int32
+
+    /// - Parameter wait: seconds to wait for another scan to finish; 0 refuses at once.
+    public init(path: String, wait: Double) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CatalogError("\(path): cannot open the catalog: \(String(cString: strerror(errno)))") }
+        let deadline = Date().addingTimeInterval(wait)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                close(fd)
+                throw CatalogError("\(path): cannot lock the catalog: \(String(cString: strerror(errno)))")
+            }
+            if Date() >= deadline {
+                close(fd)
+                throw CatalogError("\(path): another scan is writing this catalog; wait for it to finish, or pass --wait SECONDS")
+            }
+            usleep(100_000)
+        }
+    }
+
+    deinit {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

@@ -1,0 +1,313 @@
+import Foundation
+import ImageCodecs
+
+/// The two manifest encodings, chosen by the file's extension.
+public enum ManifestFormat: String, Sendable {
+    case csv, jsonl
+
+    /// `.csv`, or `.jsonl` / `.ndjson`; nil for anything else.
+    public static func of(path: String) -> ManifestFormat? {
+        switch (path as NSString).pathExtension.lowercased() {
+        case "csv": .csv
+        case "jsonl", "ndjson": .jsonl
+        default: nil
+        }
+    }
+
+    static func require(_ path: String) throws -> ManifestFormat {
+        guard let f = of(path: path) else {
+            throw ManifestError(file: path, "unknown manifest format: name it .csv or .jsonl")
+        }
+        return f
+    }
+}
+
+/// Reads manifests, streaming the file in blocks, and validates every row as the spec says.
+public enum ManifestReader {
+    /// Bytes read per block: memory stays bounded whatever the file's size.
+    static let blockSize = 4 << 20
+
+    /// Reads a whole manifest. Relative paths resolve against the manifest's folder.
+    /// - Throws: `ManifestError` naming the file, the line and the problem.
+    public static func read(_ path: String) throws -> Manifest {
+        var columns: [String] = []
+        var cells: [[String]] = []
+        var index: [String: Int] = [:]
+        var count = 0
+        switch try ManifestFormat.require(path) {
+        case .csv:
+            try streamCSV(path) { header in
+                columns = header
+                cells = header.map { _ in [] }
+            } row: { _, fields in
+                for c in 0..<fields.count { cells[c].append(fields[c]) }
+                count += 1
+            }
+        case .jsonl:
+            try streamJSONLines(path) { _, pairs in
+                for (key, _) in pairs {
+                    if index[key] == nil {
+                        index[key] = columns.count
+                        columns.append(key)
+                        cells.append([String](repeating: "", count: count))
+                    }
+                }
+                for c in 0..<columns.count { cells[c].append("") }
+                for (key, value) in pairs { cells[index[key]!][count] = value }
+                count += 1
+            }
+            if count == 0 { throw ManifestError(file: path, "no rows") }
+            guard index["path"] != nil else { throw ManifestError(file: path, "missing required column 'path'") }
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
+        return Manifest(columns: columns, cells: cells, baseDirectory: base)
+    }
+
+    /// Streams a CSV manifest: the header, then each row's fields with its line number.
+    public static func streamCSV(_ path: String, header: ([String]) throws -> Void, row: (Int, [String]) throws -> Void) throws {
+        var columns: [String]? = nil
+        var checks: [(Int, String)] = []
+        try streamCSVRecords(path) { line, fields in
+            if let cols = columns {
+                guard fields.count == cols.count else {
+                    throw ManifestError(file: path, line: line, "expected \(cols.count) fields, found \(fields.count)")
+                }
+                for (c, name) in checks { try validate(name, fields[c], file: path, line: line) }
+                try row(line, fields)
+            } else {
+                try checkHeader(fields, file: path)
+                columns = fields
+                checks = fields.enumerated().filter { Manifest.reservedColumns.contains($0.element) }.map { ($0.offset, $0.element) }
+                try header(fields)
+            }
+        }
+        if columns == nil { throw ManifestError(file: path, "empty file: a header row is required") }
+    }
+
+    /// Streams the records of any RFC 4180 CSV file (no manifest rules), with line numbers.
+    public static func streamCSVRecords(_ path: String, _ record: (Int, [String]) throws -> Void) throws {
+        let parser = CSVParser(file: path)
+        var width = 8
+        try blocks(path) { buffer, atEOF, line in
+            var pos = 0
+            if line == 1 && buffer.count >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB && buffer[2] == 0xBF { pos = 3 }  // BOM
+            while pos < buffer.count {
+                switch try parser.record(buffer, from: pos, atEOF: atEOF, line: line, expected: width) {
+                case .needMore:
+                    return pos
+                case .blank(let next):
+                    pos = next
+                    line += 1
+                case .record(let fields, let next, let lines):
+                    width = fields.count
+                    try record(line, fields)
+                    pos = next
+                    line += lines
+                }
+            }
+            return pos
+        }
+    }
+
+    /// A whole CSV file as a header and rows, every row checked to have the header's width.
+    public static func table(_ path: String, required: [String] = []) throws -> (header: [String], rows: [(line: Int, fields: [String])]) {
+        var header: [String]? = nil
+        var rows: [(line: Int, fields: [String])] = []
+        try streamCSVRecords(path) { line, fields in
+            guard let h = header else { header = fields; return }
+            guard fields.count == h.count else { throw ManifestError(file: path, line: line, "expected \(h.count) fields, found \(fields.count)") }
+            rows.append((line, fields))
+        }
+        guard let h = header else { throw ManifestError(file: path, "empty file: a header row is required") }
+        for name in required where !h.contains(name) {
+            throw ManifestError(file: path, line: 1, "missing required column '\(name)' (columns: \(h.joined(separator: ", ")))")
+        }
+        return (h, rows)
+    }
+
+    /// Streams a JSON Lines manifest: each object's key/value pairs with its line number.
+    public static func streamJSONLines(_ path: String, row: (Int, [(key: String, value: String)]) throws -> Void) throws {
+        try blocks(path) { buffer, atEOF, line in
+            var pos = 0
+            while pos < buffer.count {
+                var end = pos
+                while end < buffer.count && buffer[end] != 10 { end += 1 }
+                if end == buffer.count && !atEOF { return pos }
+                let slice = UnsafeBufferPointer(rebasing: buffer[pos..<end])
+                if !slice.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) {
+                    let pairs = try JSONLineParser(file: path, line: line).parse(slice)
+                    for (key, value) in pairs where Manifest.reservedColumns.contains(key) {
+                        try validate(key, value, file: path, line: line)
+                    }
+                    if !pairs.contains(where: { $0.key == "path" }) { throw ManifestError(file: path, line: line, "missing required key 'path'") }
+                    try row(line, pairs)
+                }
+                pos = min(end + 1, buffer.count)
+                line += 1
+            }
+            return pos
+        }
+    }
+
+    /// Feeds the file in blocks; `body` returns how many bytes it consumed, the rest is carried
+    /// into the next block (a record never needs more than what is unconsumed plus one block).
+    static func blocks(_ path: String, _ body: (UnsafeBufferPointer<UInt8>, Bool, inout Int) throws -> Int) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            var isDir: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+            throw ManifestError(file: path, !exists ? "no such file" : (isDir.boolValue ? "is a directory" : "cannot be read"))
+        }
+        defer { try? handle.close() }
+        var carry: [UInt8] = []
+        var line = 1
+        var atEOF = false
+        while !atEOF {
+            let chunk: Data
+            do { chunk = try handle.read(upToCount: blockSize) ?? Data() } catch {
+                throw ManifestError(file: path, "read failed: \(error.localizedDescription)")
+            }
+            atEOF = chunk.count < blockSize
+            carry.append(contentsOf: chunk)
+            let used = try carry.withUnsafeBufferPointer { try body($0, atEOF, &line) }
+            carry.removeFirst(min(used, carry.count))
+        }
+    }
+
+    static func checkHeader(_ fields: [String], file: String) throws {
+        var seen = Set<String>()
+        for (i, name) in fields.enumerated() {
+            if name.isEmpty { throw ManifestError(file: file, line: 1, "column \(i + 1) of the header has no name") }
+            if !seen.insert(name).inserted { throw ManifestError(file: file, line: 1, "column '\(name)' appears twice in the header") }
+        }
+        guard seen.contains("path") else { throw ManifestError(file: file, line: 1, "missing required column 'path'") }
+    }
+
+    /// The spec's rules for the reserved columns.
+    static func validate(_ column: String, _ value: String, file: String, line: Int) throws {
+        switch column {
+        case "path":
+            if value.isEmpty { throw ManifestError(file: file, line: line, "empty path") }
+        case "weight":
+            if value.isEmpty { return }
+            guard let w = Double(value), w.isFinite, w >= 0 else {
+                throw ManifestError(file: file, line: line, "invalid weight '\(value)': a finite number >= 0")
+            }
+        case "source_row":
+            if value.isEmpty { return }
+            guard let r = Int(value), r >= 0 else {
+                throw ManifestError(file: file, line: line, "invalid source_row '\(value)': a row index >= 0")
+            }
+        case "split":
+            guard ["", "train", "val", "test"].contains(value) else {
+                throw ManifestError(file: file, line: line, "invalid split '\(value)': train, val or test")
+            }
+        case "origin":
+            guard ["", "real", "synthetic"].contains(value) else {
+                throw ManifestError(file: file, line: line, "invalid origin '\(value)': real or synthetic")
+            }
+        default:
+            return
+        }
+    }
+}
+
+/// Writes manifests atomically (a temporary file, then a rename).
+public enum ManifestWriter {
+    /// Writes `manifest` to `path` (CSV or JSON Lines by extension). Relative image paths are
+    /// rewritten so that they still resolve from the new manifest's folder.
+    public static func write(_ manifest: Manifest, to path: String) throws {
+        let format = try ManifestFormat.require(path)
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
+        let m = rebased(manifest, to: base)
+        let bytes = format == .csv ? csv(m) : jsonLines(m)
+        do {
+            try AtomicFile.write(Data(bytes), to: path)
+        } catch {
+            throw ManifestError(file: path, "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// The manifest with relative paths re-expressed against `base`.
+    public static func rebased(_ manifest: Manifest, to base: String) -> Manifest {
+        var m = manifest
+        let old = URL(fileURLWithPath: manifest.baseDirectory).standardizedFileURL.path
+        m.baseDirectory = base
+        guard old != base, let c = m.index(of: "path") else { return m }
+        let paths = m.cells[c].map { p -> String in
+            if p.hasPrefix("/") { return p }
+            return relativePath(URL(fileURLWithPath: old + "/" + p).standardizedFileURL.path, from: base)
+        }
+        m.setColumn("path", paths)
+        return m
+    }
+
+    /// `target` relative to the folder `base` (both absolute).
+    static func relativePath(_ target: String, from base: String) -> String {
+        let t = target.split(separator: "/"), b = base.split(separator: "/")
+        var common = 0
+        while common < t.count && common < b.count && t[common] == b[common] { common += 1 }
+        let ups = [String](repeating: "..", count: b.count - common)
+        return (ups + t[common...].map(String.init)).joined(separator: "/")
+    }
+
+    public static func csv(_ m: Manifest) -> [UInt8] {
+        let order = m.writeOrder.map { m.index(of: $0)! }
+        var out: [UInt8] = []
+        out.reserveCapacity(m.count * 64)
+        func field(_ s: String) {
+            var needsQuotes = s.isEmpty ? false : (s.first == " " || s.last == " ")
+            for u in s.utf8 where u == 0x2C || u == 0x22 || u == 0x0A || u == 0x0D { needsQuotes = true; break }
+            if !needsQuotes { out.append(contentsOf: s.utf8); return }
+            out.append(0x22)
+            for u in s.utf8 { if u == 0x22 { out.append(0x22) }; out.append(u) }
+            out.append(0x22)
+        }
+        for (k, c) in order.enumerated() { if k > 0 { out.append(0x2C) }; field(m.columns[c]) }
+        out.append(0x0A)
+        for r in 0..<m.count {
+            for (k, c) in order.enumerated() { if k > 0 { out.append(0x2C) }; field(m.cells[c][r]) }
+            out.append(0x0A)
+        }
+        return out
+    }
+
+    public static func jsonLines(_ m: Manifest) -> [UInt8] {
+        let order = m.writeOrder.map { m.index(of: $0)! }
+        let keys = order.map { jsonString(m.columns[$0]) }
+        let numeric = order.map { m.columns[$0] == "weight" || m.columns[$0] == "source_row" }
+        var out: [UInt8] = []
+        out.reserveCapacity(m.count * 96)
+        for r in 0..<m.count {
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for (k, c) in order.enumerated() {
+                let v = m.cells[c][r]
+                if numeric[k] && v.isEmpty { continue }
+                if !first { out.append(contentsOf: ", ".utf8) }
+                first = false
+                out.append(contentsOf: keys[k].utf8)
+                out.append(contentsOf: ": ".utf8)
+                out.append(contentsOf: (numeric[k] ? v : jsonString(v)).utf8)
+            }
+            out.append(contentsOf: "}\n".utf8)
+        }
+        return out
+    }
+
+    /// A JSON string literal.
+    public static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,153 @@
+/// A boolean rule over attribute columns, as `curate tag --rule` takes it:
+///
+///     gender == female && (age_band in {40-59, 60+} || race != White)
+///
+/// Operators: `==`, `!=`, `<`, `<=`, `>`, `>=` (numeric when both sides are numbers), `in {a, b}`,
+/// `!`, `&&` / `and`, `||` / `or`, parentheses. Values are bare words or quoted strings.
+/// An empty (unknown) cell compares as the empty string.
+public indirect enum RuleExpression: Sendable, Equatable {
+    case compare(column: String, op: String, value: String)
+    case member(column: String, values: [String])
+    case not(RuleExpression)
+    case and(RuleExpression, RuleExpression)
+    case or(RuleExpression, RuleExpression)
+
+    /// The columns the rule reads.
+    public var columns: [String] {
+        switch self {
+        case .compare(let c, _, _), .member(let c, _): [c]
+        case .not(let e): e.columns
+        case .and(let a, let b), .or(let a, let b): a.columns + b.columns
+        }
+    }
+
+    public func evaluate(_ value: (String) -> String) -> Bool {
+        switch self {
+        case .compare(let c, let op, let v):
+            let cell = value(c)
+            if let a = Double(cell), let b = Double(v) {
+                switch op {
+                case "==": return a == b
+                case "!=": return a != b
+                case "<": return a < b
+                case "<=": return a <= b
+                case ">": return a > b
+                default: return a >= b
+                }
+            }
+            switch op {
+            case "==": return cell == v
+            case "!=": return cell != v
+            case "<": return cell < v
+            case "<=": return cell <= v
+            case ">": return cell > v
+            default: return cell >= v
+            }
+        case .member(let c, let values): return values.contains(value(c))
+        case .not(let e): return !e.evaluate(value)
+        case .and(let a, let b): return a.evaluate(value) && b.evaluate(value)
+        case .or(let a, let b): return a.evaluate(value) || b.evaluate(value)
+        }
+    }
+
+    public struct ParseError: Error, CustomStringConvertible, Equatable {
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Parses a rule; the error says what was expected where.
+    public static func parse(_ text: String) throws -> RuleExpression {
+        var p = Parser(tokens: try tokenize(text), text: text)
+        let e = try p.orExpr()
+        guard p.pos == p.tokens.count else { throw ParseError(message: "unexpected '\(p.tokens[p.pos])' in rule '\(text)'") }
+        return e
+    }
+
+    static func tokenize(_ text: String) throws -> [String] {
+        var out: [String] = []
+        let s = Array(text)
+        var i = 0
+        let wordChars: (Character) -> Bool = { $0.isLetter || $0.isNumber || "_-.+/:%".contains($0) }
+        while i < s.count {
+            let c = s[i]
+            if c.isWhitespace { i += 1; continue }
+            if "(){},".contains(c) { out.append(String(c)); i += 1; continue }
+            if i + 1 < s.count, ["==", "!=", "<=", ">=", "&&", "||"].contains(String(s[i...i + 1])) { out.append(String(s[i...i + 1])); i += 2; continue }
+            if "<>!".contains(c) { out.append(String(c)); i += 1; continue }
+            if c == "\"" || c == "'" {
+                var j = i + 1
+                var word = ""
+                while j < s.count && s[j] != c { word.append(s[j]); j += 1 }
+                guard j < s.count else { throw ParseError(message: "unterminated quote in rule '\(text)'") }
+                out.append("\u{1}" + word)  // marks a quoted value
+                i = j + 1
+                continue
+            }
+            if wordChars(c) {
+                var j = i
+                while j < s.count && wordChars(s[j]) { j += 1 }
+                out.append(String(s[i..<j]))
+                i = j
+                continue
+            }
+            throw ParseError(message: "unexpected character '\(c)' in rule '\(text)'")
+        }
+        return out
+    }
+
+    struct Parser {
+        var tokens: [String]
+        var text: String
+        var pos = 0
+
+        mutating func peek() -> String? { pos < tokens.count ? tokens[pos] : nil }
+        mutating func take() throws -> String {
+            guard pos < tokens.count else { throw ParseError(message: "rule '\(text)' ends too early") }
+            pos += 1
+            return tokens[pos - 1]
+        }
+        func value(_ t: String) -> String { t.hasPrefix("\u{1}") ? String(t.dropFirst()) : t }
+
+        mutating func orExpr() throws -> RuleExpression {
+            var e = try andExpr()
+            while let t = peek(), t == "||" || t == "or" { pos += 1; e = .or(e, try andExpr()) }
+            return e
+        }
+        mutating func andExpr() throws -> RuleExpression {
+            var e = try notExpr()
+            while let t = peek(), t == "&&" || t == "and" { pos += 1; e = .and(e, try notExpr()) }
+            return e
+        }
+        mutating func notExpr() throws -> RuleExpression {
+            if let t = peek(), t == "!" || t == "not" { pos += 1; return .not(try notExpr()) }
+            return try primary()
+        }
+        mutating func primary() throws -> RuleExpression {
+            let t = try take()
+            if t == "(" {
+                let e = try orExpr()
+                guard try take() == ")" else { throw ParseError(message: "expected ')' in rule '\(text)'") }
+                return e
+            }
+            guard !t.hasPrefix("\u{1}"), !"(){},<>!".contains(t.first!), !["==", "!=", "<=", ">=", "&&", "||"].contains(t) else {
+                throw ParseError(message: "expected a column name, found '\(value(t))' in rule '\(text)'")
+            }
+            let op = try take()
+            if op == "in" {
+                guard try take() == "{" else { throw ParseError(message: "expected '{' after 'in' in rule '\(text)'") }
+                var values: [String] = []
+                while true {
+                    values.append(value(try take()))
+                    let sep = try take()
+                    if sep == "}" { break }
+                    guard sep == "," else { throw ParseError(message: "expected ',' or '}' in rule '\(text)'") }
+                }
+                return .member(column: t, values: values)
+            }
+            guard ["==", "!=", "<", "<=", ">", ">="].contains(op) else {
+                throw ParseError(message: "expected a comparison after '\(t)', found '\(value(op))' in rule '\(text)'")
+            }
+            return .compare(column: t, op: op, value: value(try take()))
+        }
+    }
+}

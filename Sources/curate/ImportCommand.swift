@@ -1,0 +1,143 @@
+import ArgumentParser
+import DatasetCatalog
+import Foundation
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Write a manifest for a dataset in one of the common layouts.",
+        subcommands: [ImageFolder.self, CelebA.self, Waterbirds.self, UTKFace.self, FairFace.self, IDX.self])
+
+    /// Flags every importer shares.
+    struct Output: ParsableArguments {
+        @Option(help: "The manifest to write (.csv or .jsonl). Image paths in it are relative to its folder.")
+        var out: String
+
+        @Option(help: "Make this column the label (it is moved into `label`).")
+        var label: String?
+
+        func validate() throws {
+            guard ManifestFormat.of(path: out) != nil else { throw ValidationError("--out must end in .csv or .jsonl") }
+        }
+
+        /// Applies --label, writes the manifest, reports problems; exit 1 when there were any.
+        func finish(_ result: ImportResult, json: Bool = false) throws {
+            var m = result.manifest
+            if let label {
+                guard let values = m.column(label) else {
+                    throw ValidationError("--label \(label): no such column (columns: \(m.columns.joined(separator: ", ")))")
+                }
+                m.removeColumn(label)
+                m.setColumn("label", values)
+            }
+            try ManifestWriter.write(m, to: out)
+            for p in result.problems.prefix(20) { note("warning: \(p)") }
+            if result.problems.count > 20 { note("warning: ... and \(result.problems.count - 20) more") }
+            note("wrote \(out): \(m.count) rows, columns \(m.writeOrder.joined(separator: ", "))")
+            if !result.problems.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    struct ImageFolder: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "imagefolder",
+            abstract: "One folder per class (torchvision's ImageFolder); more folder levels can become columns.",
+            discussion: """
+            Example:
+              curate import imagefolder photos/ --out photos.csv
+              curate import imagefolder data/ --levels split,label --out data.csv   # data/train/cat/1.png
+            """)
+        @Argument(help: "The dataset folder.") var directory: String
+        @Option(help: "Column names for the folder levels above each image, outermost first (`_` skips a level).")
+        var levels: String = "label"
+        @OptionGroup var output: Output
+
+        func run() throws {
+            let names = levels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            try output.finish(try Importers.imageFolder(directory, levels: names))
+        }
+    }
+
+    struct CelebA: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "celeba",
+            abstract: "CelebA: list_attr_celeba.txt (40 attributes, yes/no) and list_eval_partition.txt (train/val/test).",
+            discussion: "Example:\n  curate import celeba CelebA/ --label Blond_Hair --out celeba.csv")
+        @Argument(help: "The folder holding list_attr_celeba.txt and img_align_celeba/.") var root: String
+        @OptionGroup var output: Output
+        func run() throws { try output.finish(try Importers.celebA(root)) }
+    }
+
+    struct Waterbirds: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "waterbirds",
+            abstract: "Waterbirds: metadata.csv; the bird type is the label, the place an attribute.",
+            discussion: "Example:\n  curate import waterbirds waterbird_complete95_forest2water2/ --out waterbirds.csv")
+        @Argument(help: "The folder holding metadata.csv.") var root: String
+        @OptionGroup var output: Output
+        func run() throws { try output.finish(try Importers.waterbirds(root)) }
+    }
+
+    struct UTKFace: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "utkface",
+            abstract: "UTKFace: age, gender and race from [age]_[gender]_[race]_[date&time].jpg names.",
+            discussion: """
+            Gender 0/1 is written male/female, race 0-4 White/Black/Asian/Indian/Others, as the \
+            dataset documents. A malformed name is reported and skipped (exit status 1).
+
+            Example:
+              curate import utkface UTKFace/ --label gender --out utk.csv
+            """)
+        @Argument(help: "The folder of images.") var directory: String
+        @OptionGroup var output: Output
+        func run() throws { try output.finish(try Importers.utkFace(directory)) }
+    }
+
+    struct FairFace: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fairface",
+            abstract: "FairFace: a label CSV with columns file, age, gender, race, service_test.",
+            discussion: "Example:\n  curate import fairface fairface/fairface_label_train.csv --label race --out fairface.csv")
+        @Argument(help: "The label CSV (image paths in it are relative to its folder).") var csv: String
+        @OptionGroup var output: Output
+        func run() throws { try output.finish(try Importers.fairFace(csv)) }
+    }
+
+    struct IDX: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "idx",
+            abstract: "MNIST-family IDX files (gzipped or not) written out as PNG files plus a manifest.",
+            discussion: """
+            Writes OUT/images/*.png and OUT/manifest.csv (or the --manifest name). Debian's \
+            dataset-fashion-mnist package puts Fashion-MNIST under /usr/share/datasets/fashion-mnist.
+
+            Example:
+              curate import idx /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz \\
+                  /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz \\
+                  --class-names fashion-mnist --split test --out fmnist-test
+            """)
+        @Argument(help: "The images file (idx3-ubyte).") var images: String
+        @Argument(help: "The labels file (idx1-ubyte).") var labels: String
+        @Option(help: "The output folder.") var out: String
+        @Option(help: "The manifest's file name inside the output folder.") var manifest = "manifest.csv"
+        @Option(help: "Class names for labels 0, 1, ...: comma-separated, or a preset (mnist, fashion-mnist).")
+        var classNames: String?
+        @Option(help: "The split column's value for every row (train, val or test).") var split: String?
+        @Option(help: "Import only the first N images.") var limit: Int?
+
+        func validate() throws {
+            if let split, !["train", "val", "test"].contains(split) { throw ValidationError("--split must be train, val or test") }
+            guard ManifestFormat.of(path: manifest) != nil else { throw ValidationError("--manifest must end in .csv or .jsonl") }
+            if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
+        }
+
+        func run() throws {
+            let names = classNames.map { IDXImporter.presets[$0.lowercased()] ?? $0.split(separator: ",").map(String.init) }
+            let result = try IDXImporter.importFiles(images: images, labels: labels, outDir: out, classNames: names, split: split, limit: limit)
+            let path = out + "/" + manifest
+            try ManifestWriter.write(result.manifest, to: path)
+            note("wrote \(path): \(result.manifest.count) rows, and \(result.manifest.count) PNG files under \(out)/images")
+        }
+    }
+}

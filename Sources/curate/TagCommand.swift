@@ -1,0 +1,74 @@
+import ArgumentParser
+import DatasetCatalog
+import Foundation
+
+struct TagCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tag",
+        abstract: "Add or derive attribute columns: from paths, by mapping, binning, combining, rules, or pixels.",
+        discussion: """
+        Operations run in this order: --regex, --map, --bins, --pixels, --combine, --rule; each \
+        may be repeated. A group is a combination of columns (--by label,gender elsewhere).
+
+        Examples:
+          curate tag faces.csv --regex '(?<gender>male|female)/' --out tagged.csv
+          curate tag utk.csv --bins 'age_band=age:0-19,20-39,40-59,60+' --combine 'gender_race=gender+race' --out utk2.csv
+          curate tag utk2.csv --rule 'older_woman=gender==female && age_band in {40-59,60+}' --out utk3.csv
+          curate tag photos.csv --pixels brightness,hue --catalog curate.catalog --out photos2.csv
+        """)
+
+    @Argument(help: "The manifest to read.") var manifest: String
+    @Option(help: "The manifest to write (.csv or .jsonl).") var out: String
+    @Option(help: "A regular expression over the path; its named captures (?<name>...) become columns.")
+    var regex: [String] = []
+    @Option(help: "NEW=COLUMN:FROM=TO,FROM=TO: map values (unmapped values are kept).")
+    var map: [String] = []
+    @Option(help: "NEW=COLUMN:0-19,20-39,60+: numeric bands of a column.")
+    var bins: [String] = []
+    @Option(help: "Pixel tags, comma-separated: brightness, colourfulness, hue, size, aspect.")
+    var pixels: [String] = []
+    @Option(help: "NEW=A+B: the intersection of columns (values joined with /).")
+    var combine: [String] = []
+    @Option(help: "NEW=EXPRESSION: yes where the rule holds, e.g. 'older=age>=60 && gender==female'.")
+    var rule: [String] = []
+    @Option(help: "A scan catalog to take pixel statistics from (images not in it are decoded).")
+    var catalog: String?
+
+    func validate() throws {
+        guard ManifestFormat.of(path: out) != nil else { throw ValidationError("--out must end in .csv or .jsonl") }
+        if regex.isEmpty && map.isEmpty && bins.isEmpty && pixels.isEmpty && combine.isEmpty && rule.isEmpty {
+            throw ValidationError("name at least one operation (--regex, --map, --bins, --pixels, --combine, --rule)")
+        }
+    }
+
+    func run() throws {
+        var operations: [TagOperation] = regex.map { .pathRegex($0) }
+        do {
+            operations += try map.map(TagOperation.parseMap)
+            operations += try bins.map(TagOperation.parseBins)
+            let pixelTags = pixels.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            if !pixelTags.isEmpty { operations.append(.pixels(pixelTags)) }
+            operations += try combine.map(TagOperation.parseCombine)
+            operations += try rule.map(TagOperation.parseRule)
+        } catch let error as TagError {
+            throw ValidationError(error.message)
+        }
+        let input = try ManifestReader.read(manifest)
+        var tagger = Tagger()
+        if let catalog {
+            guard FileManager.default.fileExists(atPath: catalog) else { throw ValidationError("--catalog \(catalog): no such file") }
+            for r in try Catalog(path: catalog).records().values where r.status == .ok {
+                if let s = r.statistics, let w = r.width, let h = r.height { tagger.knownStatistics[r.path] = (w, h, s) }
+            }
+        }
+        let result: (manifest: Manifest, problems: [String])
+        do { result = try tagger.apply(operations, to: input) } catch let error as TagError {
+            note("curate tag: \(error.message)")
+            throw ExitCode(2)
+        }
+        try ManifestWriter.write(result.manifest, to: out)
+        for p in result.problems.prefix(20) { note("warning: \(p)") }
+        note("wrote \(out): \(result.manifest.count) rows, columns \(result.manifest.writeOrder.joined(separator: ", "))")
+        if !result.problems.isEmpty { throw ExitCode(1) }
+    }
+}
