@@ -4,7 +4,7 @@
 ///
 /// Operators: `==`, `!=`, `<`, `<=`, `>`, `>=` (numeric when both sides are numbers), `in {a, b}`,
 /// `!`, `&&` / `and`, `||` / `or`, parentheses. Values are bare words or quoted strings.
-/// An empty (unknown) cell compares as the empty string.
+/// A rule that depends on an unknown (empty) cell gives an unknown (empty) result.
 public indirect enum RuleExpression: Sendable, Equatable {
     case compare(column: String, op: String, value: String)
     case member(column: String, values: [String])
@@ -21,10 +21,14 @@ public indirect enum RuleExpression: Sendable, Equatable {
         }
     }
 
-    public func evaluate(_ value: (String) -> String) -> Bool {
+    /// Evaluates with three-valued (Kleene) logic: a comparison that reads an empty (unknown)
+    /// cell is unknown (nil), unless it compares with the empty string itself; `false && unknown`
+    /// is false and `true || unknown` is true.
+    public func evaluate(_ value: (String) -> String) -> Bool? {
         switch self {
         case .compare(let c, let op, let v):
             let cell = value(c)
+            if cell.isEmpty && !v.isEmpty { return nil }
             if let a = Double(cell), let b = Double(v) {
                 switch op {
                 case "==": return a == b
@@ -43,15 +47,25 @@ public indirect enum RuleExpression: Sendable, Equatable {
             case ">": return cell > v
             default: return cell >= v
             }
-        case .member(let c, let values): return values.contains(value(c))
-        case .not(let e): return !e.evaluate(value)
-        case .and(let a, let b): return a.evaluate(value) && b.evaluate(value)
-        case .or(let a, let b): return a.evaluate(value) || b.evaluate(value)
+        case .member(let c, let values):
+            let cell = value(c)
+            if cell.isEmpty && !values.contains("") { return nil }
+            return values.contains(cell)
+        case .not(let e): return e.evaluate(value).map { !$0 }
+        case .and(let a, let b):
+            let x = a.evaluate(value), y = b.evaluate(value)
+            if x == false || y == false { return false }
+            return x == nil || y == nil ? nil : true
+        case .or(let a, let b):
+            let x = a.evaluate(value), y = b.evaluate(value)
+            if x == true || y == true { return true }
+            return x == nil || y == nil ? nil : false
         }
     }
 
     public struct ParseError: Error, CustomStringConvertible, Equatable {
         public var message: String
+        public init(message: String) { self.message = message }
         public var description: String { message }
     }
 

@@ -11,7 +11,7 @@ public enum TagOperation: Sendable {
     case bins(new: String, source: String, bands: [String])
     /// `new` is the intersection of several columns, values joined with `/` (`female/Asian`).
     case combine(new: String, sources: [String])
-    /// `new` is `yes` where the rule holds and `no` elsewhere.
+    /// `new` is `yes` where the rule holds, `no` where it does not, empty where it reads unknown cells.
     case rule(new: String, expression: RuleExpression)
     /// Pixel tags: any of `brightness`, `colourfulness`, `hue`, `size`, `aspect`.
     case pixels([String])
@@ -157,7 +157,7 @@ public struct Tagger {
             case .rule(let new, let expression):
                 for c in expression.columns where !m.has(c) { throw TagError("--rule \(new): no column '\(c)' (columns: \(m.columns.joined(separator: ", ")))") }
                 let cols = Dictionary(uniqueKeysWithValues: Set(expression.columns).map { ($0, m.column($0)!) })
-                m.setColumn(new, (0..<m.count).map { r in expression.evaluate { cols[$0]![r] } ? "yes" : "no" })
+                m.setColumn(new, (0..<m.count).map { r in expression.evaluate { cols[$0]![r] }.map { $0 ? "yes" : "no" } ?? "" })
             case .pixels(let tags):
                 for t in tags where !TagOperation.pixelTags.contains(t) {
                     throw TagError("--pixels: unknown tag '\(t)' (known: \(TagOperation.pixelTags.joined(separator: ", ")))")

@@ -1,0 +1,162 @@
+import DatasetCatalog
+import Foundation
+import ImageCodecs
+import Testing
+
+@Suite("Perceptual hash and duplicates")
+struct DuplicateTests {
+    func gradient(_ w: Int, _ h: Int, shift: Int = 0, seed: UInt64 = 1) -> Image {
+        var rng = SplitMix(state: seed)
+        let blobs = (0..<6).map { _ in (Double.random(in: 0..<1, using: &rng), Double.random(in: 0..<1, using: &rng), Double.random(in: 0..<255, using: &rng)) }
+        var image = Image(width: w, height: h)
+        for y in 0..<h {
+            for x in 0..<w {
+                var v = 0.0
+                for (bx, by, a) in blobs { v += a * exp(-(pow(Double(x) / Double(w) - bx, 2) + pow(Double(y) / Double(h) - by, 2)) * 8) }
+                let g = UInt8(max(0, min(255, Int(v / 3) + shift)))
+                image[x, y] = [g, g, g, 255]
+            }
+        }
+        return image
+    }
+
+    @Test("near-identical images hash alike, different ones do not, whatever their size")
+    func hashes() {
+        let a = gradient(64, 48), b = gradient(64, 48, shift: 3), small = gradient(128, 96), other = gradient(64, 48, seed: 99)
+        let ha = PerceptualHash.hash(a)
+        #expect(PerceptualHash.distance(ha, PerceptualHash.hash(a)) == 0)
+        #expect(PerceptualHash.distance(ha, PerceptualHash.hash(b)) <= 2)  // brightened by 3
+        #expect(PerceptualHash.distance(ha, PerceptualHash.hash(small)) <= 4)  // the same picture, rendered larger
+        #expect(PerceptualHash.distance(ha, PerceptualHash.hash(other)) > 12)
+        #expect(ha.nonzeroBitCount == 32)  // the median splits the 64 coefficients in half
+    }
+
+    @Test("multi-index hashing finds exactly the pairs brute force finds", arguments: [0, 2, 4, 8])
+    func nearPairsMatchBruteForce(_ distance: Int) {
+        var rng = SplitMix(state: UInt64(distance) + 7)
+        var hashes: [UInt64?] = []
+        for _ in 0..<400 {
+            if Int.random(in: 0..<5, using: &rng) == 0, let base = hashes.compactMap({ $0 }).randomElement(using: &rng) {
+                var h = base
+                for _ in 0..<Int.random(in: 0...10, using: &rng) { h ^= 1 << UInt64.random(in: 0..<64, using: &rng) }
+                hashes.append(h)
+            } else if Int.random(in: 0..<20, using: &rng) == 0 {
+                hashes.append(nil)
+            } else {
+                hashes.append(UInt64.random(in: 0...UInt64.max, using: &rng))
+            }
+        }
+        var brute: [(Int, Int)] = []
+        for i in 0..<hashes.count { for j in (i + 1)..<hashes.count {
+            if let a = hashes[i], let b = hashes[j], PerceptualHash.distance(a, b) <= distance { brute.append((i, j)) }
+        } }
+        let fast = DuplicateFinder.nearPairs(hashes, maxDistance: distance)
+        #expect(fast.map { "\($0.0)-\($0.1)" } == brute.map { "\($0.0)-\($0.1)" })
+        #expect(!brute.isEmpty || distance == 0)
+    }
+
+    @Test("clusters are connected components")
+    func clusters() {
+        #expect(DuplicateFinder.clusters(count: 7, pairs: [(0, 3), (3, 5), (1, 6)]) == [[0, 3, 5], [1, 6]])
+        #expect(DuplicateFinder.exactGroups(["a", "b", "a", nil, "b", "c", ""]) == [[0, 2], [1, 4]])
+    }
+}
+
+@Suite("Scanning into the catalog")
+struct ScanTests {
+    /// A dataset with an exact duplicate across splits, a near duplicate, a corrupt file and a missing one.
+    func dataset(_ dir: TempDir) throws -> Manifest {
+        let pattern: (Int, Int) -> SIMD4<UInt8> = { x, y in [UInt8(x * 8), UInt8(y * 8), UInt8((x * y) % 256), 255] }
+        try dir.png("img/a.png", width: 32, height: 32, pattern: pattern)
+        try FileManager.default.copyItem(atPath: dir.path + "/img/a.png", toPath: dir.path + "/img/a-copy.png")
+        try dir.png("img/a-near.png", width: 32, height: 32, pattern: { x, y in pattern(x, y) &+ [1, 1, 1, 0] })
+        try dir.png("img/b.png", width: 40, height: 20, pattern: { x, y in [UInt8(255 - x * 6), 40, UInt8(y * 12), 255] })
+        try dir.write("img/corrupt.png", Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0]))
+        let text = "path,label,split\nimg/a.png,x,train\nimg/a-copy.png,x,test\nimg/a-near.png,x,train\nimg/b.png,y,val\nimg/corrupt.png,y,train\nimg/missing.png,y,train\nimg/b.png,y,val\n"
+        return try ManifestReader.read(try dir.write("m.csv", text))
+    }
+
+    @Test("a scan records every file, finds duplicates and leakage, and a rescan decodes nothing")
+    func scanAndRescan() throws {
+        let dir = try TempDir()
+        let m = try dataset(dir)
+        let catalog = try Catalog(path: dir.path + "/c.catalog")
+        var scanner = Scanner()
+        scanner.threads = 2
+        let (s, clusters) = try scanner.scan(m, into: catalog)
+        #expect(s.images == 6 && s.decoded == 4 && s.failed == 1 && s.missing == 1 && s.scanned == 5 && s.unchanged == 0)
+        #expect(s.duplicateGroups == 1 && s.exactDuplicateGroups == 0 && s.nearDuplicateGroups == 1)
+        let group = try #require(clusters.first)
+        #expect(group.paths.map { ($0 as NSString).lastPathComponent } == ["a.png", "a-copy.png", "a-near.png"])
+        #expect(group.splits == ["test", "train"] && group.leaks && s.leakingGroups == 1)
+        let records = try catalog.records()
+        #expect(records.count == 6)
+        let a = try #require(records[m.resolvedPath(0)])
+        #expect(a.status == .ok && a.width == 32 && a.format == "png" && a.channels == 4 && a.bitDepth == 8)
+        #expect(a.sha256 == records[m.resolvedPath(1)]?.sha256)
+        let corrupt = try #require(records[m.resolvedPath(4)])
+        #expect(corrupt.status == .failed && corrupt.errorCode == "truncated")
+        #expect(records[m.resolvedPath(5)]?.status == .missing)
+
+        let (again, _) = try scanner.scan(m, into: catalog)
+        #expect(again.scanned == 0 && again.unchanged == 6 && again.decoded == 4)
+
+        // A changed file is decoded again; a file that appears is picked up.
+        try dir.png("img/b.png", width: 10, height: 10, fill: [1, 2, 3, 255])
+        try dir.png("img/missing.png", width: 8, height: 8)
+        let (third, _) = try scanner.scan(m, into: catalog)
+        #expect(third.scanned == 2 && third.unchanged == 4 && third.missing == 0 && third.decoded == 5)
+        #expect(try catalog.records()[m.resolvedPath(3)]?.width == 10)
+    }
+
+    @Test("the same file in two splits leaks even without duplicates")
+    func sameFileTwoSplits() throws {
+        let dir = try TempDir()
+        try dir.png("one.png")
+        let m = try ManifestReader.read(try dir.write("m.csv", "path,split\none.png,train\none.png,test\n"))
+        let (s, clusters) = try Scanner().scan(m, into: try Catalog(path: dir.path + "/c.db"))
+        #expect(s.duplicateGroups == 0 && s.leakingGroups == 1 && clusters.first?.splits == ["test", "train"])
+    }
+
+    @Test("the catalog is a cache: deleted, it is rebuilt with the same facts")
+    func rebuild() throws {
+        let dir = try TempDir()
+        let m = try dataset(dir)
+        let first = try Scanner().scan(m, into: try Catalog(path: dir.path + "/c.db")).summary
+        let facts = try Catalog(path: dir.path + "/c.db").records()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dir.path + "/c.db" + suffix) }
+        let second = try Scanner().scan(m, into: try Catalog(path: dir.path + "/c.db")).summary
+        #expect(second.scanned == first.scanned && second.decoded == first.decoded)
+        #expect(try Catalog(path: dir.path + "/c.db").records() == facts)
+    }
+
+    @Test("a second writer is refused with a clear message while the first holds the lock")
+    func lock() throws {
+        let dir = try TempDir()
+        let path = dir.path + "/c.db"
+        func holdAndTry() throws {
+            let first = try CatalogLock(path: path, wait: 0)
+            defer { withExtendedLifetime(first) {} }
+            do {
+                _ = try CatalogLock(path: path, wait: 0.2)
+                Issue.record("a second lock was granted")
+            } catch let error as CatalogError {
+                #expect(error.message.contains("another scan is writing this catalog"))
+            }
+        }
+        try holdAndTry()
+        _ = try CatalogLock(path: path, wait: 0)  // released with the first
+    }
+
+    @Test("a file that is not a catalog is a clear error, not a crash")
+    func notACatalog() throws {
+        let dir = try TempDir()
+        let path = try dir.write("junk.db", String(repeating: "not sqlite ", count: 200))
+        do {
+            _ = try Catalog(path: path)
+            Issue.record("opened junk as a catalog")
+        } catch let error as CatalogError {
+            #expect(error.message.contains("not a usable Curate catalog"))
+        }
+    }
+}
