@@ -47,7 +47,8 @@ let package = Package(
 
         .executableTarget(
             name: "curate",
-            dependencies: ["ImageCodecs", "DatasetCatalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ImageCodecs", "DatasetCatalog", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fastSwift),
 
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", .product(name: "Crypto", package: "swift-crypto")]),

@@ -48,7 +48,8 @@ struct CSVParser {
                     if c == 10 { lines += 1 }
                     i += 1
                 }
-                fields.append(try text(bytes[...], line: line + lines))
+                guard let quoted = utf8Text(bytes) else { throw ManifestError(file: file, line: line + lines, "text is not valid UTF-8") }
+                fields.append(quoted)
                 if i >= n {
                     if !atEOF { return .needMore }
                     return .record(fields: fields, next: i, lines: lines + 1)
@@ -88,8 +89,8 @@ struct CSVParser {
         }
     }
 
-    private func text<C: Collection<UInt8>>(_ bytes: C, line: Int) throws -> String {
-        guard let s = String(validating: bytes, as: UTF8.self) else {
+    private func text(_ bytes: UnsafeBufferPointer<UInt8>, line: Int) throws -> String {
+        guard let s = utf8Text(bytes) else {
             throw ManifestError(file: file, line: line, "text is not valid UTF-8")
         }
         return s

@@ -28,6 +28,47 @@ public struct CatalogRecord: Sendable, Equatable {
     }
 }
 
+/// The scan-relevant columns of a catalog, column by column, in rowid order.
+public struct CatalogState: Sendable {
+    public var paths: [String] = []
+    public var statuses: [CatalogRecord.Status] = []
+    public var sizes: [Int64?] = []
+    public var mtimes: [Int64?] = []
+    public var shas: [String?] = []
+    public var phashes: [UInt64?] = []
+
+    public var count: Int { paths.count }
+
+    public func record(_ j: Int) -> CatalogRecord {
+        var r = CatalogRecord(path: paths[j], status: statuses[j])
+        r.fileSize = sizes[j]
+        r.mtimeNanoseconds = mtimes[j]
+        r.sha256 = shas[j]
+        r.perceptualHash = phashes[j]
+        return r
+    }
+
+    /// For each of `paths`, the index of its row here, or nil. Walks both in step while they
+    /// agree (a rescan of the same manifest), using a dictionary only from the first mismatch.
+    public func indices(of paths: [String]) -> [Int?] {
+        var out = [Int?](repeating: nil, count: paths.count)
+        var lookup: [String: Int]? = nil
+        var j = 0
+        for (i, p) in paths.enumerated() {
+            if j < count && self.paths[j] == p { out[i] = j; j += 1; continue }
+            if lookup == nil {
+                var d: [String: Int] = [:]
+                d.reserveCapacity(count)
+                for (k, q) in self.paths.enumerated() { d[q] = k }
+                lookup = d
+            }
+            out[i] = lookup![p]
+            if let k = out[i] { j = k + 1 }
+        }
+        return out
+    }
+}
+
 public struct CatalogError: Error, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }
@@ -82,7 +123,6 @@ public final class Catalog: @unchecked Sendable {
                 t.column("dominant_hue", .text)
                 t.column("phash", .integer)
             }
-            try db.create(index: "image_sha256", on: "image", columns: ["sha256"])
         }
         return m
     }
@@ -114,6 +154,32 @@ public final class Catalog: @unchecked Sendable {
                 out[r.path] = r
             }
             return out
+        }
+    }
+
+    /// What a scan needs to know of each record: whether the file changed (size, modification
+    /// time, status) and its hashes for duplicate detection, in insertion (rowid) order. Cheaper
+    /// than `records()`: no dictionary, no statistics.
+    public func scanState() throws -> CatalogState {
+        try db.read { db in
+            var state = CatalogState()
+            // Non-optional columns (NULLs coalesced, flagged separately) take GRDB's fast path,
+            // reading straight from SQLite instead of through DatabaseValue.
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT path, status, COALESCE(file_size, -1), COALESCE(mtime_ns, -1), COALESCE(sha256, ''),
+                       COALESCE(phash, 0), phash IS NOT NULL FROM image ORDER BY rowid
+                """)
+            while let row = try cursor.next() {
+                let path: String = row[0], status: String = row[1]
+                let size: Int64 = row[2], mtime: Int64 = row[3], sha: String = row[4], phash: Int64 = row[5], hasHash: Bool = row[6]
+                state.paths.append(path)
+                state.statuses.append(CatalogRecord.Status(rawValue: status) ?? .failed)
+                state.sizes.append(size < 0 ? nil : size)
+                state.mtimes.append(mtime < 0 ? nil : mtime)
+                state.shas.append(sha.isEmpty ? nil : sha)
+                state.phashes.append(hasHash ? UInt64(bitPattern: phash) : nil)
+            }
+            return state
         }
     }
 

@@ -9,14 +9,22 @@ struct JSONLineParser {
         let n = b.count
         func fail(_ message: String) -> ManifestError { ManifestError(file: file, line: line, message) }
         func skip() { while i < n, b[i] == 32 || b[i] == 9 || b[i] == 13 || b[i] == 10 { i += 1 } }
-        func expect(_ c: UInt8, _ what: String) throws {
+        func expect(_ c: UInt8, _ what: @autoclosure () -> String) throws {
             skip()
-            guard i < n, b[i] == c else { throw fail("expected \(what) at column \(i + 1)") }
+            guard i < n, b[i] == c else { throw fail("expected \(what()) at column \(i + 1)") }
             i += 1
         }
         func string() throws -> String {
             guard i < n, b[i] == UInt8(ascii: "\"") else { throw fail("expected a string at column \(i + 1)") }
             i += 1
+            // Fast path: no escapes, so the string is the bytes between the quotes.
+            var j = i
+            while j < n, b[j] != UInt8(ascii: "\""), b[j] != UInt8(ascii: "\\"), b[j] >= 0x20 { j += 1 }
+            if j < n, b[j] == UInt8(ascii: "\"") {
+                guard let s = utf8Text(UnsafeBufferPointer(rebasing: b[i..<j])) else { throw fail("text is not valid UTF-8") }
+                i = j + 1
+                return s
+            }
             var bytes: [UInt8] = []
             var segment = i
             while true {
@@ -59,7 +67,7 @@ struct JSONLineParser {
             }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[segment..<i]))
             i += 1
-            guard let s = String(validating: bytes, as: UTF8.self) else { throw fail("text is not valid UTF-8") }
+            guard let s = utf8Text(bytes) else { throw fail("text is not valid UTF-8") }
             return s
         }
         func hex4(at p: Int) throws -> UInt32 {
@@ -78,11 +86,12 @@ struct JSONLineParser {
             }
             return v
         }
-        func literal(_ word: String) -> Bool {
-            let w = Array(word.utf8)
-            guard i + w.count <= n else { return false }
-            for k in 0..<w.count where b[i + k] != w[k] { return false }
-            i += w.count
+        func literal(_ word: StaticString) -> Bool {
+            let count = word.utf8CodeUnitCount
+            guard i + count <= n else { return false }
+            let w = word.utf8Start
+            for k in 0..<count where b[i + k] != w[k] { return false }
+            i += count
             return true
         }
 

@@ -44,16 +44,32 @@ public enum ManifestReader {
                 count += 1
             }
         case .jsonl:
+            var lastKeys: [String] = []
+            var lastSlots: [Int] = []
             try streamJSONLines(path) { _, pairs in
-                for (key, _) in pairs {
-                    if index[key] == nil {
+                // Rows usually repeat the previous row's keys in the same order: then the column
+                // slots are reused without a dictionary lookup per key.
+                var slots: [Int]
+                if pairs.count == lastKeys.count && zip(pairs, lastKeys).allSatisfy({ $0.key == $1 }) {
+                    slots = lastSlots
+                } else {
+                    slots = []
+                    for (key, _) in pairs {
+                        if let c = index[key] { slots.append(c); continue }
                         index[key] = columns.count
+                        slots.append(columns.count)
                         columns.append(key)
                         cells.append([String](repeating: "", count: count))
                     }
+                    lastKeys = pairs.map(\.key)
+                    lastSlots = slots
                 }
-                for c in 0..<columns.count { cells[c].append("") }
-                for (key, value) in pairs { cells[index[key]!][count] = value }
+                if pairs.count == columns.count {
+                    for (k, pair) in pairs.enumerated() { cells[slots[k]].append(pair.value) }
+                } else {
+                    for c in 0..<columns.count { cells[c].append("") }
+                    for (k, pair) in pairs.enumerated() { cells[slots[k]][count] = pair.value }
+                }
                 count += 1
             }
             if count == 0 { throw ManifestError(file: path, "no rows") }
@@ -126,26 +142,72 @@ public enum ManifestReader {
     }
 
     /// Streams a JSON Lines manifest: each object's key/value pairs with its line number.
+    /// Each block's lines are parsed on all cores; rows are still delivered in file order, and
+    /// the error reported is the one on the earliest line.
     public static func streamJSONLines(_ path: String, row: (Int, [(key: String, value: String)]) throws -> Void) throws {
+        let threads = ProcessInfo.processInfo.activeProcessorCount
         try blocks(path) { buffer, atEOF, line in
-            var pos = 0
-            while pos < buffer.count {
-                var end = pos
-                while end < buffer.count && buffer[end] != 10 { end += 1 }
-                if end == buffer.count && !atEOF { return pos }
-                let slice = UnsafeBufferPointer(rebasing: buffer[pos..<end])
-                if !slice.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) {
-                    let pairs = try JSONLineParser(file: path, line: line).parse(slice)
-                    for (key, value) in pairs where Manifest.reservedColumns.contains(key) {
-                        try validate(key, value, file: path, line: line)
-                    }
-                    if !pairs.contains(where: { $0.key == "path" }) { throw ManifestError(file: path, line: line, "missing required key 'path'") }
-                    try row(line, pairs)
-                }
-                pos = min(end + 1, buffer.count)
-                line += 1
+            // The complete lines of this block (all of it at the end of the file).
+            var end = buffer.count
+            if !atEOF {
+                while end > 0 && buffer[end - 1] != 10 { end -= 1 }
+                if end == 0 { return 0 }  // a line longer than the block: wait for more
             }
-            return pos
+            // Split into pieces at line starts, one or a few per core.
+            var starts = [0]
+            let pieces = max(1, min(threads * 2, end / 65_536))
+            for k in 1..<pieces {
+                var s = end * k / pieces
+                while s < end && buffer[s - 1] != 10 { s += 1 }
+                if s < end && s > starts.last! { starts.append(s) }
+            }
+            starts.append(end)
+            let firstLine = line
+            // Line numbers where each piece starts.
+            var lineAt = [firstLine]
+            for k in 1..<starts.count {
+                var count = 0
+                for i in starts[k - 1]..<starts[k] where buffer[i] == 10 { count += 1 }
+                lineAt.append(lineAt[k - 1] + count)
+            }
+            nonisolated(unsafe) let bytes = buffer
+            let (pieceStarts, pieceLines) = (starts, lineAt)
+            let parsed = ParallelMap.run(count: starts.count - 1, threads: threads) { k -> Result<[(Int, [(key: String, value: String)])], ManifestError> in
+                var rows: [(Int, [(key: String, value: String)])] = []
+                var pos = pieceStarts[k], line = pieceLines[k]
+                while pos < pieceStarts[k + 1] {
+                    var e = pos
+                    while e < pieceStarts[k + 1] && bytes[e] != 10 { e += 1 }
+                    let slice = UnsafeBufferPointer(rebasing: bytes[pos..<e])
+                    if !slice.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) {
+                        do {
+                            let pairs = try JSONLineParser(file: path, line: line).parse(slice)
+                            var hasPath = false
+                            for (key, value) in pairs where Manifest.reservedColumns.contains(key) {
+                                if key == "path" { hasPath = true }
+                                try validate(key, value, file: path, line: line)
+                            }
+                            if !hasPath { throw ManifestError(file: path, line: line, "missing required key 'path'") }
+                            rows.append((line, pairs))
+                        } catch let error as ManifestError {
+                            return .failure(error)
+                        } catch {
+                            return .failure(ManifestError(file: path, line: line, "\(error)"))
+                        }
+                    }
+                    pos = e + 1
+                    line += 1
+                }
+                return .success(rows)
+            }
+            for piece in parsed {
+                switch piece {
+                case .success(let rows): for (l, pairs) in rows { try row(l, pairs) }
+                case .failure(let error): throw error
+                }
+            }
+            line = lineAt.last!
+            return end
         }
     }
 

@@ -1,9 +1,11 @@
 import Crypto
+import Dispatch
 import Foundation
 import ImageCodecs
 
 /// What a scan found, as `curate scan --json` prints it.
 public struct ScanSummary: Sendable, Codable, Equatable {
+    public init() {}
     /// Distinct image files the manifest names.
     public var images = 0
     public var decoded = 0
@@ -44,36 +46,95 @@ public struct Scanner: Sendable {
     /// time as recorded) are not decoded again. Missing, unreadable and corrupt files are recorded.
     /// - Parameter progress: called after each chunk with (done, total).
     public func scan(_ manifest: Manifest, into catalog: Catalog, progress: ((Int, Int) -> Void)? = nil) throws -> (summary: ScanSummary, clusters: [DuplicateCluster]) {
-        var seen = Set<String>()
-        let paths = (0..<manifest.count).map(manifest.resolvedPath).filter { seen.insert($0).inserted }
-        let known = try catalog.records()
+        let timing = ProcessInfo.processInfo.environment["CURATE_SCAN_TIMING"] != nil
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func phase(_ name: String) {
+            guard timing else { return }
+            let now = DispatchTime.now().uptimeNanoseconds
+            FileHandle.standardError.write(Data(String(format: "scan %@: %.1f ms\n", name, Double(now - clock) / 1e6).utf8))
+            clock = now
+        }
+        var indexOf: [String: Int] = [:]
+        var paths: [String] = []
+        var pathOfRow: [Int] = []
+        pathOfRow.reserveCapacity(manifest.count)
+        for r in 0..<manifest.count {
+            let p = manifest.resolvedPath(r)
+            if let i = indexOf[p] { pathOfRow.append(i) } else { indexOf[p] = paths.count; pathOfRow.append(paths.count); paths.append(p) }
+        }
+        phase("paths")
+        // The catalog's state loads on another thread while every file is stat'ed (only when the
+        // catalog has records at all: a first scan opens each file once instead).
+        nonisolated(unsafe) var knownState = CatalogState()
+        nonisolated(unsafe) var stateError: Error? = nil
+        let loading = DispatchGroup()
+        DispatchQueue.global().async(group: loading) {
+            do { knownState = try catalog.scanState() } catch { stateError = error }
+        }
+        let allPaths = paths
+        let stats: [FileStamp?] = try catalog.count > 0 ? ParallelMap.run(count: allPaths.count, threads: threads) { FileStamp(allPaths[$0]) } : []
+        loading.wait()
+        if let stateError { throw stateError }
+        let state = knownState
+        let knownIndex = state.indices(of: allPaths)
+        phase("catalog state and stat")
         var summary = ScanSummary()
         summary.images = paths.count
-        var records: [String: CatalogRecord] = [:]
-        records.reserveCapacity(paths.count)
-        var start = 0
-        while start < paths.count {
-            let chunk = Array(paths[start..<min(start + chunkSize, paths.count)])
-            let decoder = self.decoder
-            let results = ParallelMap.run(count: chunk.count, threads: threads) { i -> (CatalogRecord, Bool) in
-                Self.examine(chunk[i], known: known[chunk[i]], decoder: decoder)
+        // Files whose size and modification time match their record are settled here, without
+        // any further work; the rest (new, changed, gone) are examined below.
+        var slots = [CatalogRecord?](repeating: nil, count: allPaths.count)
+        var todo: [Int] = []
+        for i in 0..<allPaths.count {
+            if let j = knownIndex[i], !stats.isEmpty {
+                let stamp = stats[i]
+                let settled = state.statuses[j] == .missing
+                    ? stamp == nil
+                    : stamp.map { $0.size == state.sizes[j] && $0.mtime == state.mtimes[j] } ?? false
+                if settled { slots[i] = state.record(j); summary.unchanged += 1; continue }
             }
-            try catalog.save(results.filter { $0.1 }.map(\.0))
-            for (record, fresh) in results {
-                records[record.path] = record
-                if fresh && record.status != .missing { summary.scanned += 1 } else if !fresh { summary.unchanged += 1 }
+            todo.append(i)
+        }
+        // Chunks are decoded over all cores while the previous chunk is written on a serial
+        // queue, so catalog writes overlap decoding. Each chunk is one transaction.
+        let writer = DispatchQueue(label: "curate.catalog.writer")
+        let writes = DispatchGroup()
+        nonisolated(unsafe) var writeError: Error? = nil
+        var start = 0
+        while start < todo.count {
+            let chunk = Array(todo[start..<min(start + chunkSize, todo.count)])
+            let decoder = self.decoder
+            let results = ParallelMap.run(count: chunk.count, threads: threads) { k -> (CatalogRecord, Bool) in
+                let i = chunk[k]
+                return Self.examine(allPaths[i], known: knownIndex[i].map(state.record), stamp: stats.isEmpty ? nil : stats[i], decoder: decoder)
+            }
+            let fresh = results.filter { $0.1 }.map(\.0)
+            writes.wait()
+            if let writeError { throw writeError }
+            if !fresh.isEmpty {
+                writer.async(group: writes) {
+                    do { try catalog.save(fresh) } catch { writeError = error }
+                }
+            }
+            for (k, (record, isNew)) in results.enumerated() {
+                slots[chunk[k]] = record
+                if isNew && record.status != .missing { summary.scanned += 1 } else if !isNew { summary.unchanged += 1 }
             }
             start += chunk.count
-            progress?(start, paths.count)
+            progress?(summary.unchanged + start, allPaths.count)
         }
-        for r in records.values {
+        writes.wait()
+        if let writeError { throw writeError }
+        let records = slots.map { $0! }
+        phase("examine and write")
+        for r in records {
             switch r.status {
             case .ok: summary.decoded += 1
             case .failed: summary.failed += 1
             case .missing: summary.missing += 1
             }
         }
-        let clusters = Self.duplicateClusters(manifest: manifest, paths: paths, records: records, nearDistance: nearDistance)
+        let clusters = Self.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records, nearDistance: nearDistance)
+        phase("duplicates")
         let groups = clusters.filter { $0.paths.count > 1 }
         summary.duplicateGroups = groups.count
         summary.exactDuplicateGroups = groups.filter(\.exact).count
@@ -83,27 +144,54 @@ public struct Scanner: Sendable {
     }
 
     /// The record for one file, and whether it is new (false: the known record still holds).
-    static func examine(_ path: String, known: CatalogRecord?, decoder: ImageDecoder) -> (CatalogRecord, Bool) {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
+    static func examine(_ path: String, known: CatalogRecord?, stamp: FileStamp?, decoder: ImageDecoder) -> (CatalogRecord, Bool) {
+        func missing(_ err: Int32) -> (CatalogRecord, Bool) {
             if let known, known.status == .missing { return (known, false) }
             var r = CatalogRecord(path: path, status: .missing)
             r.errorCode = "missing"
-            r.errorMessage = String(cString: strerror(errno))
+            r.errorMessage = String(cString: strerror(err))
             return (r, true)
         }
-        let size = Int64(st.st_size)
-        let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-        if let known, known.status != .missing, known.fileSize == size, known.mtimeNanoseconds == mtime {
+        var st = stat()
+        // A known file is checked with one stat; a new one is opened at once (one path lookup).
+        if let known, known.status != .missing {
+            guard let stamp = stamp ?? FileStamp(path) else { return missing(errno) }
+            if known.fileSize == stamp.size && known.mtimeNanoseconds == stamp.mtime { return (known, false) }
+        } else if let known, known.status == .missing, stamp == nil, FileStamp(path) == nil {
             return (known, false)
         }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return missing(errno) }
+            var r = CatalogRecord(path: path, status: .failed)
+            r.errorCode = ImageDecodingError.Code.unreadable.rawValue
+            r.errorMessage = "cannot open: " + String(cString: strerror(errno))
+            return (r, true)
+        }
+        defer { close(fd) }
+        guard fstat(fd, &st) == 0 else { return missing(errno) }
         var r = CatalogRecord(path: path, status: .failed)
-        r.fileSize = size
-        r.mtimeNanoseconds = mtime
-        let data: Data
-        do throws(ImageDecodingError) { data = try ImageDecoder.read(path) } catch {
-            r.errorCode = error.code.rawValue
-            r.errorMessage = error.message
+        r.fileSize = Int64(st.st_size)
+        r.mtimeNanoseconds = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            r.errorCode = ImageDecodingError.Code.unreadable.rawValue
+            r.errorMessage = "is a directory"
+            return (r, true)
+        }
+        let size = Int(st.st_size)
+        var data = Data(count: size)
+        let got = data.withUnsafeMutableBytes { buffer -> Int in
+            var done = 0
+            while done < buffer.count {
+                let n = read(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n <= 0 { return n < 0 ? -1 : done }
+                done += n
+            }
+            return done
+        }
+        guard got == size else {
+            r.errorCode = ImageDecodingError.Code.unreadable.rawValue
+            r.errorMessage = got < 0 ? "read failed: " + String(cString: strerror(errno)) : "file changed while it was read"
             return (r, true)
         }
         r.sha256 = SHA256.hash(data: data).hexString
@@ -126,30 +214,53 @@ public struct Scanner: Sendable {
 
     /// Exact (same SHA-256) and near (pHash within `nearDistance`) duplicates among the
     /// manifest's files, clustered, with the splits of the rows that name them.
-    public static func duplicateClusters(manifest: Manifest, paths: [String], records: [String: CatalogRecord], nearDistance: Int) -> [DuplicateCluster] {
-        let shas = paths.map { records[$0]?.sha256 }
-        let hashes = paths.map { records[$0]?.status == .ok ? records[$0]?.perceptualHash : nil }
+    /// - Parameters:
+    ///   - pathOfRow: for each manifest row, the index of its path in `paths`.
+    ///   - records: one per path, in the same order.
+    public static func duplicateClusters(manifest: Manifest, paths: [String], pathOfRow: [Int], records: [CatalogRecord], nearDistance: Int) -> [DuplicateCluster] {
+        let shas = records.map(\.sha256)
+        let hashes = records.map { $0.status == .ok ? $0.perceptualHash : nil }
         var pairs: [(Int, Int)] = []
-        var exactPairs = Set<Int64>()
         for group in DuplicateFinder.exactGroups(shas) {
-            for k in group.dropFirst() { pairs.append((group[0], k)); exactPairs.insert(Int64(group[0]) << 32 | Int64(k)) }
+            for k in group.dropFirst() { pairs.append((group[0], k)) }
         }
         pairs += DuplicateFinder.nearPairs(hashes, maxDistance: nearDistance)
-        var splitsOf: [String: Set<String>] = [:]
+        // Which splits name each file, as a bit mask (train 1, val 2, test 4).
+        let splitNames = ["train", "val", "test"]
+        var mask = [UInt8](repeating: 0, count: paths.count)
         if let splits = manifest.column("split") {
-            for r in 0..<manifest.count where !splits[r].isEmpty { splitsOf[manifest.resolvedPath(r), default: []].insert(splits[r]) }
+            for (r, p) in pathOfRow.enumerated() {
+                switch splits[r] {
+                case "train": mask[p] |= 1
+                case "val": mask[p] |= 2
+                case "test": mask[p] |= 4
+                default: break
+                }
+            }
         }
-        var clustered = Set<Int>()
+        func names(_ m: UInt8) -> [String] { (0..<3).filter { m & (1 << $0) != 0 }.map { splitNames[$0] }.sorted() }
+        var clustered = [Bool](repeating: false, count: paths.count)
         var out = DuplicateFinder.clusters(count: paths.count, pairs: pairs).map { members in
-            clustered.formUnion(members)
+            for m in members { clustered[m] = true }
             let exact = Set(members.compactMap { shas[$0] }).count == 1 && members.allSatisfy { shas[$0] != nil }
-            let splits = members.reduce(into: Set<String>()) { $0.formUnion(splitsOf[paths[$1]] ?? []) }
-            return DuplicateCluster(paths: members.map { paths[$0] }, exact: exact, splits: splits.sorted())
+            return DuplicateCluster(paths: members.map { paths[$0] }, exact: exact, splits: names(members.reduce(0) { $0 | mask[$1] }))
         }
         // The same file named by rows of two splits leaks too.
-        for (i, p) in paths.enumerated() where !clustered.contains(i) && (splitsOf[p]?.count ?? 0) > 1 {
-            out.append(DuplicateCluster(paths: [p], exact: true, splits: splitsOf[p]!.sorted()))
+        for i in 0..<paths.count where !clustered[i] && mask[i].nonzeroBitCount > 1 {
+            out.append(DuplicateCluster(paths: [paths[i]], exact: true, splits: names(mask[i])))
         }
         return out
+    }
+}
+
+/// A file's size and modification time (nanoseconds), from one stat; nil when it cannot be stat'ed.
+struct FileStamp: Sendable, Equatable {
+    var size: Int64
+    var mtime: Int64
+    init?(_ path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        size = Int64(st.st_size)
+        mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
     }
 }

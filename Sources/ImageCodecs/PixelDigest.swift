@@ -11,12 +11,15 @@ extension Image {
 extension Digest {
     /// Lowercase hex.
     public var hexString: String {
-        var s = ""
-        s.reserveCapacity(Self.byteCount * 2)
-        for byte in self {
-            s.append(Character(Unicode.Scalar(UInt8(ascii: "0") + (byte >> 4) + ((byte >> 4) > 9 ? 39 : 0))))
-            s.append(Character(Unicode.Scalar(UInt8(ascii: "0") + (byte & 15) + ((byte & 15) > 9 ? 39 : 0))))
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        return withUnsafeBytes { bytes in
+            String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+                for (i, b) in bytes.enumerated() {
+                    out[2 * i] = digits[Int(b >> 4)]
+                    out[2 * i + 1] = digits[Int(b & 15)]
+                }
+                return bytes.count * 2
+            }
         }
-        return s
     }
 }
