@@ -2,8 +2,9 @@
 #   make demo   installs missing system packages, builds in release, runs the main job
 #   make test   installs missing system packages, runs the whole test suite
 SWIFT ?= swift
-# Debian packages the build needs (libjpeg-dev is libjpeg-turbo).
-APT_PACKAGES := libpng-dev libjpeg-dev zlib1g-dev pkg-config
+# Debian packages the build needs (libjpeg-dev is libjpeg-turbo; GRDB links libsqlite3), and
+# Fashion-MNIST, the real dataset the tests and the demo import.
+APT_PACKAGES := libpng-dev libjpeg-dev zlib1g-dev libsqlite3-dev pkg-config dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test deps build bench-decode clean

@@ -21,6 +21,8 @@ public struct CatalogRecord: Sendable, Equatable {
     public var sha256: String?
     public var statistics: ImageStatistics?
     public var perceptualHash: UInt64?
+    /// 16x16 grey thumbnail (256 bytes) that confirms near duplicates.
+    public var thumbnail: [UInt8]?
 
     public init(path: String, status: Status) {
         self.path = path
@@ -122,23 +124,25 @@ public final class Catalog: @unchecked Sendable {
                 t.column("mean_b", .double)
                 t.column("dominant_hue", .text)
                 t.column("phash", .integer)
+                t.column("thumbnail", .blob)
             }
         }
         return m
     }
 
-    static let columns = "path, status, file_size, mtime_ns, error_code, error_message, format, width, height, channels, bit_depth, sha256, brightness, colourfulness, mean_r, mean_g, mean_b, dominant_hue, phash"
+    static let columns = "path, status, file_size, mtime_ns, error_code, error_message, format, width, height, channels, bit_depth, sha256, brightness, colourfulness, mean_r, mean_g, mean_b, dominant_hue, phash, thumbnail"
 
     /// Inserts or replaces records, all in one transaction.
     public func save(_ records: [CatalogRecord]) throws {
         try db.write { db in
-            let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO image (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO image (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             for r in records {
                 let s = r.statistics
                 try statement.execute(arguments: [
                     r.path, r.status.rawValue, r.fileSize, r.mtimeNanoseconds, r.errorCode, r.errorMessage, r.format,
                     r.width, r.height, r.channels, r.bitDepth, r.sha256, s?.brightness, s?.colourfulness,
                     s?.meanR, s?.meanG, s?.meanB, s?.dominantHue, r.perceptualHash.map { Int64(bitPattern: $0) },
+                    r.thumbnail.map { Data($0) },
                 ])
             }
         }
@@ -204,7 +208,21 @@ public final class Catalog: @unchecked Sendable {
                                            meanG: row["mean_g"], meanB: row["mean_b"], dominantHue: row["dominant_hue"] ?? "none")
         }
         if let h: Int64 = row["phash"] { r.perceptualHash = UInt64(bitPattern: h) }
+        if let t: Data = row["thumbnail"] { r.thumbnail = [UInt8](t) }
         return r
+    }
+
+    /// Thumbnails of some files (those a duplicate check needs), by path.
+    public func thumbnails(for paths: [String]) throws -> [String: [UInt8]] {
+        guard !paths.isEmpty else { return [:] }
+        return try db.read { db in
+            var out: [String: [UInt8]] = [:]
+            let statement = try db.cachedStatement(sql: "SELECT thumbnail FROM image WHERE path = ?")
+            for p in paths {
+                if let t = try Data.fetchOne(statement, arguments: [p]) { out[p] = [UInt8](t) }
+            }
+            return out
+        }
     }
 }
 

@@ -10,23 +10,33 @@ public enum PerceptualHash {
         SIMD8((0..<8).map { k in Float(cos(Double.pi * Double(2 * x + 1) * Double(k) / 64)) })
     }
 
+    /// The hash alone.
+    public static func hash(_ image: Image) -> UInt64 { fingerprint(image).hash }
+
+    /// The hash and a 16x16 grey thumbnail (2x2 means of the 32x32 grey image, rounded), which
+    /// confirms near duplicates: a 64-bit hash of low frequencies alone calls many merely similar
+    /// pictures (two plain shirts) the same.
     /// - Complexity: O(pixels) for the shrink, then 1,280 8-wide multiply-adds.
-    public static func hash(_ image: Image) -> UInt64 {
+    public static func fingerprint(_ image: Image) -> (hash: UInt64, thumbnail: [UInt8]) {
         let small = image.width == 32 && image.height == 32 ? image : image.resized(to: PixelSize(width: 32, height: 32))
         var coefficients = [Float](repeating: 0, count: 64)
+        var thumbnail = [UInt8](repeating: 0, count: 256)
         small.pixels.withUnsafeBufferPointer { px in
             basis.withUnsafeBufferPointer { cosines in
                 // Rows first, keeping only the 8 lowest frequencies (8 lanes), then columns.
                 var rows = [SIMD8<Float>](repeating: .zero, count: 32)
+                var quads = [Float](repeating: 0, count: 256)
                 for y in 0..<32 {
                     var acc = SIMD8<Float>.zero
                     for x in 0..<32 {
                         let i = (y &* 32 &+ x) &* 4
                         let grey = 0.299 * Float(px[i]) + 0.587 * Float(px[i &+ 1]) + 0.114 * Float(px[i &+ 2])
                         acc.addProduct(SIMD8(repeating: grey), cosines[x])
+                        quads[(y >> 1) &* 16 &+ (x >> 1)] += grey
                     }
                     rows[y] = acc
                 }
+                for i in 0..<256 { thumbnail[i] = UInt8(min(255, (quads[i] / 4).rounded())) }
                 for k2 in 0..<8 {
                     var acc = SIMD8<Float>.zero
                     for y in 0..<32 { acc.addProduct(rows[y], SIMD8(repeating: cosines[y][k2])) }
@@ -38,7 +48,15 @@ public enum PerceptualHash {
         let median = (sorted[31] + sorted[32]) / 2
         var bits: UInt64 = 0
         for (i, c) in coefficients.enumerated() where c > median { bits |= 1 << UInt64(63 - i) }
-        return bits
+        return (bits, thumbnail)
+    }
+
+    /// Mean absolute difference of two thumbnails, 0 to 255.
+    public static func thumbnailDifference(_ a: [UInt8], _ b: [UInt8]) -> Double {
+        guard a.count == b.count, !a.isEmpty else { return .infinity }
+        var sum = 0
+        for i in 0..<a.count { sum += abs(Int(a[i]) - Int(b[i])) }
+        return Double(sum) / Double(a.count)
     }
 
     public static func distance(_ a: UInt64, _ b: UInt64) -> Int { (a ^ b).nonzeroBitCount }

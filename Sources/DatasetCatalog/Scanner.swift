@@ -35,8 +35,10 @@ public struct DuplicateCluster: Sendable, Codable, Equatable {
 public struct Scanner: Sendable {
     public var decoder = ImageDecoder()
     public var threads = ProcessInfo.processInfo.activeProcessorCount
-    /// Largest pHash Hamming distance for a near duplicate.
+    /// Largest pHash Hamming distance for a near-duplicate candidate.
     public var nearDistance = 4
+    /// Largest mean absolute difference (0-255) of 16x16 grey thumbnails that confirms a candidate.
+    public var nearDifference = 4.0
     /// Records written per transaction.
     public var chunkSize = 2048
 
@@ -133,7 +135,10 @@ public struct Scanner: Sendable {
             case .missing: summary.missing += 1
             }
         }
-        let clusters = Self.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records, nearDistance: nearDistance)
+        let clusters = try Self.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records,
+                                                  nearDistance: nearDistance, nearDifference: nearDifference) { needed in
+            try catalog.thumbnails(for: needed)
+        }
         phase("duplicates")
         let groups = clusters.filter { $0.paths.count > 1 }
         summary.duplicateGroups = groups.count
@@ -204,7 +209,7 @@ public struct Scanner: Sendable {
             r.channels = decoded.info.channels
             r.bitDepth = decoded.info.bitDepth
             r.statistics = ImageStatistics(decoded.image)
-            r.perceptualHash = PerceptualHash.hash(decoded.image)
+            (r.perceptualHash, r.thumbnail) = PerceptualHash.fingerprint(decoded.image)
         } catch {
             r.errorCode = error.code.rawValue
             r.errorMessage = error.message
@@ -217,14 +222,27 @@ public struct Scanner: Sendable {
     /// - Parameters:
     ///   - pathOfRow: for each manifest row, the index of its path in `paths`.
     ///   - records: one per path, in the same order.
-    public static func duplicateClusters(manifest: Manifest, paths: [String], pathOfRow: [Int], records: [CatalogRecord], nearDistance: Int) -> [DuplicateCluster] {
+    ///   - nearDifference: the largest thumbnail difference that confirms a pHash candidate pair.
+    ///   - loadThumbnails: thumbnails the records lack (unchanged files), by path.
+    public static func duplicateClusters(manifest: Manifest, paths: [String], pathOfRow: [Int], records: [CatalogRecord],
+                                         nearDistance: Int, nearDifference: Double,
+                                         loadThumbnails: ([String]) throws -> [String: [UInt8]]) rethrows -> [DuplicateCluster] {
         let shas = records.map(\.sha256)
         let hashes = records.map { $0.status == .ok ? $0.perceptualHash : nil }
         var pairs: [(Int, Int)] = []
         for group in DuplicateFinder.exactGroups(shas) {
             for k in group.dropFirst() { pairs.append((group[0], k)) }
         }
-        pairs += DuplicateFinder.nearPairs(hashes, maxDistance: nearDistance)
+        let candidates = DuplicateFinder.nearPairs(hashes, maxDistance: nearDistance).filter { shas[$0.0] == nil || shas[$0.0] != shas[$0.1] }
+        var involved = Set<Int>()
+        for (a, b) in candidates { involved.insert(a); involved.insert(b) }
+        let missing = involved.filter { records[$0].thumbnail == nil }.map { paths[$0] }
+        let loaded = try loadThumbnails(missing)
+        func thumbnail(_ i: Int) -> [UInt8]? { records[i].thumbnail ?? loaded[paths[i]] }
+        pairs += candidates.filter { a, b in
+            guard let x = thumbnail(a), let y = thumbnail(b) else { return false }
+            return PerceptualHash.thumbnailDifference(x, y) <= nearDifference
+        }
         // Which splits name each file, as a bit mask (train 1, val 2, test 4).
         let splitNames = ["train", "val", "test"]
         var mask = [UInt8](repeating: 0, count: paths.count)

@@ -9,7 +9,9 @@ struct ScanCommand: ParsableCommand {
         abstract: "Decode every image of a manifest once and record facts in the scan catalog (SQLite).",
         discussion: """
         Records per image: size and modification time, dimensions, format, content SHA-256, decode \
-        status and error, pixel statistics and a perceptual hash. Unchanged files are not decoded \
+        status and error, pixel statistics, a perceptual hash and a 16x16 thumbnail. A near \
+        duplicate is a pair whose perceptual hashes differ in at most --near-distance bits and \
+        whose thumbnails differ by at most --near-difference on average. Unchanged files are not decoded \
         again. Finds exact and near duplicates, and leakage: the same or a near-same image in two \
         splits. Exit status 1 when any image failed or is missing; the scan always finishes.
 
@@ -19,7 +21,9 @@ struct ScanCommand: ParsableCommand {
 
     @Argument(help: "The manifest.") var manifest: String
     @Option(help: "The catalog file (created when missing).") var catalog = "curate.catalog"
-    @Option(help: "Largest perceptual-hash distance (bits of 64) for a near duplicate.") var nearDistance = 4
+    @Option(help: "Largest perceptual-hash distance (bits of 64) for a near-duplicate candidate.") var nearDistance = 4
+    @Option(help: "Largest mean absolute difference (0-255) of 16x16 grey thumbnails that confirms a near duplicate.")
+    var nearDifference = 4.0
     @Option(help: "Seconds to wait for another scan of the same catalog (0: refuse at once).") var wait: Double = 0
     @Option(help: "Write every duplicate cluster and every failure to this JSON file.") var report: String?
     @Option(help: "Decoding threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -27,6 +31,7 @@ struct ScanCommand: ParsableCommand {
 
     func validate() throws {
         guard (0...32).contains(nearDistance) else { throw ValidationError("--near-distance must be 0 to 32") }
+        guard (0...255).contains(nearDifference) else { throw ValidationError("--near-difference must be 0 to 255") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -37,6 +42,7 @@ struct ScanCommand: ParsableCommand {
         let db = try Catalog(path: catalog)
         var scanner = Scanner()
         scanner.nearDistance = nearDistance
+        scanner.nearDifference = nearDifference
         scanner.threads = threads
         let progress = Progress(enabled: !json, label: "scan")
         let (summary, clusters) = try scanner.scan(m, into: db) { done, total in progress.update(done, total) }

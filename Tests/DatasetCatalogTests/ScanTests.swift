@@ -160,3 +160,46 @@ struct ScanTests {
         }
     }
 }
+
+@Suite("Near duplicates are confirmed by thumbnails")
+struct NearDuplicateConfirmationTests {
+    func record(_ path: String, hash: UInt64, thumbnail: [UInt8]) -> CatalogRecord {
+        var r = CatalogRecord(path: path, status: .ok)
+        r.sha256 = path  // distinct contents
+        r.perceptualHash = hash
+        r.thumbnail = thumbnail
+        return r
+    }
+
+    @Test("equal hashes with different pictures are not duplicates; with near-equal pictures they are")
+    func confirmation() throws {
+        let base = (0..<256).map { UInt8($0) }
+        let close = base.map { $0 == 255 ? 255 : $0 + 1 }  // differs by about 1
+        let far = base.map { 255 - $0 }  // differs by about 128
+        let records = [record("/a", hash: 7, thumbnail: base), record("/b", hash: 7, thumbnail: close), record("/c", hash: 7, thumbnail: far)]
+        var m = Manifest(columns: ["path"], baseDirectory: "/")
+        for r in records { m.append(cells: [r.path]) }
+        let clusters = Scanner.duplicateClusters(manifest: m, paths: records.map(\.path), pathOfRow: [0, 1, 2], records: records,
+                                                 nearDistance: 4, nearDifference: 4) { _ in [:] }
+        #expect(clusters.map(\.paths) == [["/a", "/b"]])
+        #expect(abs(PerceptualHash.thumbnailDifference(base, close) - 255.0 / 256) < 1e-12)
+    }
+
+    @Test("thumbnails missing from the records are loaded for candidate pairs only")
+    func lazyLoading() throws {
+        var a = record("/a", hash: 1, thumbnail: [])
+        a.thumbnail = nil
+        let b = record("/b", hash: 1, thumbnail: [UInt8](repeating: 9, count: 256))
+        let c = record("/c", hash: ~0, thumbnail: [UInt8](repeating: 9, count: 256))
+        var m = Manifest(columns: ["path"], baseDirectory: "/")
+        for r in [a, b, c] { m.append(cells: [r.path]) }
+        var asked: [String] = []
+        let clusters = Scanner.duplicateClusters(manifest: m, paths: ["/a", "/b", "/c"], pathOfRow: [0, 1, 2], records: [a, b, c],
+                                                 nearDistance: 2, nearDifference: 4) { needed in
+            asked = needed
+            return ["/a": [UInt8](repeating: 10, count: 256)]
+        }
+        #expect(asked == ["/a"])
+        #expect(clusters.map(\.paths) == [["/a", "/b"]])
+    }
+}

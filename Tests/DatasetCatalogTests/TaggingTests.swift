@@ -94,3 +94,57 @@ struct TaggingTests {
         #expect(ImageStatistics(Image(width: 1, height: 1, fill: [255, 255, 0, 255])).dominantHue == "yellow")
     }
 }
+
+@Suite("Vectorised statistics against a plain reference")
+struct StatisticsReferenceTests {
+    /// The textbook definitions, one pixel at a time in Double: HSV hue in degrees, Hasler and
+    /// Süsstrunk's colourfulness, BT.601 luma.
+    func reference(_ image: Image) -> (brightness: Double, colourfulness: Double, hue: String) {
+        let n = image.width * image.height
+        var luma = 0.0, rg: [Double] = [], yb: [Double] = []
+        var bins = [Int](repeating: 0, count: 8), chromatic = 0
+        for i in 0..<n {
+            let r = Double(image.pixels[i * 4]), g = Double(image.pixels[i * 4 + 1]), b = Double(image.pixels[i * 4 + 2])
+            luma += 0.299 * r + 0.587 * g + 0.114 * b
+            rg.append(r - g); yb.append(0.5 * (r + g) - b)
+            let mx = Swift.max(r, Swift.max(g, b)), mn = Swift.min(r, Swift.min(g, b)), d = mx - mn
+            guard mx / 255 > 0.2, d / mx > 0.2 else { continue }
+            var h = mx == r ? 60 * (g - b) / d : (mx == g ? 60 * (b - r) / d + 120 : 60 * (r - g) / d + 240)
+            if h < 0 { h += 360 }
+            let bounds: [Double] = [15, 45, 70, 160, 200, 260, 290, 335]
+            let k = bounds.firstIndex { h < $0 } ?? 8
+            bins[k == 8 ? 0 : k] += 1
+            chromatic += 1
+        }
+        func meanSD(_ v: [Double]) -> (Double, Double) {
+            let m = v.reduce(0, +) / Double(v.count)
+            return (m, (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count)).squareRoot())
+        }
+        let (mRG, sRG) = meanSD(rg), (mYB, sYB) = meanSD(yb)
+        let colourfulness = (sRG * sRG + sYB * sYB).squareRoot() + 0.3 * (mRG * mRG + mYB * mYB).squareRoot()
+        let best = bins.indices.max { bins[$0] < bins[$1] || (bins[$0] == bins[$1] && $0 > $1) }!
+        return (luma / Double(n), colourfulness, Double(chromatic) < 0.1 * Double(n) ? "none" : ImageStatistics.hueNames[best])
+    }
+
+    @Test("random images of awkward sizes (not multiples of 16; over 4,096 pixels) agree with the reference",
+          arguments: [(1, 1), (3, 5), (17, 1), (32, 32), (65, 67), (100, 70)])
+    func agrees(_ w: Int, _ h: Int) {
+        var rng = SplitMix(state: UInt64(w * 1000 + h))
+        for trial in 0..<4 {
+            // trial 0: vivid noise; 1: near-grey; 2: one dominant hue with noise; 3: dark
+            let image = Image(width: w, height: h, pixels: (0..<(w * h)).flatMap { _ -> [UInt8] in
+                let base = UInt8.random(in: 0...255, using: &rng)
+                switch trial {
+                case 0: return [UInt8.random(in: 0...255, using: &rng), UInt8.random(in: 0...255, using: &rng), UInt8.random(in: 0...255, using: &rng), 255]
+                case 1: return [base, base &+ UInt8.random(in: 0...3, using: &rng), base, 255]
+                case 2: return [UInt8.random(in: 20...60, using: &rng), UInt8.random(in: 150...255, using: &rng), UInt8.random(in: 140...255, using: &rng), 255]
+                default: return [UInt8.random(in: 0...60, using: &rng), UInt8.random(in: 0...60, using: &rng), UInt8.random(in: 0...60, using: &rng), 255]
+                }
+            })
+            let s = ImageStatistics(image), r = reference(image)
+            #expect(abs(s.brightness - r.brightness) < 1e-9 * max(1, r.brightness), "\(w)x\(h) trial \(trial)")
+            #expect(abs(s.colourfulness - r.colourfulness) < 1e-9 * max(1, r.colourfulness), "\(w)x\(h) trial \(trial)")
+            #expect(s.dominantHue == r.hue, "\(w)x\(h) trial \(trial)")
+        }
+    }
+}

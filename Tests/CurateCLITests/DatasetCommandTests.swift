@@ -1,0 +1,83 @@
+import DatasetCatalog
+import Foundation
+import ImageCodecs
+import Testing
+
+@Suite("curate import, tag, scan, manifest (end to end)")
+struct DatasetCommandTests {
+    func png(_ path: String, _ fill: SIMD4<UInt8>, size: Int = 16) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try PNGEncoder().write(Image(width: size, height: size, fill: fill), to: path)
+    }
+
+    @Test("import imagefolder, tag, scan --json, manifest check: the whole path a user takes")
+    func workflow() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let d = dir.path
+        try png("\(d)/data/train/cat/1.png", [200, 30, 30, 255])
+        try png("\(d)/data/train/dog/2.png", [30, 30, 200, 255])
+        try png("\(d)/data/test/cat/3.png", [200, 30, 30, 255])  // the same picture as 1.png: leaks
+        try png("\(d)/data/test/dog/4.png", [40, 40, 40, 255], size: 40)
+        let imported = try CLI.run(["import", "imagefolder", "\(d)/data", "--levels", "split,label", "--out", "\(d)/out/m.csv"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(try String(contentsOfFile: "\(d)/out/m.csv", encoding: .utf8)
+                == "path,label,split\n../data/test/cat/3.png,cat,test\n../data/test/dog/4.png,dog,test\n../data/train/cat/1.png,cat,train\n../data/train/dog/2.png,dog,train\n")
+
+        let scan = try CLI.run(["scan", "\(d)/out/m.csv", "--catalog", "\(d)/c.catalog", "--json", "--report", "\(d)/report.json"])
+        #expect(scan.status == 0, "\(scan.stderr)")
+        let summary = try jsonObject(scan.stdout)
+        #expect(summary["images"] as? Int == 4 && summary["decoded"] as? Int == 4 && summary["failed"] as? Int == 0 && summary["missing"] as? Int == 0)
+        #expect(summary["duplicate_groups"] as? Int == 1 && summary["exact_duplicate_groups"] as? Int == 1 && summary["leaking_groups"] as? Int == 1)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(d)/report.json"))) as? [String: Any])
+        let clusters = try #require(report["clusters"] as? [[String: Any]])
+        #expect(clusters.first?["splits"] as? [String] == ["test", "train"])
+
+        let tagged = try CLI.run(["tag", "\(d)/out/m.csv", "--pixels", "hue,size", "--catalog", "\(d)/c.catalog",
+                                  "--rule", "red_cat=label == cat && hue == red", "--out", "\(d)/out/t.jsonl"])
+        #expect(tagged.status == 0, "\(tagged.stderr)")
+        let check = try CLI.run(["manifest", "check", "\(d)/out/t.jsonl", "--json"])
+        let values = try #require(try jsonObject(check.stdout)["values"] as? [String: [String: Int]])
+        #expect(values["hue"] == ["red": 2, "blue": 1, "none": 1])
+        #expect(values["red_cat"] == ["yes": 2, "no": 2])
+        #expect(values["size"] == ["small": 4])
+    }
+
+    @Test("scan exits 1 when an image is missing or corrupt, and still records the rest")
+    func scanFailures() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try png(dir.path + "/ok.png", [1, 2, 3, 255])
+        try Data("garbage".utf8).write(to: dir.appendingPathComponent("bad.png"))
+        try "path\nok.png\nbad.png\ngone.png\n".write(toFile: dir.path + "/m.csv", atomically: true, encoding: .utf8)
+        let out = try CLI.run(["scan", dir.path + "/m.csv", "--catalog", dir.path + "/c.db"])
+        #expect(out.status == 1)
+        #expect(out.stdout.contains("images 3: 1 decoded, 1 failed, 1 missing"))
+        #expect(out.stdout.contains("bad.png: unsupportedFormat"))
+    }
+
+    @Test("a malformed manifest stops the command with file:line, exit 2, and writes nothing")
+    func badManifest() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.path + "/bad.csv"
+        try "path,label,weight\na.png,x,1\nb.png,y,-3\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        for args in [["manifest", "convert", bad, dir.path + "/out.jsonl"], ["tag", bad, "--combine", "c=label+weight", "--out", dir.path + "/out.csv"]] {
+            let out = try CLI.run(args)
+            #expect(out.status == 2, "\(args)")
+            #expect(out.stderr.contains("\(bad):3: invalid weight '-3'"), "\(out.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["bad.csv"])
+    }
+
+    @Test("import utkface reports malformed names, exits 1, and writes the good rows")
+    func utkFace() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for name in ["30_1_0_20170109.jpg", "bad_name.jpg"] { try Data([0xFF, 0xD8]).write(to: dir.appendingPathComponent(name)) }
+        let out = try CLI.run(["import", "utkface", dir.path, "--label", "gender", "--out", dir.path + "/u.csv"])
+        #expect(out.status == 1)
+        #expect(out.stderr.contains("bad_name.jpg: name is not"))
+        #expect(try String(contentsOfFile: dir.path + "/u.csv", encoding: .utf8) == "path,label,age,race\n30_1_0_20170109.jpg,female,30,White\n")
+    }
+}
