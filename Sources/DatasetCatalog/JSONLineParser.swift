@@ -4,7 +4,18 @@ struct JSONLineParser {
     let file: String
     let line: Int
 
+    /// The line's pairs, in order; duplicate keys are an error.
     func parse(_ b: UnsafeBufferPointer<UInt8>) throws -> [(key: String, value: String)] {
+        var out: [(key: String, value: String)] = []
+        try visit(b) { key, value in
+            if out.contains(where: { $0.key == key }) { throw ManifestError(file: file, line: line, "duplicate key \"\(key)\"") }
+            out.append((key, value))
+        }
+        return out
+    }
+
+    /// Calls `body` with each key and value in order (no duplicate check: the caller's).
+    func visit(_ b: UnsafeBufferPointer<UInt8>, _ body: (String, String) throws -> Void) throws {
         var i = 0
         let n = b.count
         func fail(_ message: String) -> ManifestError { ManifestError(file: file, line: line, message) }
@@ -95,7 +106,6 @@ struct JSONLineParser {
             return true
         }
 
-        var out: [(key: String, value: String)] = []
         try expect(UInt8(ascii: "{"), "'{' (each line is one JSON object)")
         skip()
         if i < n && b[i] == UInt8(ascii: "}") {
@@ -123,8 +133,7 @@ struct JSONLineParser {
                     guard !text.isEmpty, Double(text) != nil else { throw fail("invalid value for \"\(key)\" at column \(s + 1)") }
                     value = text
                 }
-                if out.contains(where: { $0.key == key }) { throw fail("duplicate key \"\(key)\"") }
-                out.append((key, value))
+                try body(key, value)
                 skip()
                 guard i < n else { throw fail("unterminated object") }
                 if b[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -134,6 +143,5 @@ struct JSONLineParser {
         }
         skip()
         guard i == n else { throw fail("unexpected text after the object at column \(i + 1)") }
-        return out
     }
 }

@@ -32,7 +32,6 @@ public enum ManifestReader {
     public static func read(_ path: String) throws -> Manifest {
         var columns: [String] = []
         var cells: [[String]] = []
-        var index: [String: Int] = [:]
         var count = 0
         switch try ManifestFormat.require(path) {
         case .csv:
@@ -44,36 +43,9 @@ public enum ManifestReader {
                 count += 1
             }
         case .jsonl:
-            var lastKeys: [String] = []
-            var lastSlots: [Int] = []
-            try streamJSONLines(path) { _, pairs in
-                // Rows usually repeat the previous row's keys in the same order: then the column
-                // slots are reused without a dictionary lookup per key.
-                var slots: [Int]
-                if pairs.count == lastKeys.count && zip(pairs, lastKeys).allSatisfy({ $0.key == $1 }) {
-                    slots = lastSlots
-                } else {
-                    slots = []
-                    for (key, _) in pairs {
-                        if let c = index[key] { slots.append(c); continue }
-                        index[key] = columns.count
-                        slots.append(columns.count)
-                        columns.append(key)
-                        cells.append([String](repeating: "", count: count))
-                    }
-                    lastKeys = pairs.map(\.key)
-                    lastSlots = slots
-                }
-                if pairs.count == columns.count {
-                    for (k, pair) in pairs.enumerated() { cells[slots[k]].append(pair.value) }
-                } else {
-                    for c in 0..<columns.count { cells[c].append("") }
-                    for (k, pair) in pairs.enumerated() { cells[slots[k]][count] = pair.value }
-                }
-                count += 1
-            }
+            (columns, cells, count) = try readJSONLinesColumns(path)
             if count == 0 { throw ManifestError(file: path, "no rows") }
-            guard index["path"] != nil else { throw ManifestError(file: path, "missing required column 'path'") }
+            guard columns.contains("path") else { throw ManifestError(file: path, "missing required column 'path'") }
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
         return Manifest(columns: columns, cells: cells, baseDirectory: base)
@@ -145,6 +117,105 @@ public enum ManifestReader {
     /// Each block's lines are parsed on all cores; rows are still delivered in file order, and
     /// the error reported is the one on the earliest line.
     public static func streamJSONLines(_ path: String, row: (Int, [(key: String, value: String)]) throws -> Void) throws {
+        try jsonLinePieces(path) { lines in
+            var rows: [(Int, [(key: String, value: String)])] = []
+            try lines { line, slice in
+                let pairs = try JSONLineParser(file: path, line: line).parse(slice)
+                var hasPath = false
+                for (key, value) in pairs where Manifest.reservedColumns.contains(key) {
+                    if key == "path" { hasPath = true }
+                    try validate(key, value, file: path, line: line)
+                }
+                if !hasPath { throw ManifestError(file: path, line: line, "missing required key 'path'") }
+                rows.append((line, pairs))
+            }
+            return rows
+        } consume: { rows in
+            for (line, pairs) in rows { try row(line, pairs) }
+        }
+    }
+
+    /// A piece of a JSON Lines file, parsed into columns.
+    struct ColumnPiece: Sendable {
+        var keys: [String] = []
+        var cells: [[String]] = []
+        var count = 0
+    }
+
+    /// Reads a JSON Lines manifest column by column: each piece of each block is parsed straight
+    /// into columns on its own core (no per-row arrays), and pieces are then joined column-wise.
+    static func readJSONLinesColumns(_ path: String) throws -> (columns: [String], cells: [[String]], count: Int) {
+        var columns: [String] = []
+        var cells: [[String]] = []
+        var index: [String: Int] = [:]
+        var count = 0
+        try jsonLinePieces(path) { lines -> ColumnPiece in
+            var piece = ColumnPiece()
+            var local: [String: Int] = [:]
+            var lastKeys: [String] = [], rowKeys: [String] = []
+            var lastSlots: [Int] = [], rowSlots: [Int] = []
+            try lines { line, slice in
+                rowKeys.removeAll(keepingCapacity: true)
+                rowSlots.removeAll(keepingCapacity: true)
+                var hasPath = false
+                try JSONLineParser(file: path, line: line).visit(slice) { key, value in
+                    let k = rowSlots.count
+                    let slot: Int
+                    if k < lastKeys.count && lastKeys[k] == key {
+                        slot = lastSlots[k]  // the same key in the same place as the row before
+                    } else if let c = local[key] {
+                        slot = c
+                    } else {
+                        slot = piece.keys.count
+                        local[key] = slot
+                        piece.keys.append(key)
+                        piece.cells.append([String](repeating: "", count: piece.count))
+                    }
+                    if rowSlots.contains(slot) { throw ManifestError(file: path, line: line, "duplicate key \"\(key)\"") }
+                    switch key {
+                    case "path", "label", "split", "origin", "weight", "source_row":
+                        if key == "path" { hasPath = true }
+                        try validate(key, value, file: path, line: line)
+                    default: break
+                    }
+                    rowKeys.append(key)
+                    rowSlots.append(slot)
+                    piece.cells[slot].append(value)
+                }
+                if !hasPath { throw ManifestError(file: path, line: line, "missing required key 'path'") }
+                piece.count += 1
+                if rowSlots.count < piece.keys.count {  // keys this row lacks: unknown cells
+                    for c in 0..<piece.keys.count where piece.cells[c].count < piece.count { piece.cells[c].append("") }
+                }
+                if rowKeys != lastKeys { swap(&lastKeys, &rowKeys); swap(&lastSlots, &rowSlots) }
+            }
+            return piece
+        } consume: { piece in
+            for key in piece.keys where index[key] == nil {
+                index[key] = columns.count
+                columns.append(key)
+                cells.append([String](repeating: "", count: count))
+            }
+            var filled = [Bool](repeating: false, count: columns.count)
+            for (k, key) in piece.keys.enumerated() {
+                let c = index[key]!
+                cells[c].append(contentsOf: piece.cells[k])
+                filled[c] = true
+            }
+            for c in 0..<columns.count where !filled[c] { cells[c].append(contentsOf: repeatElement("", count: piece.count)) }
+            count += piece.count
+        }
+        return (columns, cells, count)
+    }
+
+    /// A piece's lines: calls its argument with each non-blank line's number and bytes.
+    typealias LineWalker = ((Int, UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Void
+
+    /// Splits every block's complete lines into pieces, lets `work` turn each piece's lines into
+    /// a `T` on its own core, and hands the pieces over in file order. The error reported is the
+    /// one on the earliest line.
+    static func jsonLinePieces<T: Sendable>(_ path: String, work: @escaping @Sendable (LineWalker) throws -> T,
+                                            consume: (T) throws -> Void) throws {
         let threads = ProcessInfo.processInfo.activeProcessorCount
         try blocks(path) { buffer, atEOF, line in
             // The complete lines of this block (all of it at the end of the file).
@@ -153,7 +224,6 @@ public enum ManifestReader {
                 while end > 0 && buffer[end - 1] != 10 { end -= 1 }
                 if end == 0 { return 0 }  // a line longer than the block: wait for more
             }
-            // Split into pieces at line starts, one or a few per core.
             var starts = [0]
             let pieces = max(1, min(threads * 2, end / 65_536))
             for k in 1..<pieces {
@@ -162,9 +232,7 @@ public enum ManifestReader {
                 if s < end && s > starts.last! { starts.append(s) }
             }
             starts.append(end)
-            let firstLine = line
-            // Line numbers where each piece starts.
-            var lineAt = [firstLine]
+            var lineAt = [line]
             for k in 1..<starts.count {
                 var count = 0
                 for i in starts[k - 1]..<starts[k] where buffer[i] == 10 { count += 1 }
@@ -172,37 +240,31 @@ public enum ManifestReader {
             }
             nonisolated(unsafe) let bytes = buffer
             let (pieceStarts, pieceLines) = (starts, lineAt)
-            let parsed = ParallelMap.run(count: starts.count - 1, threads: threads) { k -> Result<[(Int, [(key: String, value: String)])], ManifestError> in
-                var rows: [(Int, [(key: String, value: String)])] = []
-                var pos = pieceStarts[k], line = pieceLines[k]
-                while pos < pieceStarts[k + 1] {
-                    var e = pos
-                    while e < pieceStarts[k + 1] && bytes[e] != 10 { e += 1 }
-                    let slice = UnsafeBufferPointer(rebasing: bytes[pos..<e])
-                    if !slice.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) {
-                        do {
-                            let pairs = try JSONLineParser(file: path, line: line).parse(slice)
-                            var hasPath = false
-                            for (key, value) in pairs where Manifest.reservedColumns.contains(key) {
-                                if key == "path" { hasPath = true }
-                                try validate(key, value, file: path, line: line)
-                            }
-                            if !hasPath { throw ManifestError(file: path, line: line, "missing required key 'path'") }
-                            rows.append((line, pairs))
-                        } catch let error as ManifestError {
-                            return .failure(error)
-                        } catch {
-                            return .failure(ManifestError(file: path, line: line, "\(error)"))
-                        }
+            let parsed = ParallelMap.run(count: starts.count - 1, threads: threads) { k -> Result<T, ManifestError> in
+                var current = pieceLines[k]
+                let walker: LineWalker = { visit in
+                    var pos = pieceStarts[k]
+                    current = pieceLines[k]
+                    while pos < pieceStarts[k + 1] {
+                        var e = pos
+                        while e < pieceStarts[k + 1] && bytes[e] != 10 { e += 1 }
+                        let slice = UnsafeBufferPointer(rebasing: bytes[pos..<e])
+                        if !slice.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { try visit(current, slice) }
+                        pos = e + 1
+                        current += 1
                     }
-                    pos = e + 1
-                    line += 1
                 }
-                return .success(rows)
+                do {
+                    return .success(try work(walker))
+                } catch let error as ManifestError {
+                    return .failure(error)
+                } catch {
+                    return .failure(ManifestError(file: path, line: current, "\(error)"))
+                }
             }
             for piece in parsed {
                 switch piece {
-                case .success(let rows): for (l, pairs) in rows { try row(l, pairs) }
+                case .success(let value): try consume(value)
                 case .failure(let error): throw error
                 }
             }
