@@ -18,7 +18,11 @@ public struct CatalogRecord: Sendable, Equatable {
     public var channels: Int?
     public var bitDepth: Int?
     /// SHA-256 of the file's bytes (hex).
-    public var sha256: String?
+    public var sha256: String? {
+        didSet { contentPrefix = sha256.flatMap { UInt64($0.prefix(16), radix: 16) } }
+    }
+    /// The SHA-256's first 64 bits: what duplicate grouping compares (full hashes confirm).
+    public var contentPrefix: UInt64?
     public var statistics: ImageStatistics?
     public var perceptualHash: UInt64?
     /// 16x16 grey thumbnail (256 bytes) that confirms near duplicates.
@@ -36,7 +40,7 @@ public struct CatalogState: Sendable {
     public var statuses: [CatalogRecord.Status] = []
     public var sizes: [Int64?] = []
     public var mtimes: [Int64?] = []
-    public var shas: [String?] = []
+    public var prefixes: [UInt64?] = []
     public var phashes: [UInt64?] = []
 
     public var count: Int { paths.count }
@@ -45,7 +49,7 @@ public struct CatalogState: Sendable {
         var r = CatalogRecord(path: paths[j], status: statuses[j])
         r.fileSize = sizes[j]
         r.mtimeNanoseconds = mtimes[j]
-        r.sha256 = shas[j]
+        r.contentPrefix = prefixes[j]
         r.perceptualHash = phashes[j]
         return r
     }
@@ -117,6 +121,7 @@ public final class Catalog: @unchecked Sendable {
                 t.column("channels", .integer)
                 t.column("bit_depth", .integer)
                 t.column("sha256", .text)
+                t.column("sha_prefix", .integer)
                 t.column("brightness", .double)
                 t.column("colourfulness", .double)
                 t.column("mean_r", .double)
@@ -130,17 +135,18 @@ public final class Catalog: @unchecked Sendable {
         return m
     }
 
-    static let columns = "path, status, file_size, mtime_ns, error_code, error_message, format, width, height, channels, bit_depth, sha256, brightness, colourfulness, mean_r, mean_g, mean_b, dominant_hue, phash, thumbnail"
+    static let columns = "path, status, file_size, mtime_ns, error_code, error_message, format, width, height, channels, bit_depth, sha256, sha_prefix, brightness, colourfulness, mean_r, mean_g, mean_b, dominant_hue, phash, thumbnail"
 
     /// Inserts or replaces records, all in one transaction.
     public func save(_ records: [CatalogRecord]) throws {
         try db.write { db in
-            let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO image (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO image (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             for r in records {
                 let s = r.statistics
                 try statement.execute(arguments: [
                     r.path, r.status.rawValue, r.fileSize, r.mtimeNanoseconds, r.errorCode, r.errorMessage, r.format,
-                    r.width, r.height, r.channels, r.bitDepth, r.sha256, s?.brightness, s?.colourfulness,
+                    r.width, r.height, r.channels, r.bitDepth, r.sha256, r.contentPrefix.map { Int64(bitPattern: $0) },
+                    s?.brightness, s?.colourfulness,
                     s?.meanR, s?.meanG, s?.meanB, s?.dominantHue, r.perceptualHash.map { Int64(bitPattern: $0) },
                     r.thumbnail.map { Data($0) },
                 ])
@@ -170,17 +176,18 @@ public final class Catalog: @unchecked Sendable {
             // Non-optional columns (NULLs coalesced, flagged separately) take GRDB's fast path,
             // reading straight from SQLite instead of through DatabaseValue.
             let cursor = try Row.fetchCursor(db, sql: """
-                SELECT path, status, COALESCE(file_size, -1), COALESCE(mtime_ns, -1), COALESCE(sha256, ''),
-                       COALESCE(phash, 0), phash IS NOT NULL FROM image ORDER BY rowid
+                SELECT path, status, COALESCE(file_size, -1), COALESCE(mtime_ns, -1), COALESCE(sha_prefix, 0),
+                       sha_prefix IS NOT NULL, COALESCE(phash, 0), phash IS NOT NULL FROM image ORDER BY rowid
                 """)
             while let row = try cursor.next() {
                 let path: String = row[0], status: String = row[1]
-                let size: Int64 = row[2], mtime: Int64 = row[3], sha: String = row[4], phash: Int64 = row[5], hasHash: Bool = row[6]
+                let size: Int64 = row[2], mtime: Int64 = row[3], prefix: Int64 = row[4], hasPrefix: Bool = row[5]
+                let phash: Int64 = row[6], hasHash: Bool = row[7]
                 state.paths.append(path)
                 state.statuses.append(CatalogRecord.Status(rawValue: status) ?? .failed)
                 state.sizes.append(size < 0 ? nil : size)
                 state.mtimes.append(mtime < 0 ? nil : mtime)
-                state.shas.append(sha.isEmpty ? nil : sha)
+                state.prefixes.append(hasPrefix ? UInt64(bitPattern: prefix) : nil)
                 state.phashes.append(hasHash ? UInt64(bitPattern: phash) : nil)
             }
             return state
@@ -212,14 +219,16 @@ public final class Catalog: @unchecked Sendable {
         return r
     }
 
-    /// Thumbnails of some files (those a duplicate check needs), by path.
-    public func thumbnails(for paths: [String]) throws -> [String: [UInt8]] {
+    /// The full SHA-256 and the thumbnail of some files (those a duplicate check needs), by path.
+    public func details(for paths: [String]) throws -> [String: (sha256: String?, thumbnail: [UInt8]?)] {
         guard !paths.isEmpty else { return [:] }
         return try db.read { db in
-            var out: [String: [UInt8]] = [:]
-            let statement = try db.cachedStatement(sql: "SELECT thumbnail FROM image WHERE path = ?")
+            var out: [String: (sha256: String?, thumbnail: [UInt8]?)] = [:]
+            let statement = try db.cachedStatement(sql: "SELECT sha256, thumbnail FROM image WHERE path = ?")
             for p in paths {
-                if let t = try Data.fetchOne(statement, arguments: [p]) { out[p] = [UInt8](t) }
+                if let row = try Row.fetchOne(statement, arguments: [p]) {
+                    out[p] = (row[0], (row[1] as Data?).map { [UInt8]($0) })
+                }
             }
             return out
         }

@@ -93,6 +93,23 @@ public enum DuplicateFinder {
         return groups.sorted { $0[0] < $1[0] }
     }
 
+    /// Groups (of two or more indices) of equal integer keys, ordered by their first index.
+    public static func exactGroups(_ keys: [UInt64?]) -> [[Int]] {
+        var keyed: [(UInt64, Int)] = []
+        keyed.reserveCapacity(keys.count)
+        for (i, k) in keys.enumerated() { if let k { keyed.append((k, i)) } }
+        keyed.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        var groups: [[Int]] = []
+        var s = 0
+        while s < keyed.count {
+            var e = s + 1
+            while e < keyed.count && keyed[e].0 == keyed[s].0 { e += 1 }
+            if e - s > 1 { groups.append(keyed[s..<e].map(\.1)) }
+            s = e
+        }
+        return groups.sorted { $0[0] < $1[0] }
+    }
+
     /// Pairs of indices whose hashes differ in at most `maxDistance` bits, found by multi-index
     /// hashing: split into maxDistance + 1 blocks, one of which two such hashes must share.
     /// - Complexity: about O(n + candidate pairs) rather than O(n^2).

@@ -56,6 +56,14 @@ public struct Scanner: Sendable {
             FileHandle.standardError.write(Data(String(format: "scan %@: %.1f ms\n", name, Double(now - clock) / 1e6).utf8))
             clock = now
         }
+        // The catalog's state loads on another thread while paths are resolved and every file is
+        // stat'ed (only when the catalog has records at all: a first scan opens each file once instead).
+        nonisolated(unsafe) var knownState = CatalogState()
+        nonisolated(unsafe) var stateError: Error? = nil
+        let loading = DispatchGroup()
+        DispatchQueue.global().async(group: loading) {
+            do { knownState = try catalog.scanState() } catch { stateError = error }
+        }
         var indexOf: [String: Int] = [:]
         var paths: [String] = []
         var pathOfRow: [Int] = []
@@ -65,14 +73,6 @@ public struct Scanner: Sendable {
             if let i = indexOf[p] { pathOfRow.append(i) } else { indexOf[p] = paths.count; pathOfRow.append(paths.count); paths.append(p) }
         }
         phase("paths")
-        // The catalog's state loads on another thread while every file is stat'ed (only when the
-        // catalog has records at all: a first scan opens each file once instead).
-        nonisolated(unsafe) var knownState = CatalogState()
-        nonisolated(unsafe) var stateError: Error? = nil
-        let loading = DispatchGroup()
-        DispatchQueue.global().async(group: loading) {
-            do { knownState = try catalog.scanState() } catch { stateError = error }
-        }
         let allPaths = paths
         let stats: [FileStamp?] = try catalog.count > 0 ? ParallelMap.run(count: allPaths.count, threads: threads) { FileStamp(allPaths[$0]) } : []
         loading.wait()
@@ -137,7 +137,7 @@ public struct Scanner: Sendable {
         }
         let clusters = try Self.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records,
                                                   nearDistance: nearDistance, nearDifference: nearDifference) { needed in
-            try catalog.thumbnails(for: needed)
+            try catalog.details(for: needed)
         }
         phase("duplicates")
         let groups = clusters.filter { $0.paths.count > 1 }
@@ -223,23 +223,39 @@ public struct Scanner: Sendable {
     ///   - pathOfRow: for each manifest row, the index of its path in `paths`.
     ///   - records: one per path, in the same order.
     ///   - nearDifference: the largest thumbnail difference that confirms a pHash candidate pair.
-    ///   - loadThumbnails: thumbnails the records lack (unchanged files), by path.
+    ///   - loadDetails: full SHA-256s and thumbnails the records lack (unchanged files), by path,
+    ///     asked for only the files in candidate groups.
     public static func duplicateClusters(manifest: Manifest, paths: [String], pathOfRow: [Int], records: [CatalogRecord],
                                          nearDistance: Int, nearDifference: Double,
-                                         loadThumbnails: ([String]) throws -> [String: [UInt8]]) rethrows -> [DuplicateCluster] {
-        let shas = records.map(\.sha256)
+                                         loadDetails: ([String]) throws -> [String: (sha256: String?, thumbnail: [UInt8]?)]) rethrows -> [DuplicateCluster] {
+        let prefixes = records.map(\.contentPrefix)
         let hashes = records.map { $0.status == .ok ? $0.perceptualHash : nil }
-        var pairs: [(Int, Int)] = []
-        for group in DuplicateFinder.exactGroups(shas) {
-            for k in group.dropFirst() { pairs.append((group[0], k)) }
-        }
-        let candidates = DuplicateFinder.nearPairs(hashes, maxDistance: nearDistance).filter { shas[$0.0] == nil || shas[$0.0] != shas[$0.1] }
+        // Candidates: equal 64-bit content prefixes, and pHashes within the distance.
+        let exactCandidates = DuplicateFinder.exactGroups(prefixes)
+        let nearCandidates = DuplicateFinder.nearPairs(hashes, maxDistance: nearDistance)
         var involved = Set<Int>()
-        for (a, b) in candidates { involved.insert(a); involved.insert(b) }
-        let missing = involved.filter { records[$0].thumbnail == nil }.map { paths[$0] }
-        let loaded = try loadThumbnails(missing)
-        func thumbnail(_ i: Int) -> [UInt8]? { records[i].thumbnail ?? loaded[paths[i]] }
-        pairs += candidates.filter { a, b in
+        for g in exactCandidates { involved.formUnion(g) }
+        for (a, b) in nearCandidates { involved.insert(a); involved.insert(b) }
+        let missing = involved.filter { records[$0].sha256 == nil || (records[$0].status == .ok && records[$0].thumbnail == nil) }.map { paths[$0] }
+        let loaded = try loadDetails(missing)
+        func sha(_ i: Int) -> String? { records[i].sha256 ?? loaded[paths[i]]?.sha256 }
+        func thumbnail(_ i: Int) -> [UInt8]? { records[i].thumbnail ?? loaded[paths[i]]?.thumbnail ?? nil }
+        // Exact: the full hashes agree (confirming the prefix).
+        var pairs: [(Int, Int)] = []
+        var exactPair = Set<UInt64>()
+        for group in exactCandidates {
+            let full = DuplicateFinder.exactGroups(group.map { sha($0) })
+            for g in full {
+                for k in g.dropFirst() {
+                    let (a, b) = (group[g[0]], group[k])
+                    pairs.append((a, b))
+                    exactPair.insert(UInt64(min(a, b)) << 32 | UInt64(max(a, b)))
+                }
+            }
+        }
+        let shas = (0..<records.count).map { involved.contains($0) ? sha($0) : nil }
+        pairs += nearCandidates.filter { a, b in
+            if exactPair.contains(UInt64(a) << 32 | UInt64(b)) { return false }
             guard let x = thumbnail(a), let y = thumbnail(b) else { return false }
             return PerceptualHash.thumbnailDifference(x, y) <= nearDifference
         }

@@ -107,6 +107,15 @@ struct ScanTests {
         let (third, _) = try scanner.scan(m, into: catalog)
         #expect(third.scanned == 2 && third.unchanged == 4 && third.missing == 0 && third.decoded == 5)
         #expect(try catalog.records()[m.resolvedPath(3)]?.width == 10)
+
+        // Exact duplicates found from the stored 64-bit prefixes are confirmed by full hashes on a rescan too.
+        try FileManager.default.copyItem(atPath: dir.path + "/img/b.png", toPath: dir.path + "/img/b2.png")
+        try "path,split\nimg/b.png,train\nimg/b2.png,test\n".write(toFile: dir.path + "/m2.csv", atomically: true, encoding: .utf8)
+        let m2 = try ManifestReader.read(dir.path + "/m2.csv")
+        _ = try scanner.scan(m2, into: catalog)
+        let (rescan, exactClusters) = try scanner.scan(m2, into: catalog)
+        #expect(rescan.unchanged == 2 && rescan.exactDuplicateGroups == 1 && rescan.leakingGroups == 1)
+        #expect(exactClusters.first?.exact == true)
     }
 
     @Test("the same file in two splits leaks even without duplicates")
@@ -185,7 +194,7 @@ struct NearDuplicateConfirmationTests {
         #expect(abs(PerceptualHash.thumbnailDifference(base, close) - 255.0 / 256) < 1e-12)
     }
 
-    @Test("thumbnails missing from the records are loaded for candidate pairs only")
+    @Test("details missing from the records are loaded for candidate pairs only")
     func lazyLoading() throws {
         var a = record("/a", hash: 1, thumbnail: [])
         a.thumbnail = nil
@@ -197,7 +206,7 @@ struct NearDuplicateConfirmationTests {
         let clusters = Scanner.duplicateClusters(manifest: m, paths: ["/a", "/b", "/c"], pathOfRow: [0, 1, 2], records: [a, b, c],
                                                  nearDistance: 2, nearDifference: 4) { needed in
             asked = needed
-            return ["/a": [UInt8](repeating: 10, count: 256)]
+            return ["/a": (sha256: "a-full-hash", thumbnail: [UInt8](repeating: 10, count: 256))]
         }
         #expect(asked == ["/a"])
         #expect(clusters.map(\.paths) == [["/a", "/b"]])
