@@ -64,31 +64,21 @@ public enum PerceptualHash {
 
 /// Groups items whose keys are equal, or whose hashes are within a Hamming distance.
 public enum DuplicateFinder {
-    /// Groups (of two or more indices) of equal keys, in order of first appearance.
-    /// - Complexity: O(n log n), one sort of (key prefix, index) words; no per-key allocation.
+    /// Groups (of two or more indices) of equal keys, ordered by their first index.
+    /// - Complexity: O(n log n): keys are grouped by a 64-bit prefix of their bytes, and only
+    ///   keys sharing a prefix are compared whole; no per-key allocation.
     public static func exactGroups(_ keys: [String?]) -> [[Int]] {
-        // Sort by a 64-bit prefix of each key's bytes, then compare whole keys within a run.
-        var keyed: [(UInt64, Int)] = []
-        keyed.reserveCapacity(keys.count)
-        for (i, k) in keys.enumerated() {
-            guard let k, !k.isEmpty else { continue }
-            var prefix: UInt64 = 0
-            var n = 0
-            for b in k.utf8 { if n == 8 { break }; prefix = prefix << 8 | UInt64(b); n += 1 }
-            keyed.append((n == 8 ? prefix : prefix << (8 * UInt64(8 - n)), i))
+        let prefixes = keys.map { key -> UInt64? in
+            guard let key, !key.isEmpty else { return nil }
+            var prefix: UInt64 = 0, n = 0
+            for b in key.utf8 { if n == 8 { break }; prefix = prefix << 8 | UInt64(b); n += 1 }
+            return n == 8 ? prefix : prefix << (8 * UInt64(8 - n))
         }
-        keyed.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
         var groups: [[Int]] = []
-        var s = 0
-        while s < keyed.count {
-            var e = s + 1
-            while e < keyed.count && keyed[e].0 == keyed[s].0 { e += 1 }
-            if e - s > 1 {
-                var byKey: [String: [Int]] = [:]
-                for x in s..<e { byKey[keys[keyed[x].1]!, default: []].append(keyed[x].1) }
-                groups += byKey.values.filter { $0.count > 1 }.map { $0.sorted() }
-            }
-            s = e
+        for run in exactGroups(prefixes) {
+            var byKey: [String: [Int]] = [:]
+            for i in run { byKey[keys[i]!, default: []].append(i) }
+            groups += byKey.values.filter { $0.count > 1 }.map { $0.sorted() }
         }
         return groups.sorted { $0[0] < $1[0] }
     }
