@@ -52,14 +52,12 @@ extension BenchCommand {
                 try out.close()
                 let size = Double((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1e6
                 var count = 0
-                let before = peakMemoryMiB()
                 let stream = try seconds {
                     count = 0
                     if format == "csv" { try ManifestReader.streamCSV(path, header: { _ in }, row: { _, _ in count += 1 }) }
                     else { try ManifestReader.streamJSONLines(path) { _, _ in count += 1 } }
                 }
                 let streamPeak = peakMemoryMiB()
-                _ = before
                 var times: [Double] = []
                 for _ in 0..<max(1, repeats) {
                     times.append(try seconds { let loaded = try ManifestReader.read(path); precondition(loaded.count == rows) })

@@ -57,7 +57,7 @@ struct ScanCommand: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase
             struct Report: Encodable { var summary: ScanSummary; var clusters: [DuplicateCluster]; var failures: [[String: String]] }
-            try AtomicWrite.data(try encoder.encode(Report(summary: summary, clusters: clusters, failures: failures)), to: report)
+            try AtomicFile.write(try encoder.encode(Report(summary: summary, clusters: clusters, failures: failures)), to: report)
         }
         if json {
             let encoder = JSONEncoder()
@@ -93,11 +93,5 @@ final class Progress {
     }
     func finish() {
         if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}
-
-enum AtomicWrite {
-    static func data(_ data: Data, to path: String) throws {
-        try AtomicFile.write(data, to: path)
     }
 }
