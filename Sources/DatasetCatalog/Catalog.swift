@@ -194,6 +194,16 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
+    /// The records of some files, by path (those missing from the catalog are left out).
+    public func records(for paths: [String]) throws -> [String: CatalogRecord] {
+        try db.read { db in
+            var out: [String: CatalogRecord] = [:]
+            let statement = try db.cachedStatement(sql: "SELECT \(Self.columns) FROM image WHERE path = ?")
+            for p in paths { if let row = try Row.fetchOne(statement, arguments: [p]) { out[p] = Self.record(row) } }
+            return out
+        }
+    }
+
     public var count: Int {
         get throws { try db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM image") ?? 0 } }
     }

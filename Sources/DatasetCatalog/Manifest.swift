@@ -103,13 +103,6 @@ public struct Manifest: Sendable, Equatable {
         cells.remove(at: c)
     }
 
-    /// The rows at `indices` (repeats allowed), each with `source_row` pointing at its row here.
-    public func selecting(rows indices: [Int]) -> Manifest {
-        var out = Manifest(columns: columns, cells: cells.map { col in indices.map { col[$0] } }, baseDirectory: baseDirectory)
-        out.setColumn("source_row", indices.map(String.init))
-        return out
-    }
-
     /// The columns in the order they are written: the standard ones first, then attributes.
     public var writeOrder: [String] {
         Self.standardOrder.filter(has) + columns.filter { !Self.reservedColumns.contains($0) }

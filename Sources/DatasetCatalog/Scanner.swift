@@ -20,6 +20,12 @@ public struct ScanSummary: Sendable, Codable, Equatable {
     public var nearDuplicateGroups = 0
     /// Duplicate clusters whose rows fall in more than one split.
     public var leakingGroups = 0
+    /// The files that failed to decode or are missing, in manifest order (not in `--json`).
+    public var problemPaths: [String] = []
+
+    enum CodingKeys: String, CodingKey {
+        case images, decoded, failed, missing, scanned, unchanged, duplicateGroups, exactDuplicateGroups, nearDuplicateGroups, leakingGroups
+    }
 }
 
 /// A duplicate cluster, for reports: the files, and the splits their rows are in. A single file
@@ -131,8 +137,8 @@ public struct Scanner: Sendable {
         for r in records {
             switch r.status {
             case .ok: summary.decoded += 1
-            case .failed: summary.failed += 1
-            case .missing: summary.missing += 1
+            case .failed: summary.failed += 1; summary.problemPaths.append(r.path)
+            case .missing: summary.missing += 1; summary.problemPaths.append(r.path)
             }
         }
         let clusters = try Self.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records,

@@ -28,7 +28,7 @@ struct BenchCommand: ParsableCommand {
         var repeats = 5
 
         @Option(help: "Also resize every image to WxH (JPEGs use DCT scaling first).")
-        var size: SizeArgument?
+        var size: PixelSize?
 
         @Option(help: "Thread counts to measure, comma-separated (default: 1 and all cores).")
         var threads: String?
@@ -48,7 +48,7 @@ struct BenchCommand: ParsableCommand {
             } ?? (cores > 1 ? [1, cores] : [1])
             var results: [DecodeBenchmark.Measurement] = []
             for n in counts {
-                let m = DecodeBenchmark.measure(blobs, threads: n, repeats: repeats, size: size?.pixelSize)
+                let m = DecodeBenchmark.measure(blobs, threads: n, repeats: repeats, size: size)
                 results.append(m)
                 if !json {
                     print(String(format: "curate   %12.1f images/s %10.1f MB/s  median %.4f s  (%d files, %d thread(s)%@)",

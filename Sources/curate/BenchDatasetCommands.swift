@@ -36,7 +36,7 @@ extension BenchCommand {
             for format in ["csv", "jsonl"] {
                 // Written in pieces, so that generating never holds the whole manifest in memory.
                 let path = "\(folder)/bench.\(format)"
-                FileManager.default.createFile(atPath: path, contents: nil)
+                _ = FileManager.default.createFile(atPath: path, contents: nil)
                 let out = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
                 var text = format == "csv" ? "path,label,split,weight,gender,age_band\n" : ""
                 for i in 0..<rows {

@@ -64,16 +64,13 @@ struct DecodeFlags: ParsableArguments {
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
     }
 
-    var options: DecodeOptionsValue {
-        DecodeOptionsValue(lenient: lenient, keepOrientation: keepOrientation, maxPixels: maxPixels)
+    var options: DecodeOptions {
+        var o = DecodeOptions()
+        o.lenient = lenient
+        o.applyOrientation = !keepOrientation
+        o.maxPixels = maxPixels
+        return o
     }
-}
-
-/// A plain value the commands turn into `DecodeOptions` (keeps ArgumentParser out of the library).
-struct DecodeOptionsValue {
-    var lenient: Bool
-    var keepOrientation: Bool
-    var maxPixels: Int
 }
 
 /// Writes a line to stderr.
@@ -81,15 +78,7 @@ func note(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-/// Parses `WxH` for `--size`.
-struct SizeArgument: ExpressibleByArgument {
-    var width: Int
-    var height: Int
-    init?(argument: String) {
-        let parts = argument.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 1 << 16, h <= 1 << 16 else { return nil }
-        width = w
-        height = h
-    }
-    static var defaultCompletionKind: CompletionKind { .default }
+/// `--size WxH`, parsed by the library's `PixelSize(parsing:)`.
+extension PixelSize: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
 }

@@ -2,20 +2,6 @@ import ArgumentParser
 import Foundation
 import ImageCodecs
 
-extension DecodeOptionsValue {
-    var decodeOptions: DecodeOptions {
-        var o = DecodeOptions()
-        o.lenient = lenient
-        o.applyOrientation = !keepOrientation
-        o.maxPixels = maxPixels
-        return o
-    }
-}
-
-extension SizeArgument {
-    var pixelSize: PixelSize { PixelSize(width: width, height: height) }
-}
-
 struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
@@ -50,7 +36,7 @@ struct ImageCommand: ParsableCommand {
         }
 
         func run() throws {
-            let batch = BatchDecoder(decoder: ImageDecoder(options: decode.options.decodeOptions), threads: threads)
+            let batch = BatchDecoder(decoder: ImageDecoder(options: decode.options), threads: threads)
             let json = self.json, files = self.files
             // Each worker turns its image into the line at once: a long file list never holds
             // more than one decoded image per thread.
@@ -89,7 +75,7 @@ struct ImageCommand: ParsableCommand {
         var output: String
 
         @Option(help: "Resize to WxH, for example 32x32.")
-        var size: SizeArgument?
+        var size: PixelSize?
 
         @Option(help: "Sample depth of the output: 8, or 16 (PNG inputs keep their full depth).")
         var depth = 8
@@ -103,7 +89,7 @@ struct ImageCommand: ParsableCommand {
         }
 
         func run() throws {
-            let decoder = ImageDecoder(options: decode.options.decodeOptions)
+            let decoder = ImageDecoder(options: decode.options)
             do {
                 let data = try ImageDecoder.read(input)
                 if depth == 16 {
@@ -112,7 +98,7 @@ struct ImageCommand: ParsableCommand {
                     try AtomicFile.write(encoded, to: output)
                     return
                 }
-                let decoded = try size.map { try decoder.decode(data, resizedTo: $0.pixelSize) } ?? decoder.decode(data)
+                let decoded = try size.map { try decoder.decode(data, resizedTo: $0) } ?? decoder.decode(data)
                 if let damage = decoded.damage { note("\(input): damaged: \(damage)") }
                 try PNGEncoder().write(decoded.image, to: output)
             } catch let error as ImageDecodingError {

@@ -21,7 +21,7 @@ struct ImportCommand: ParsableCommand {
         }
 
         /// Applies --label, writes the manifest, reports problems; exit 1 when there were any.
-        func finish(_ result: ImportResult, json: Bool = false) throws {
+        func finish(_ result: ImportResult) throws {
             var m = result.manifest
             if let label {
                 guard let values = m.column(label) else {

@@ -47,8 +47,8 @@ struct ScanCommand: ParsableCommand {
         let progress = Progress(enabled: !json, label: "scan")
         let (summary, clusters) = try scanner.scan(m, into: db) { done, total in progress.update(done, total) }
         progress.finish()
-        let records = try db.records()
-        let failures = Set((0..<m.count).map(m.resolvedPath)).sorted().compactMap { p -> [String: String]? in
+        let records = try db.records(for: summary.problemPaths)
+        let failures = summary.problemPaths.sorted().compactMap { p -> [String: String]? in
             guard let r = records[p], r.status != .ok else { return nil }
             return ["path": p, "status": r.status.rawValue, "code": r.errorCode ?? "", "message": r.errorMessage ?? ""]
         }
