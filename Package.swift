@@ -19,6 +19,8 @@ let package = Package(
         .executable(name: "curate", targets: ["curate"]),
         .library(name: "ImageCodecs", targets: ["ImageCodecs"]),
         .library(name: "DatasetCatalog", targets: ["DatasetCatalog"]),
+        .library(name: "NeuralNet", targets: ["NeuralNet"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
@@ -45,9 +47,19 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fastSwift),
 
+        // The trainer's library: tensors, the GEMM kernel, layers, optimizers, checkpoints.
+        // It knows nothing about images or manifests. Swift 5 mode: its kernels hand raw
+        // buffers to worker threads, each writing a disjoint part, which strict Sendable
+        // checking cannot see.
+        .target(name: "NeuralNet", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: fastSwift + [.swiftLanguageMode(.v5)]),
+
+        // Training from manifests: the data pipeline, transfer modes, robust losses, evaluation.
+        .target(name: "Training", dependencies: ["NeuralNet", "ImageCodecs", "DatasetCatalog"], swiftSettings: fastSwift),
+
         .executableTarget(
             name: "curate",
-            dependencies: ["ImageCodecs", "DatasetCatalog", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["ImageCodecs", "DatasetCatalog", "NeuralNet", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fastSwift),
 

@@ -2,6 +2,8 @@ import ArgumentParser
 import DatasetCatalog
 import Foundation
 import ImageCodecs
+import NeuralNet
+import Training
 
 @main
 struct Curate: ParsableCommand {
@@ -16,7 +18,7 @@ struct Curate: ParsableCommand {
         checks); 2 or more for usage errors and errors that stopped the command.
         """,
         version: CurateVersion.string,
-        subcommands: [ImageCommand.self, ImportCommand.self, TagCommand.self, ScanCommand.self, ManifestCommand.self, BenchCommand.self, DemoCommand.self])
+        subcommands: [ImageCommand.self, ImportCommand.self, TagCommand.self, ScanCommand.self, ManifestCommand.self, TrainCommand.self, EvaluateCommand.self, BenchCommand.self, DemoCommand.self])
 }
 
 extension Curate {
@@ -33,6 +35,10 @@ extension Curate {
         } catch let error as ImageDecodingError {
             stop(error.description)
         } catch let error as TagError {
+            stop(error.description)
+        } catch let error as TrainingError {
+            stop(error.description)
+        } catch let error as CheckpointError {
             stop(error.description)
         } catch {
             exit(withError: error)

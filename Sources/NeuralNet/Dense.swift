@@ -1,0 +1,74 @@
+/// A fully connected layer: y = x W + b, with W stored in x in-features x out-features.
+public final class Dense: Layer {
+    public let inputs: Int
+    public let outputs: Int
+    public let weight: Parameter
+    public let bias: Parameter
+    private var input: Tensor?
+
+    public init(_ inputs: Int, _ outputs: Int, rng: inout SplitMix64) {
+        self.inputs = inputs
+        self.outputs = outputs
+        weight = Parameter(name: "weight", shape: [inputs, outputs], value: uniformInit(inputs * outputs, fanIn: inputs, &rng))
+        bias = Parameter(name: "bias", shape: [outputs], value: uniformInit(outputs, fanIn: inputs, &rng))
+    }
+
+    public var parameters: [Parameter] { [weight, bias] }
+    public var summary: String { "Dense(\(inputs)->\(outputs))" }
+    public func outputShape(_ input: [Int]) -> [Int] { [outputs] }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let n = x.batch
+        precondition(x.itemCount == inputs, "Dense expects \(inputs) inputs, got \(x.itemCount)")
+        var y = Tensor(zeros: [n, outputs])
+        x.storage.withUnsafeBufferPointer { px in
+            weight.value.withUnsafeBufferPointer { pw in
+                y.storage.withUnsafeMutableBufferPointer { py in
+                    for i in 0..<n { (py.baseAddress! + i * outputs).update(from: bias.value, count: outputs) }
+                    GEMM.multiply(m: n, n: outputs, k: inputs, a: px.baseAddress!, lda: inputs,
+                                  b: pw.baseAddress!, ldb: outputs, c: py.baseAddress!, ldc: outputs, beta: 1)
+                }
+            }
+        }
+        if training { input = x }
+        return y
+    }
+
+    public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
+        guard let x = input else { preconditionFailure("Dense.backward before forward") }
+        let n = x.batch
+        x.storage.withUnsafeBufferPointer { px in
+            dy.storage.withUnsafeBufferPointer { pd in
+                weight.grad.withUnsafeMutableBufferPointer { pg in
+                    GEMM.multiply(m: inputs, n: outputs, k: n, a: px.baseAddress!, lda: inputs, transA: true,
+                                  b: pd.baseAddress!, ldb: outputs, c: pg.baseAddress!, ldc: outputs)
+                }
+            }
+        }
+        columnSums(dy.storage, rows: n, columns: outputs, into: &bias.grad)
+        guard inputGradient else { return nil }
+        var dx = Tensor(zeros: x.shape)
+        dy.storage.withUnsafeBufferPointer { pd in
+            weight.value.withUnsafeBufferPointer { pw in
+                dx.storage.withUnsafeMutableBufferPointer { px in
+                    GEMM.multiply(m: n, n: inputs, k: outputs, a: pd.baseAddress!, lda: outputs,
+                                  b: pw.baseAddress!, ldb: outputs, transB: true, c: px.baseAddress!, ldc: inputs)
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// out[j] = sum over rows of m[row, j], rows in order.
+func columnSums(_ m: [Float], rows: Int, columns: Int, into out: inout [Float]) {
+    for j in 0..<columns { out[j] = 0 }
+    m.withUnsafeBufferPointer { pm in
+        out.withUnsafeMutableBufferPointer { po in
+            for r in 0..<rows {
+                let row = pm.baseAddress! + r * columns
+                for j in 0..<columns { po[j] += row[j] }
+            }
+        }
+    }
+}

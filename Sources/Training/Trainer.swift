@@ -1,0 +1,194 @@
+import Foundation
+import NeuralNet
+
+/// How the optimizer, schedule and batches are set: by default the PyTorch reference's recipe
+/// (SGD, momentum 0.9, lr 0.05, weight decay 5e-4, batch 128).
+public struct TrainingRecipe: Sendable {
+    public enum OptimizerKind: String, Sendable, CaseIterable { case sgd, adam, adamw }
+    public enum ScheduleKind: Sendable, Equatable {
+        case constant
+        case step(every: Int, gamma: Float)
+        case cosine
+    }
+
+    public var epochs = 5
+    public var batchSize = 128
+    public var learningRate: Float = 0.05
+    public var optimizer: OptimizerKind = .sgd
+    public var momentum: Float = 0.9
+    public var nesterov = false
+    public var weightDecay: Float = 5e-4
+    public var schedule: ScheduleKind = .constant
+    public var warmupEpochs = 0
+    public var augmentation: Augmentation = []
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    func makeOptimizer() -> Optimizer {
+        switch optimizer {
+        case .sgd: return SGD(momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
+        case .adam: return Adam(weightDecay: weightDecay)
+        case .adamw: return Adam(weightDecay: weightDecay, decoupled: true)
+        }
+    }
+
+    func makeSchedule(stepsPerEpoch: Int, epochs: Int) -> LearningRateSchedule {
+        let kind: LearningRateSchedule.Kind
+        switch schedule {
+        case .constant: kind = .constant
+        case .step(let every, let gamma): kind = .step(every: every, gamma: gamma)
+        case .cosine: kind = .cosine
+        }
+        return LearningRateSchedule(base: learningRate, kind: kind, warmupSteps: warmupEpochs * stepsPerEpoch,
+                                    stepsPerEpoch: stepsPerEpoch, totalSteps: epochs * stepsPerEpoch)
+    }
+}
+
+/// The training objective.
+public enum TrainingLoss: Sendable, Equatable {
+    /// Empirical risk: the weighted mean cross-entropy.
+    case erm
+    /// Group DRO (Sagawa et al. 2020): group weights q updated by exponentiated gradient,
+    /// q_g <- q_g exp(eta * loss_g), normalised; the loss is sum_g q_g loss_g.
+    case groupDRO(eta: Float)
+    /// Just Train Twice (Liu et al. 2021): train `firstEpochs` epochs, upweight the
+    /// misclassified training examples by `lambda`, train again from the same start.
+    case jtt(lambda: Float, firstEpochs: Int)
+}
+
+/// One epoch's figures.
+public struct EpochReport: Sendable {
+    public var stage: String
+    public var epoch: Int
+    public var epochs: Int
+    public var loss: Double
+    public var accuracy: Double
+    public var learningRate: Float
+    public var seconds: Double
+    public var images: Int
+    public var validationAccuracy: Double?
+    public var imagesPerSecond: Double { seconds > 0 ? Double(images) / seconds : 0 }
+}
+
+/// The mini-batch loop: shuffles with the seed, batches, runs forward and backward, steps the
+/// optimizer. It trains `net` in place on inputs given by `input(indices, epoch)`.
+public struct FitLoop {
+    public var recipe: TrainingRecipe
+    public var stage: String
+    public var progress: ((EpochReport) -> Void)?
+    public var validate: ((Int) -> Double?)?
+
+    public init(recipe: TrainingRecipe, stage: String = "train", progress: ((EpochReport) -> Void)? = nil, validate: ((Int) -> Double?)? = nil) {
+        self.recipe = recipe
+        self.stage = stage
+        self.progress = progress
+        self.validate = validate
+    }
+
+    /// - Parameters:
+    ///   - labels, weights: per example.
+    ///   - groups: per-example group ids (group DRO), with `groupCount` groups.
+    ///   - sampler: the examples an epoch visits, in order (default: a seeded shuffle of all).
+    public func fit(_ net: Sequential, count: Int, epochs: Int, input: (_ indices: [Int], _ epoch: Int) -> Tensor,
+                    labels: [Int], weights: [Float], groups: [Int]? = nil, groupCount: Int = 0,
+                    loss: TrainingLoss = .erm, sampler: ((Int) -> [Int])? = nil) -> [EpochReport] {
+        let optimizer = recipe.makeOptimizer()
+        let parameters = net.trainableParameters
+        let batch = max(1, recipe.batchSize)
+        let perEpoch = sampler.map { $0(0).count } ?? count
+        let stepsPerEpoch = max(1, (perEpoch + batch - 1) / batch)
+        let schedule = recipe.makeSchedule(stepsPerEpoch: stepsPerEpoch, epochs: epochs)
+        var q = [Float](repeating: groupCount > 0 ? 1 / Float(groupCount) : 0, count: groupCount)
+        var step = 0
+        var reports: [EpochReport] = []
+        for epoch in 0..<epochs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            var order: [Int]
+            if let sampler {
+                order = sampler(epoch)
+            } else {
+                var rng = SplitMix64(seed: recipe.seed, stream: 0x5AFF1E, UInt64(epoch))
+                order = rng.permutation(count)
+            }
+            var lossSum = 0.0, weightSum = 0.0, correct = 0
+            var lr: Float = 0
+            var i = 0
+            while i < order.count {
+                let idx = Array(order[i..<min(i + batch, order.count)])
+                i += batch
+                let x = input(idx, epoch)
+                let y = idx.map { labels[$0] }
+                let w = idx.map { weights[$0] }
+                let logits = net.forward(x, training: true)
+                let k = logits.itemCount
+                let (losses, probs) = SoftmaxCrossEntropy.evaluate(logits: logits, labels: y)
+                let coefficients: [Float]
+                switch loss {
+                case .erm, .jtt:
+                    let total = max(w.reduce(0, +), 1e-12)
+                    coefficients = w.map { $0 / total }
+                case .groupDRO(let eta):
+                    let g = idx.map { groups![$0] }
+                    var groupWeight = [Float](repeating: 0, count: groupCount)
+                    var groupLoss = [Float](repeating: 0, count: groupCount)
+                    for j in 0..<idx.count {
+                        groupWeight[g[j]] += w[j]
+                        groupLoss[g[j]] += w[j] * losses[j]
+                    }
+                    for gi in 0..<groupCount where groupWeight[gi] > 0 {
+                        groupLoss[gi] /= groupWeight[gi]
+                        q[gi] *= expf(eta * groupLoss[gi])
+                    }
+                    let z = q.reduce(0, +)
+                    for gi in 0..<groupCount { q[gi] /= z }
+                    coefficients = (0..<idx.count).map { j in
+                        groupWeight[g[j]] > 0 ? q[g[j]] * w[j] / groupWeight[g[j]] : 0
+                    }
+                }
+                let grad = SoftmaxCrossEntropy.gradient(probabilities: probs, labels: y, coefficients: coefficients, classes: k)
+                _ = net.backward(grad, inputGradient: false)
+                lr = schedule.rate(at: step)
+                optimizer.step(parameters, learningRate: lr)
+                step += 1
+                for j in 0..<idx.count {
+                    lossSum += Double(w[j] * losses[j])
+                    weightSum += Double(w[j])
+                    var best = 0
+                    for c in 1..<max(k, 1) where probs[j * k + c] > probs[j * k + best] { best = c }
+                    if best == y[j] { correct += 1 }
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            var report = EpochReport(stage: stage, epoch: epoch + 1, epochs: epochs, loss: weightSum > 0 ? lossSum / weightSum : 0,
+                                     accuracy: order.isEmpty ? 0 : Double(correct) / Double(order.count),
+                                     learningRate: lr, seconds: seconds, images: order.count)
+            report.validationAccuracy = validate?(epoch)
+            progress?(report)
+            reports.append(report)
+        }
+        return reports
+    }
+}
+
+/// Predictions of a model on a set of inputs, in batches of 512, in evaluation mode.
+public func predict(_ net: Sequential, count: Int, input: ([Int]) -> Tensor) -> (classes: [Int], probabilities: [Float], classCount: Int) {
+    var classes: [Int] = []
+    var probabilities: [Float] = []
+    var k = 0
+    var i = 0
+    while i < count {
+        let idx = Array(i..<min(i + 512, count))
+        i += 512
+        let logits = net.forward(input(idx), training: false)
+        k = logits.itemCount
+        let (_, probs) = SoftmaxCrossEntropy.evaluate(logits: logits, labels: [Int](repeating: 0, count: idx.count))
+        for j in 0..<idx.count {
+            var best = 0
+            for c in 1..<max(k, 1) where probs[j * k + c] > probs[j * k + best] { best = c }
+            classes.append(best)
+        }
+        probabilities += probs
+    }
+    return (classes, probabilities, k)
+}

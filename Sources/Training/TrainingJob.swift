@@ -1,0 +1,180 @@
+import Foundation
+import NeuralNet
+
+/// How a checkpoint is fine-tuned (the seed papers' transfer settings).
+public enum FineTuneMode: String, CaseIterable, Sendable {
+    /// Every layer trains (full fine-tuning).
+    case full
+    /// Features frozen, a new last layer trains (the bias-transfer paper's fixed-feature setting).
+    case linear
+    /// Features frozen, a new last layer trains on group-balanced subsets drawn afresh each
+    /// epoch (Deep Feature Reweighting, Kirichenko et al. 2023).
+    case lastLayer = "last-layer"
+}
+
+/// Group keys `attr=value,attr=value` (in the order of `columns`) and their ids, sorted.
+public struct Grouping: Sendable {
+    public var columns: [String]
+    public var names: [String]
+    public var ids: [Int]
+
+    public init(_ data: ImageData, columns: [String]) throws {
+        self.columns = columns
+        var values: [[String]] = []
+        for c in columns {
+            guard let v = data.column(c) else {
+                throw TrainingError("\(data.manifest.baseDirectory): the manifest has no column '\(c)' (from --by)")
+            }
+            values.append(v)
+        }
+        let keys = (0..<data.count).map { r in
+            zip(columns, values).map { "\($0.0)=\($0.1[r])" }.joined(separator: ",")
+        }
+        names = Array(Set(keys)).sorted()
+        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        ids = keys.map { index[$0]! }
+    }
+}
+
+public struct TrainingJob {
+    public var model: ModelName = .cnnSmall
+    public var size = 32
+    public var channels = 3
+    public var recipe = TrainingRecipe()
+    public var loss: TrainingLoss = .erm
+    public var groupColumns: [String] = []
+    /// The checkpoint to fine-tune, and how.
+    public var from: (model: Sequential, header: Checkpoint.Header)?
+    public var mode: FineTuneMode = .full
+
+    public init() {}
+}
+
+public struct TrainingOutcome {
+    public var model: Sequential
+    public var spec: ModelSpec
+    public var classes: [String]
+    public var reports: [EpochReport]
+    /// Facts about the run for the checkpoint and the summary (JTT's error set, DFR's subset size).
+    public var notes: [String: String]
+}
+
+extension TrainingJob {
+    /// Trains on `train` (and reports accuracy on `validation` after every epoch).
+    public func run(train: ImageData, validation: ImageData? = nil, progress: ((EpochReport) -> Void)? = nil) throws -> TrainingOutcome {
+        guard train.count > 0 else { throw TrainingError("no training images could be loaded") }
+        let classes = Array(Set(train.labels)).sorted()
+        guard classes.count >= 2 else { throw TrainingError("training needs at least 2 label values, found \(classes.count)") }
+        let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+        let labels = train.labels.map { classIndex[$0]! }
+        var weights = train.weights
+        if let bad = weights.firstIndex(where: { !($0 >= 0) || !$0.isFinite }) {
+            throw TrainingError("row \(train.rows[bad] + 1): weight must be a non-negative number")
+        }
+        let grouping = groupColumns.isEmpty ? nil : try Grouping(train, columns: groupColumns)
+        if case .groupDRO = loss, grouping == nil { throw TrainingError("--loss group-dro needs --by (the groups)") }
+        if mode == .lastLayer && from != nil && grouping == nil { throw TrainingError("--mode last-layer needs --by (the groups to balance)") }
+
+        // The network: fresh, or a checkpoint with a new head.
+        let spec: ModelSpec
+        let net: Sequential
+        var notes: [String: String] = [:]
+        if let from {
+            let s = from.header.model
+            guard s.height == train.height, s.width == train.width, s.channels == train.channels else {
+                throw TrainingError("the checkpoint takes \(s.width)x\(s.height)x\(s.channels) inputs; the data is \(train.width)x\(train.height)x\(train.channels) (set --size/--channels)")
+            }
+            spec = ModelSpec(name: s.name, height: s.height, width: s.width, channels: s.channels, classes: classes.count)
+            net = from.model
+            net.resetHead(classes: classes.count, seed: recipe.seed)
+            net.trainableFrom = mode == .full ? 0 : net.headIndex
+            notes["fine_tune_mode"] = mode.rawValue
+        } else {
+            spec = ModelSpec(name: model, height: train.height, width: train.width, channels: train.channels, classes: classes.count)
+            net = spec.build(seed: recipe.seed)
+        }
+
+        // Frozen features without augmentation are computed once, not every epoch.
+        let frozen = net.trainableFrom == net.headIndex && net.trainableFrom > 0
+        let trainNet: Sequential
+        let input: ([Int], Int) -> Tensor
+        if frozen && recipe.augmentation.isEmpty {
+            let features = computeFeatures(net, train)
+            trainNet = Sequential([net.layers[net.headIndex]])
+            input = { idx, _ in features.gather(idx) }
+        } else {
+            trainNet = net
+            let (aug, seed) = (recipe.augmentation, recipe.seed)
+            input = { idx, epoch in train.batch(idx, augmentation: aug, seed: seed, epoch: epoch) }
+        }
+
+        let validate: ((Int) -> Double?)? = validation.map { val in
+            let valLabels = val.labels.map { classIndex[$0] }
+            return { _ in
+                let p = predict(net, count: val.count) { val.batch($0) }
+                var correct = 0
+                for (i, c) in p.classes.enumerated() where valLabels[i] == c { correct += 1 }
+                return val.count > 0 ? Double(correct) / Double(val.count) : nil
+            }
+        }
+
+        var sampler: ((Int) -> [Int])?
+        if mode == .lastLayer, from != nil, let grouping {
+            let (members, smallest) = groupMembers(grouping)
+            notes["dfr_per_group"] = String(smallest)
+            let seed = recipe.seed
+            sampler = { epoch in
+                var rng = SplitMix64(seed: seed, stream: 0xDF2, UInt64(epoch))
+                var chosen: [Int] = []
+                for m in members {
+                    let p = rng.permutation(m.count)
+                    chosen += p.prefix(smallest).map { m[$0] }
+                }
+                let order = rng.permutation(chosen.count)
+                return order.map { chosen[$0] }
+            }
+        }
+
+        var reports: [EpochReport] = []
+        switch loss {
+        case .erm, .groupDRO:
+            let loop = FitLoop(recipe: recipe, stage: "train", progress: progress, validate: validate)
+            reports = loop.fit(trainNet, count: train.count, epochs: recipe.epochs, input: input, labels: labels, weights: weights,
+                               groups: grouping?.ids, groupCount: grouping?.names.count ?? 0, loss: loss, sampler: sampler)
+        case .jtt(let lambda, let firstEpochs):
+            let start = net.parameters.map(\.value)
+            let first = FitLoop(recipe: recipe, stage: "jtt-identify", progress: progress)
+            reports = first.fit(trainNet, count: train.count, epochs: firstEpochs, input: input, labels: labels, weights: weights, sampler: sampler)
+            let p = predict(trainNet, count: train.count) { input($0, 0) }
+            let errors = (0..<train.count).filter { p.classes[$0] != labels[$0] }
+            for i in errors { weights[i] *= lambda }
+            for (param, value) in zip(net.parameters, start) { param.value = value }
+            notes["jtt_error_set"] = String(errors.count)
+            notes["jtt_lambda"] = String(lambda)
+            let second = FitLoop(recipe: recipe, stage: "jtt-retrain", progress: progress, validate: validate)
+            reports += second.fit(trainNet, count: train.count, epochs: recipe.epochs, input: input, labels: labels, weights: weights, sampler: sampler)
+        }
+        net.trainableFrom = 0
+        return TrainingOutcome(model: net, spec: spec, classes: classes, reports: reports, notes: notes)
+    }
+
+    func computeFeatures(_ net: Sequential, _ data: ImageData) -> Tensor {
+        var rows: [Float] = []
+        var width = 0
+        var i = 0
+        while i < data.count {
+            let idx = Array(i..<min(i + 512, data.count))
+            i += 512
+            let f = net.features(data.batch(idx), upTo: net.headIndex)
+            width = f.itemCount
+            rows += f.storage
+        }
+        return Tensor(shape: [data.count, width], storage: rows)
+    }
+
+    func groupMembers(_ g: Grouping) -> ([[Int]], Int) {
+        var members = [[Int]](repeating: [], count: g.names.count)
+        for (i, id) in g.ids.enumerated() { members[id].append(i) }
+        return (members, members.map(\.count).min() ?? 0)
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import DatasetCatalog
+import Foundation
+import ImageCodecs
+import NeuralNet
+import Training
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Evaluate a checkpoint on a test manifest: overall, balanced, per-group and worst-group accuracy, and the counterfactual flip rate.",
+        discussion: """
+        Group keys are attr=value,attr=value in the order of --by. --counterfactual takes a \
+        manifest aligned row by row with the test manifest (the same images with the attribute \
+        changed); the flip rate is the share of rows whose prediction changes.
+
+        Examples:
+          curate evaluate --model ft.ckpt --test test.csv --by label --by tint --json eval.json
+          curate evaluate --model ft.ckpt --test test.csv --counterfactual test_cf.csv --predictions preds.csv
+        """)
+
+    @Option(help: "The checkpoint.") var model: String
+    @Option(help: "The test manifest.") var test: String
+    @Option(parsing: .singleValue, help: "Group columns (comma-separated or repeated).") var by: [String] = []
+    @Option(help: "Write the metrics as JSON to this file ('-' for stdout).") var json: String?
+    @Option(help: "Write each row's path, label, prediction, class probabilities and attributes to this CSV.") var predictions: String?
+    @Option(help: "A manifest aligned row by row with --test, for the flip rate.") var counterfactual: String?
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+
+    func run() throws {
+        if let threads { Parallel.threads = max(1, threads) }
+        let (net, header) = try Checkpoint.read(path: model)
+        let spec = header.model
+        let testData = try TrainCommand.load(test, size: spec.height, channels: spec.channels)
+        let cf = try counterfactual.map { try TrainCommand.load($0, size: spec.height, channels: spec.channels, requireLabels: false) }
+        let columns = by.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+        let e = try Evaluation.run(net, classes: header.classes, test: testData, by: columns, counterfactual: cf)
+        let doc: JSONValue = .object([
+            ("model", .string(model)),
+            ("test", .string(test)),
+            ("count", .int(e.count)),
+            ("skipped", .int(e.skipped)),
+            ("overall_accuracy", .number(e.overallAccuracy)),
+            ("balanced_accuracy", .number(e.balancedAccuracy)),
+            ("group_accuracy", .object(e.groupAccuracy.map { ($0.0, .number($0.1)) })),
+            ("group_count", .object(e.groupCount.map { ($0.0, .int($0.1)) })),
+            ("worst_group_accuracy", .optional(e.worstGroupAccuracy)),
+            ("flip_rate", .optional(e.flipRate)),
+        ])
+        if let json {
+            if json == "-" { print(doc.rendered()) } else { try AtomicFile.write(Data((doc.rendered() + "\n").utf8), to: json) }
+        }
+        if let predictions {
+            let k = e.classes.count
+            var columns = ["path", "label", "prediction"]
+            var cells = [testData.paths, testData.labels, e.predictions.map { e.classes[$0] }]
+            for (c, name) in e.classes.enumerated() {
+                columns.append("prob_\(name)")
+                cells.append((0..<e.count).map { String(format: "%.6f", e.probabilities[$0 * k + c]) })
+            }
+            for column in testData.manifest.columns where !["path", "label"].contains(column) {
+                columns.append(column)
+                cells.append(testData.column(column)!)
+            }
+            let m = Manifest(columns: columns, cells: cells, baseDirectory: testData.manifest.baseDirectory)
+            try ManifestWriter.write(m, to: predictions)
+        }
+        if json != "-" {
+            print(String(format: "%d images: accuracy %.2f%%, balanced %.2f%%", e.count, 100 * e.overallAccuracy, 100 * e.balancedAccuracy)
+                  + (e.worstGroupAccuracy.map { String(format: ", worst group %.2f%%", 100 * $0) } ?? "")
+                  + (e.flipRate.map { String(format: ", flip rate %.2f%%", 100 * $0) } ?? ""))
+            for ((name, acc), (_, n)) in zip(e.groupAccuracy, e.groupCount) {
+                print(String(format: "  %@  %.2f%%  (%d)", name, 100 * acc, n))
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import ArgumentParser
+import DatasetCatalog
+import Foundation
+import ImageCodecs
+import NeuralNet
+import Training
+
+extension ModelName: ExpressibleByArgument {}
+extension FineTuneMode: ExpressibleByArgument {}
+extension TrainingRecipe.OptimizerKind: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model on a manifest, from scratch or by fine-tuning a checkpoint.",
+        discussion: """
+        The images are decoded once (corrupt ones are reported and skipped), resized to \
+        --size x --size, scaled to [-1, 1] and kept in memory. The default recipe is the PyTorch \
+        reference's (shared/peers/torch_reference.py): SGD, momentum 0.9, lr 0.05, weight decay \
+        5e-4, batch 128, cross-entropy weighted by the manifest's `weight` column, shuffled each \
+        epoch with the seed. The same seed gives a byte-identical checkpoint whatever --threads is.
+
+        Transfer: --from CKPT fine-tunes a checkpoint with a new last layer; --mode full trains \
+        every layer, linear freezes the features (the fixed-feature setting), last-layer retrains \
+        the last layer on group-balanced subsets of the --by groups (Deep Feature Reweighting).
+        Robust losses: --loss group-dro (groups from --by, step size --eta) and jtt (train \
+        --jtt-epochs, upweight the misclassified by --jtt-lambda, train again).
+
+        Examples:
+          curate train --train fmnist/train.csv --channels 1 --size 28 --epochs 5 --out base.ckpt
+          curate train --train target.csv --from source.ckpt --mode linear --epochs 3 --out ft.ckpt
+          curate train --train train.csv --loss group-dro --by label,gender --out dro.ckpt
+        """)
+
+    @Option(help: "The training manifest.") var train: String
+    @Option(help: "A validation manifest (accuracy printed after every epoch).") var val: String?
+    @Option(help: "The architecture: linear, mlp, cnn-small, resnet-small.") var model: ModelName = .cnnSmall
+    @Option(help: "Epochs.") var epochs = 5
+    @Option(help: "Images are resized to SIZE x SIZE.") var size = 32
+    @Option(help: "Input channels: 3 (RGB) or 1 (grey).") var channels = 3
+    @Option(help: "Batch size.") var batchSize = 128
+    @Option(name: .customLong("lr"), help: "Learning rate.") var learningRate: Float = 0.05
+    @Option(help: "sgd, adam or adamw.") var optimizer: TrainingRecipe.OptimizerKind = .sgd
+    @Option(help: "SGD momentum.") var momentum: Float = 0.9
+    @Flag(help: "Nesterov momentum.") var nesterov = false
+    @Option(help: "Weight decay (L2 for sgd and adam, decoupled for adamw).") var weightDecay: Float = 5e-4
+    @Option(help: "Learning-rate schedule: constant, step or cosine.") var schedule = "constant"
+    @Option(help: "For --schedule step: decay every N epochs.") var stepEvery = 30
+    @Option(help: "For --schedule step: the decay factor.") var gamma: Float = 0.1
+    @Option(help: "Linear warm-up over this many epochs.") var warmup = 0
+    @Option(help: "Augmentation: flip, crop (comma-separated) or none.") var augment = "none"
+    @Option(help: "A checkpoint to fine-tune.") var from: String?
+    @Option(help: "Fine-tuning mode: full, linear or last-layer.") var mode: FineTuneMode = .full
+    @Option(help: "The loss: erm, group-dro or jtt.") var loss = "erm"
+    @Option(parsing: .singleValue, help: "Group columns (comma-separated or repeated), for group-dro and last-layer.") var by: [String] = []
+    @Option(help: "Group DRO step size.") var eta: Float = 0.01
+    @Option(help: "JTT: upweighting of the misclassified examples.") var jttLambda: Float = 6
+    @Option(help: "JTT: epochs of the first (identification) run.") var jttEpochs = 1
+    @Option(help: "The seed of every random choice.") var seed: UInt64 = 0
+    @Option(help: "Threads (default: all cores). The result does not depend on it.") var threads: Int?
+    @Option(help: "Where to write the checkpoint.") var out: String
+    @Flag(help: "Print a JSON summary on stdout (no progress).") var json = false
+
+    func validate() throws {
+        guard epochs >= 0 else { throw ValidationError("--epochs must be 0 or more") }
+        guard channels == 1 || channels == 3 else { throw ValidationError("--channels must be 1 or 3") }
+        guard size >= 1 && size <= 1024 else { throw ValidationError("--size must be between 1 and 1024") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be positive") }
+        guard ["erm", "group-dro", "jtt"].contains(loss) else { throw ValidationError("--loss must be erm, group-dro or jtt") }
+        guard ["constant", "step", "cosine"].contains(schedule) else { throw ValidationError("--schedule must be constant, step or cosine") }
+        if from == nil && mode != .full { throw ValidationError("--mode \(mode.rawValue) needs --from CKPT") }
+    }
+
+    var groupColumns: [String] { by.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty } }
+
+    func run() throws {
+        if let threads { Parallel.threads = max(1, threads) }
+        Parallel.retainLargeAllocations()
+        var recipe = TrainingRecipe()
+        recipe.epochs = epochs
+        recipe.batchSize = batchSize
+        recipe.learningRate = learningRate
+        recipe.optimizer = optimizer
+        recipe.momentum = momentum
+        recipe.nesterov = nesterov
+        recipe.weightDecay = weightDecay
+        recipe.schedule = schedule == "step" ? .step(every: stepEvery, gamma: gamma) : schedule == "cosine" ? .cosine : .constant
+        recipe.warmupEpochs = warmup
+        recipe.augmentation = try Augmentation(parsing: augment)
+        recipe.seed = seed
+
+        var job = TrainingJob()
+        job.model = model
+        job.size = size
+        job.channels = channels
+        job.recipe = recipe
+        job.groupColumns = groupColumns
+        job.mode = mode
+        switch loss {
+        case "group-dro": job.loss = .groupDRO(eta: eta)
+        case "jtt": job.loss = .jtt(lambda: jttLambda, firstEpochs: jttEpochs)
+        default: job.loss = .erm
+        }
+        if let from {
+            let (net, header) = try Checkpoint.read(path: from)
+            job.from = (net, header)
+            job.size = header.model.height
+            job.channels = header.model.channels
+        }
+        let started = Date()
+        let trainData = try TrainCommand.load(train, size: job.size, channels: job.channels)
+        let valData = try val.map { try TrainCommand.load($0, size: job.size, channels: job.channels) }
+        let loaded = Date().timeIntervalSince(started)
+        let tty = !json && isatty(2) != 0
+        let outcome = try job.run(train: trainData, validation: valData) { r in
+            guard tty else { return }
+            var line = String(format: "%@ epoch %d/%d  loss %.4f  acc %.2f%%", r.stage, r.epoch, r.epochs, r.loss, 100 * r.accuracy)
+            if let v = r.validationAccuracy { line += String(format: "  val %.2f%%", 100 * v) }
+            line += String(format: "  %.0f img/s  %.0fs left", r.imagesPerSecond, r.seconds * Double(r.epochs - r.epoch))
+            note(line)
+        }
+        var metadata: [String: String] = [
+            "curate_version": CurateVersion.string, "seed": String(seed), "epochs": String(epochs),
+            "loss": loss, "train": train, "optimizer": optimizer.rawValue, "learning_rate": String(learningRate),
+            "batch_size": String(batchSize),
+        ]
+        if let from { metadata["from"] = from }
+        if !groupColumns.isEmpty { metadata["by"] = groupColumns.joined(separator: ",") }
+        for (k, v) in outcome.notes { metadata[k] = v }
+        let data = Checkpoint.encode(outcome.model, spec: outcome.spec, classes: outcome.classes, metadata: metadata)
+        try AtomicFile.write(data, to: out)
+
+        // As the PyTorch reference reports it: images of an epoch over the median epoch time
+        // (the upper median for an even count).
+        let seconds = outcome.reports.map(\.seconds).sorted()
+        let median = seconds.isEmpty || seconds[seconds.count / 2] == 0 ? 0
+            : Double(outcome.reports[0].images) / seconds[seconds.count / 2]
+        if json {
+            let summary: JSONValue = .object([
+                ("checkpoint", .string(out)),
+                ("model", .string(outcome.spec.name.rawValue)),
+                ("classes", .array(outcome.classes.map { .string($0) })),
+                ("train_images", .int(trainData.count)),
+                ("skipped", .int(trainData.failures.count)),
+                ("load_seconds", .number((loaded * 1000).rounded() / 1000)),
+                ("train_images_per_s", .number(median.rounded())),
+                ("notes", .object(outcome.notes.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+                ("epochs", .array(outcome.reports.map { r in
+                    .object([("stage", .string(r.stage)), ("epoch", .int(r.epoch)), ("loss", .number(r.loss)),
+                             ("accuracy", .number(r.accuracy)), ("validation_accuracy", .optional(r.validationAccuracy)),
+                             ("learning_rate", .number(Double(r.learningRate))), ("seconds", .number(r.seconds)),
+                             ("images_per_s", .number(r.imagesPerSecond.rounded()))])
+                })),
+            ])
+            print(summary.rendered())
+        } else {
+            let last = outcome.reports.last
+            print("trained \(outcome.spec.name.rawValue) on \(trainData.count) images, \(outcome.classes.count) classes; "
+                  + (last.map { String(format: "final loss %.4f, train accuracy %.2f%%", $0.loss, 100 * $0.accuracy) } ?? "no epochs")
+                  + String(format: ", %.0f images/s (median epoch)", median))
+            if let v = last?.validationAccuracy { print(String(format: "validation accuracy %.2f%%", 100 * v)) }
+            for (k, v) in outcome.notes.sorted(by: { $0.key < $1.key }) { print("\(k): \(v)") }
+            print("wrote \(out)")
+        }
+    }
+
+    /// Loads a manifest's images, reporting the ones skipped.
+    static func load(_ path: String, size: Int, channels: Int, requireLabels: Bool = true) throws -> ImageData {
+        let data = try ImageData.load(path, size: size, channels: channels, requireLabels: requireLabels)
+        for f in data.failures.prefix(20) { note("curate: \(f.path): \(f.message) (skipped)") }
+        if data.failures.count > 20 { note("curate: \(data.failures.count - 20) more images skipped") }
+        return data
+    }
+}
