@@ -1,4 +1,3 @@
-import Foundation
 /// A 2-D convolution over NHWC batches, by im2col and the GEMM: each output pixel's
 /// kernel-size patch (ky, kx, channel order) is a row of the patch matrix, the kernel is a
 /// (k*k*in) x out matrix, and the output is their product plus the bias.
@@ -41,7 +40,7 @@ public final class Conv2D: Layer {
     /// Images per chunk. The batch is processed in chunks of this many images, each on one
     /// core with its patch matrix in cache; the weight gradient is the sum of the chunks'
     /// partial gradients in chunk order, so results never depend on the thread count.
-    public static let chunkImages = Int(ProcessInfo.processInfo.environment["CHUNK"] ?? "") ?? 4
+    public static let chunkImages = 4
 
     private var input: Tensor?
 

@@ -1,22 +1,19 @@
-import Foundation
-
 /// Single-precision matrix multiplication, written in Swift with SIMD.
 ///
 /// `C = alpha * op(A) * op(B) + beta * C`, row-major, with either operand optionally
 /// transposed. The design is BLIS's: B is packed into 32-column panels (two 16-lane vectors),
 /// A is read in place through its row and column strides (or packed when a block has fewer
 /// than 8 rows), and an 8 x 32 register tile of 16 accumulators does 16 fused multiply-adds
-/// per 2 vector loads and 8 broadcasts. Blocks: KC = 256 along the shared dimension, MC = 128
-/// rows, NC = 2048 columns.
+/// per 2 vector loads and 8 broadcasts. Blocks: up to 384 along the shared dimension (in equal
+/// parts), MC = 128 rows, NC = 512 columns.
 ///
 /// Work is split over the cores by rows of C (or by columns when C has few rows). Each value
 /// of C is computed by one task with the same order of additions whatever the split, so the
 /// result is bit-identical for any number of threads.
 public enum GEMM {
-    static let kc = tune("KC", 256)
-    static let mc = tune("MC", 128)
-    static let nc = tune("NC", 2048)
-    static func tune(_ name: String, _ d: Int) -> Int { Int(ProcessInfo.processInfo.environment["GEMM_" + name] ?? "") ?? d }
+    static let kc = 256
+    static let mc = 128
+    static let nc = 512
 
     /// C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C. With `beta == 0`, C is
     /// written without being read. `transA` means A is stored k x m (leading dimension lda);

@@ -99,7 +99,7 @@ public struct FitLoop {
         let perEpoch = sampler.map { $0(0).count } ?? count
         let stepsPerEpoch = max(1, (perEpoch + batch - 1) / batch)
         let schedule = recipe.makeSchedule(stepsPerEpoch: stepsPerEpoch, epochs: epochs)
-        var q = [Float](repeating: groupCount > 0 ? 1 / Float(groupCount) : 0, count: groupCount)
+        var dro = GroupDRO(groups: groupCount)
         var step = 0
         var reports: [EpochReport] = []
         for epoch in 0..<epochs {
@@ -129,22 +129,7 @@ public struct FitLoop {
                     let total = max(w.reduce(0, +), 1e-12)
                     coefficients = w.map { $0 / total }
                 case .groupDRO(let eta):
-                    let g = idx.map { groups![$0] }
-                    var groupWeight = [Float](repeating: 0, count: groupCount)
-                    var groupLoss = [Float](repeating: 0, count: groupCount)
-                    for j in 0..<idx.count {
-                        groupWeight[g[j]] += w[j]
-                        groupLoss[g[j]] += w[j] * losses[j]
-                    }
-                    for gi in 0..<groupCount where groupWeight[gi] > 0 {
-                        groupLoss[gi] /= groupWeight[gi]
-                        q[gi] *= expf(eta * groupLoss[gi])
-                    }
-                    let z = q.reduce(0, +)
-                    for gi in 0..<groupCount { q[gi] /= z }
-                    coefficients = (0..<idx.count).map { j in
-                        groupWeight[g[j]] > 0 ? q[g[j]] * w[j] / groupWeight[g[j]] : 0
-                    }
+                    coefficients = dro.step(losses: losses, groups: idx.map { groups![$0] }, weights: w, eta: eta)
                 }
                 let grad = SoftmaxCrossEntropy.gradient(probabilities: probs, labels: y, coefficients: coefficients, classes: k)
                 _ = net.backward(grad, inputGradient: false)
@@ -191,4 +176,47 @@ public func predict(_ net: Sequential, count: Int, input: ([Int]) -> Tensor) -> 
         probabilities += probs
     }
     return (classes, probabilities, k)
+}
+
+/// Group DRO's adversarial group weights (Sagawa et al. 2020, their `loss.py`): each batch,
+/// every group present gets its weighted mean loss L_g, q_g <- q_g exp(eta L_g), q is
+/// normalised, and the batch loss is sum_g q_g L_g.
+public struct GroupDRO: Sendable {
+    public private(set) var q: [Float]
+
+    public init(groups: Int) {
+        q = [Float](repeating: groups > 0 ? 1 / Float(groups) : 0, count: groups)
+    }
+
+    /// Updates q from one batch and returns each example's loss coefficient
+    /// q_g(i) w_i / sum_{j in g(i)} w_j (the gradient of sum_g q_g L_g).
+    public mutating func step(losses: [Float], groups: [Int], weights: [Float], eta: Float) -> [Float] {
+        let count = q.count
+        var groupWeight = [Float](repeating: 0, count: count)
+        var groupLoss = [Float](repeating: 0, count: count)
+        for j in 0..<losses.count {
+            groupWeight[groups[j]] += weights[j]
+            groupLoss[groups[j]] += weights[j] * losses[j]
+        }
+        for g in 0..<count where groupWeight[g] > 0 {
+            groupLoss[g] /= groupWeight[g]
+            q[g] *= expf(eta * groupLoss[g])
+        }
+        let z = q.reduce(0, +)
+        for g in 0..<count { q[g] /= z }
+        return (0..<losses.count).map { j in
+            groupWeight[groups[j]] > 0 ? q[groups[j]] * weights[j] / groupWeight[groups[j]] : 0
+        }
+    }
+}
+
+/// JTT's second-stage weights: the examples the first model got wrong weigh `lambda` times more.
+public func jttWeights(_ weights: [Float], predictions: [Int], labels: [Int], lambda: Float) -> (weights: [Float], errors: Int) {
+    var out = weights
+    var errors = 0
+    for i in 0..<weights.count where predictions[i] != labels[i] {
+        out[i] *= lambda
+        errors += 1
+    }
+    return (out, errors)
 }

@@ -146,10 +146,10 @@ extension TrainingJob {
             let first = FitLoop(recipe: recipe, stage: "jtt-identify", progress: progress)
             reports = first.fit(trainNet, count: train.count, epochs: firstEpochs, input: input, labels: labels, weights: weights, sampler: sampler)
             let p = predict(trainNet, count: train.count) { input($0, 0) }
-            let errors = (0..<train.count).filter { p.classes[$0] != labels[$0] }
-            for i in errors { weights[i] *= lambda }
+            let upweighted = jttWeights(weights, predictions: p.classes, labels: labels, lambda: lambda)
+            weights = upweighted.weights
             for (param, value) in zip(net.parameters, start) { param.value = value }
-            notes["jtt_error_set"] = String(errors.count)
+            notes["jtt_error_set"] = String(upweighted.errors)
             notes["jtt_lambda"] = String(lambda)
             let second = FitLoop(recipe: recipe, stage: "jtt-retrain", progress: progress, validate: validate)
             reports += second.fit(trainNet, count: train.count, epochs: recipe.epochs, input: input, labels: labels, weights: weights, sampler: sampler)
