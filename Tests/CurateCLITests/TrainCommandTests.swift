@@ -1,0 +1,160 @@
+import Foundation
+import ImageCodecs
+import Testing
+
+/// A small two-class image set the tests make: "bright" and "dark" 8x8 pictures with noise,
+/// each tinted red or blue (the attribute), with a test set and a counterfactual test set
+/// (the same pictures with brightness inverted, so the label's cue flips).
+struct ToySet {
+    let dir: String
+
+    init() throws {
+        dir = try CLI.temporaryDirectory().path
+        var train = "path,label,split,tint\n", test = "path,label,split,tint\n", cf = "path,label,split,tint\n"
+        var state: UInt64 = 12345
+        func noise() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 59) - 16
+        }
+        func picture(bright: Bool, red: Bool) -> Image {
+            var px: [UInt8] = []
+            for _ in 0..<64 {
+                let base = (bright ? 200 : 50) + noise()
+                let tintR = red ? 30 : 0, tintB = red ? 0 : 30
+                px += [UInt8(clamping: base + tintR), UInt8(clamping: base), UInt8(clamping: base + tintB), 255]
+            }
+            return Image(width: 8, height: 8, pixels: px)
+        }
+        try FileManager.default.createDirectory(atPath: "\(dir)/img", withIntermediateDirectories: true)
+        for i in 0..<60 {
+            let bright = i % 2 == 0, red = (i / 2) % 2 == 0
+            let label = bright ? "bright" : "dark", tint = red ? "red" : "blue"
+            let name = "img/\(i).png"
+            try PNGEncoder().write(picture(bright: bright, red: red), to: "\(dir)/\(name)")
+            if i < 40 {
+                train += "\(name),\(label),train,\(tint)\n"
+            } else {
+                test += "\(name),\(label),test,\(tint)\n"
+                let flipped = "img/cf\(i).png"
+                try PNGEncoder().write(picture(bright: !bright, red: red), to: "\(dir)/\(flipped)")
+                cf += "\(flipped),\(label),test,\(tint)\n"
+            }
+        }
+        try train.write(toFile: "\(dir)/train.csv", atomically: true, encoding: .utf8)
+        try test.write(toFile: "\(dir)/test.csv", atomically: true, encoding: .utf8)
+        try cf.write(toFile: "\(dir)/cf.csv", atomically: true, encoding: .utf8)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: dir) }
+
+    static let quick = ["--size", "8", "--epochs", "4", "--batch-size", "8", "--lr", "0.05"]
+}
+
+@Suite("curate train and evaluate (end to end)")
+struct TrainCommandTests {
+    @Test("train, evaluate with groups, predictions and a counterfactual set")
+    func trainAndEvaluate() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        let trained = try CLI.run(["train", "--train", "\(d)/train.csv", "--model", "cnn-small"] + ToySet.quick + ["--out", "\(d)/m.ckpt", "--json"])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let summary = try jsonObject(trained.stdout)
+        #expect(summary["classes"] as? [String] == ["bright", "dark"] && summary["train_images"] as? Int == 40)
+        #expect((summary["epochs"] as? [Any])?.count == 4)
+
+        let eval = try CLI.run(["evaluate", "--model", "\(d)/m.ckpt", "--test", "\(d)/test.csv", "--by", "label", "--by", "tint",
+                                "--json", "-", "--predictions", "\(d)/preds.csv", "--counterfactual", "\(d)/cf.csv"])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let e = try jsonObject(eval.stdout)
+        // Brightness separates the classes completely: the model must find it.
+        #expect((e["overall_accuracy"] as? Double ?? 0) >= 0.95)
+        let groups = try #require(e["group_accuracy"] as? [String: Double])
+        #expect(Set(groups.keys) == ["label=bright,tint=blue", "label=bright,tint=red", "label=dark,tint=blue", "label=dark,tint=red"])
+        #expect(e["worst_group_accuracy"] as? Double == groups.values.min())
+        #expect((e["group_count"] as? [String: Int])?.values.reduce(0, +) == 20)
+        #expect(e["balanced_accuracy"] != nil)
+        // The counterfactual inverts the cue the model uses: nearly every prediction flips.
+        #expect((e["flip_rate"] as? Double ?? 0) >= 0.9)
+
+        let preds = try String(contentsOfFile: "\(d)/preds.csv", encoding: .utf8).split(separator: "\n")
+        // Reserved manifest columns first (the file is itself a manifest), then the rest in order.
+        #expect(preds.first == "path,label,split,prediction,prob_bright,prob_dark,tint")
+        #expect(preds.count == 21)
+        #expect(preds[1].hasPrefix("img/40.png,bright,"))
+
+        // The same set as its own counterfactual flips nothing.
+        let same = try CLI.run(["evaluate", "--model", "\(d)/m.ckpt", "--test", "\(d)/test.csv", "--counterfactual", "\(d)/test.csv", "--json", "-"])
+        #expect(try jsonObject(same.stdout)["flip_rate"] as? Double == 0)
+    }
+
+    @Test("the same seed gives the same checkpoint bytes on 1 and 2 threads")
+    func deterministic() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        for threads in ["1", "2"] {
+            let r = try CLI.run(["train", "--train", "\(d)/train.csv", "--seed", "3", "--augment", "flip,crop", "--threads", threads]
+                                + ToySet.quick + ["--out", "\(d)/t\(threads).ckpt"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let a = try Data(contentsOf: URL(fileURLWithPath: "\(d)/t1.ckpt")), b = try Data(contentsOf: URL(fileURLWithPath: "\(d)/t2.ckpt"))
+        #expect(a == b && a.count > 1000)
+        let other = try CLI.run(["train", "--train", "\(d)/train.csv", "--seed", "4"] + ToySet.quick + ["--out", "\(d)/t4.ckpt"])
+        #expect(other.status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(d)/t4.ckpt")) != a)
+    }
+
+    @Test("fine-tuning modes, group DRO and JTT run and say what they did")
+    func transferAndRobustLosses() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        let source = try CLI.run(["train", "--train", "\(d)/train.csv"] + ToySet.quick + ["--out", "\(d)/src.ckpt"])
+        #expect(source.status == 0, "\(source.stderr)")
+        for mode in ["full", "linear"] {
+            let r = try CLI.run(["train", "--train", "\(d)/train.csv", "--from", "\(d)/src.ckpt", "--mode", mode, "--epochs", "2",
+                                 "--batch-size", "8", "--out", "\(d)/\(mode).ckpt", "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect((try jsonObject(r.stdout)["notes"] as? [String: String])?["fine_tune_mode"] == mode)
+        }
+        let noGroups = try CLI.run(["train", "--train", "\(d)/train.csv", "--from", "\(d)/src.ckpt", "--mode", "last-layer", "--out", "\(d)/x.ckpt"])
+        #expect(noGroups.status == 2 && noGroups.stderr.contains("--mode last-layer needs --by"))
+        let dfr = try CLI.run(["train", "--train", "\(d)/train.csv", "--from", "\(d)/src.ckpt", "--mode", "last-layer", "--by", "label,tint",
+                               "--epochs", "2", "--batch-size", "8", "--out", "\(d)/dfr.ckpt", "--json"])
+        #expect(dfr.status == 0, "\(dfr.stderr)")
+        #expect((try jsonObject(dfr.stdout)["notes"] as? [String: String])?["dfr_per_group"] == "10")
+
+        let dro = try CLI.run(["train", "--train", "\(d)/train.csv", "--loss", "group-dro", "--by", "label,tint"] + ToySet.quick + ["--out", "\(d)/dro.ckpt"])
+        #expect(dro.status == 0, "\(dro.stderr)")
+        let jtt = try CLI.run(["train", "--train", "\(d)/train.csv", "--loss", "jtt", "--jtt-epochs", "1"] + ToySet.quick + ["--out", "\(d)/jtt.ckpt", "--json"])
+        #expect(jtt.status == 0, "\(jtt.stderr)")
+        let notes = try #require(try jsonObject(jtt.stdout)["notes"] as? [String: String])
+        #expect(notes["jtt_error_set"] != nil && notes["jtt_lambda"] == "6.0")
+        #expect((try jsonObject(jtt.stdout)["epochs"] as? [Any])?.count == 5)
+    }
+
+    @Test("bad checkpoints, corrupt images and unknown labels are clear errors or reported skips")
+    func badInputs() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        try Data("not a checkpoint at all, just text that is long enough to be read".utf8).write(to: URL(fileURLWithPath: "\(d)/bad.ckpt"))
+        let bad = try CLI.run(["evaluate", "--model", "\(d)/bad.ckpt", "--test", "\(d)/test.csv"])
+        #expect(bad.status == 2 && bad.stderr.contains("\(d)/bad.ckpt: not a Curate checkpoint"))
+
+        try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0]).write(to: URL(fileURLWithPath: "\(d)/img/broken.png"))
+        var rows = try String(contentsOfFile: "\(d)/train.csv", encoding: .utf8)
+        rows += "img/broken.png,dark,train,red\n"
+        try rows.write(toFile: "\(d)/train2.csv", atomically: true, encoding: .utf8)
+        let skipped = try CLI.run(["train", "--train", "\(d)/train2.csv", "--model", "linear", "--size", "8", "--epochs", "1", "--out", "\(d)/l.ckpt", "--json"])
+        #expect(skipped.status == 0, "\(skipped.stderr)")
+        #expect(skipped.stderr.contains("img/broken.png") && skipped.stderr.contains("(skipped)"))
+        #expect(try jsonObject(skipped.stdout)["skipped"] as? Int == 1)
+        #expect(try jsonObject(skipped.stdout)["train_images"] as? Int == 40)
+
+        try "path,label\nimg/40.png,purple\n".write(toFile: "\(d)/odd.csv", atomically: true, encoding: .utf8)
+        let odd = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/odd.csv"])
+        #expect(odd.status == 2 && odd.stderr.contains("label 'purple' is not one of the model's classes"))
+    }
+}
