@@ -55,10 +55,16 @@ public enum GEMM {
                                 b: b, ldb: ldb, transB: transB, c: c, ldc: ldc,
                                 k: k, alpha: alpha, beta: beta)
         if threads > 1 && rowTiles >= threads {
-            Parallel.forEach(threads) { t in
-                let r0 = rowTiles * t / threads * mr
-                let r1 = min(m, rowTiles * (t + 1) / threads * mr)
-                if r0 < r1 { serial(K.self, operands, rows: r0..<r1, cols: 0..<n) }
+            // A large B in few k blocks is packed once, by all tasks together; otherwise
+            // (long k, or a narrow B) each task packs its own copy and no task ever waits.
+            if n >= 4 * nr && (k + kStep(k) - 1) / kStep(k) <= 2 {
+                rowParallel(K.self, operands, m: m, n: n, threads: threads)
+            } else {
+                Parallel.forEach(threads) { t in
+                    let r0 = rowTiles * t / threads * mr
+                    let r1 = min(m, rowTiles * (t + 1) / threads * mr)
+                    if r0 < r1 { serial(K.self, operands, rows: r0..<r1, cols: 0..<n) }
+                }
             }
         } else if threads > 1 && colTiles >= threads {
             Parallel.forEach(threads) { t in
@@ -101,69 +107,58 @@ public enum GEMM {
         let beta: Float
     }
 
+    /// Blocks along k: equal parts of at most KC * 1.5 (288 is one block, not 256 + 32). The
+    /// split depends on k alone, never on the thread count.
+    static func kStep(_ k: Int) -> Int {
+        let blocks = max(1, (k + kc + kc / 2 - 1) / (kc + kc / 2))
+        return (k + blocks - 1) / blocks
+    }
+
+    /// One task computes every block of C in `rows` x `cols`, packing B itself.
     static func serial<K: MicroKernel>(_ kernel: K.Type, _ o: Operands, rows: Range<Int>, cols: Range<Int>) {
-        let mr = K.mr, nr = K.nr
+        let nr = K.nr
         let panelWidth = min(nc, cols.count)
-        let kMax = kc + kc / 2
-        let packedB = alignedFloats(kMax * ((panelWidth + nr - 1) / nr) * nr)
-        let edgeA = alignedFloats(kMax * mr)
-        let tile = alignedFloats(mr * nr)
-        defer {
-            packedB.deallocate()
-            edgeA.deallocate()
-            tile.deallocate()
-        }
+        let packedB = alignedFloats((kc + kc / 2) * ((panelWidth + nr - 1) / nr) * nr)
+        defer { packedB.deallocate() }
+        let step = kStep(o.k)
         var jc = cols.lowerBound
         while jc < cols.upperBound {
             let ncur = min(nc, cols.upperBound - jc)
-            // Equal blocks of at most KC * 1.5 along k (288 is one block, not 256 + 32): the
-            // split depends on k alone, never on the thread count.
-            let kBlocks = max(1, (o.k + kc + kc / 2 - 1) / (kc + kc / 2))
-            let kStep = (o.k + kBlocks - 1) / kBlocks
             var pc = 0
             while pc < o.k {
-                let kcur = min(kStep, o.k - pc)
-                packB(nr: nr, o, p0: pc, kcur: kcur, j0: jc, ncur: ncur, into: packedB)
-                let beta: Float = pc == 0 ? o.beta : 1
-                var ic = rows.lowerBound
-                while ic < rows.upperBound {
-                    let mcur = min(mc, rows.upperBound - ic)
-                    var jr = 0
-                    while jr < ncur {
-                        let bp = UnsafePointer(packedB + (jr / nr) * kcur * nr)
-                        let ncols = min(nr, ncur - jr)
-                        var ir = ic
-                        while ir < ic + mcur {
-                            let mrows = min(mr, ic + mcur - ir)
-                            var ap = o.a + ir * o.rsA + pc * o.csA
-                            var rs = o.rsA, cs = o.csA
-                            if mrows < mr {
-                                for p in 0..<kcur {
-                                    for i in 0..<mr {
-                                        edgeA[p * mr + i] = i < mrows ? ap[i * o.rsA + p * o.csA] : 0
-                                    }
-                                }
-                                ap = UnsafePointer(edgeA)
-                                rs = 1
-                                cs = mr
-                            }
-                            let cp = o.c + ir * o.ldc + jc + jr
-                            if mrows == mr && ncols == nr {
-                                K.run(kcur, ap, rs, cs, bp, cp, o.ldc, o.alpha, beta)
-                            } else {
-                                K.run(kcur, ap, rs, cs, bp, tile, nr, o.alpha, 0)
-                                for i in 0..<mrows {
-                                    for j in 0..<ncols {
-                                        let v = tile[i * nr + j]
-                                        cp[i * o.ldc + j] = beta == 0 ? v : v + beta * cp[i * o.ldc + j]
-                                    }
-                                }
-                            }
-                            ir += mr
-                        }
-                        jr += nr
-                    }
-                    ic += mcur
+                let kcur = min(step, o.k - pc)
+                packB(nr: nr, o, p0: pc, kcur: kcur, j0: jc, ncur: ncur, panels: 0..<((ncur + nr - 1) / nr), into: packedB)
+                compute(K.self, o, rows: rows, jc: jc, ncur: ncur, pc: pc, kcur: kcur, packedB: packedB)
+                pc += kcur
+            }
+            jc += ncur
+        }
+    }
+
+    /// Tasks split the rows of C; for each block of B, they first pack its panels together
+    /// (each a share), then each computes its rows from the one packed copy.
+    static func rowParallel<K: MicroKernel>(_ kernel: K.Type, _ o: Operands, m: Int, n: Int, threads: Int) {
+        let mr = K.mr, nr = K.nr
+        let rowTiles = (m + mr - 1) / mr
+        let packedB = alignedFloats((kc + kc / 2) * ((min(nc, n) + nr - 1) / nr) * nr)
+        defer { packedB.deallocate() }
+        let step = kStep(o.k)
+        var jc = 0
+        while jc < n {
+            let ncur = min(nc, n - jc)
+            let panels = (ncur + nr - 1) / nr
+            var pc = 0
+            while pc < o.k {
+                let kcur = min(step, o.k - pc)
+                let (p0, j0) = (pc, jc)
+                Parallel.forEach(min(threads, panels)) { t in
+                    let share = panels * t / min(threads, panels)..<panels * (t + 1) / min(threads, panels)
+                    packB(nr: nr, o, p0: p0, kcur: kcur, j0: j0, ncur: ncur, panels: share, into: packedB)
+                }
+                Parallel.forEach(threads) { t in
+                    let r0 = rowTiles * t / threads * mr
+                    let r1 = min(m, rowTiles * (t + 1) / threads * mr)
+                    if r0 < r1 { compute(K.self, o, rows: r0..<r1, jc: j0, ncur: ncur, pc: p0, kcur: kcur, packedB: packedB) }
                 }
                 pc += kcur
             }
@@ -171,13 +166,67 @@ public enum GEMM {
         }
     }
 
+    /// C[rows, jc..<jc+ncur] (+)= A[rows, pc..<pc+kcur] B-block, B packed.
+    static func compute<K: MicroKernel>(_ kernel: K.Type, _ o: Operands, rows: Range<Int>, jc: Int, ncur: Int,
+                                        pc: Int, kcur: Int, packedB: UnsafeMutablePointer<Float>) {
+        let mr = K.mr, nr = K.nr
+        let edgeA = alignedFloats((kc + kc / 2) * mr)
+        let tile = alignedFloats(mr * nr)
+        defer {
+            edgeA.deallocate()
+            tile.deallocate()
+        }
+        let beta: Float = pc == 0 ? o.beta : 1
+        var ic = rows.lowerBound
+        while ic < rows.upperBound {
+            let mcur = min(mc, rows.upperBound - ic)
+            var jr = 0
+            while jr < ncur {
+                let bp = UnsafePointer(packedB + (jr / nr) * kcur * nr)
+                let ncols = min(nr, ncur - jr)
+                var ir = ic
+                while ir < ic + mcur {
+                    let mrows = min(mr, ic + mcur - ir)
+                    var ap = o.a + ir * o.rsA + pc * o.csA
+                    var rs = o.rsA, cs = o.csA
+                    if mrows < mr {
+                        for p in 0..<kcur {
+                            for i in 0..<mr {
+                                edgeA[p * mr + i] = i < mrows ? ap[i * o.rsA + p * o.csA] : 0
+                            }
+                        }
+                        ap = UnsafePointer(edgeA)
+                        rs = 1
+                        cs = mr
+                    }
+                    let cp = o.c + ir * o.ldc + jc + jr
+                    if mrows == mr && ncols == nr {
+                        K.run(kcur, ap, rs, cs, bp, cp, o.ldc, o.alpha, beta)
+                    } else {
+                        K.run(kcur, ap, rs, cs, bp, tile, nr, o.alpha, 0)
+                        for i in 0..<mrows {
+                            for j in 0..<ncols {
+                                let v = tile[i * nr + j]
+                                cp[i * o.ldc + j] = beta == 0 ? v : v + beta * cp[i * o.ldc + j]
+                            }
+                        }
+                    }
+                    ir += mr
+                }
+                jr += nr
+            }
+            ic += mcur
+        }
+    }
+
     /// Packs B[p0..<p0+kcur, j0..<j0+ncur] into nr-wide panels, each kcur x nr row-major,
     /// zero-padded past the last column.
     @inline(__always)
-    static func packB(nr: Int, _ o: Operands, p0: Int, kcur: Int, j0: Int, ncur: Int, into dst: UnsafeMutablePointer<Float>) {
-        var panel = 0
-        var j = 0
-        while j < ncur {
+    static func packB(nr: Int, _ o: Operands, p0: Int, kcur: Int, j0: Int, ncur: Int, panels: Range<Int>,
+                      into dst: UnsafeMutablePointer<Float>) {
+        var panel = panels.lowerBound
+        var j = panel * nr
+        while j < ncur && panel < panels.upperBound {
             let width = min(nr, ncur - j)
             let out = dst + panel * kcur * nr
             if !o.transB {

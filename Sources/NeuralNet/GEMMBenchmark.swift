@@ -80,6 +80,45 @@ public enum GEMMBenchmark {
         return Result(label: label, m: m, n: n, k: k, transA: transA, transB: transB, gflops: median(rates))
     }
 
+    /// GFLOP/s of `threads` single-threaded GEMMs running at once, each on its own operands:
+    /// how the trainer runs its convolutions (one image chunk per core).
+    public static func measureConcurrent(label: String, m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
+                                         threads: Int, repeats: Int = 7) -> Result {
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        let inner = max(1, Int(0.05 * 50e9 / flops))
+        let a = (0..<threads).map { t in randomFloats(m * k, seed: UInt64(2 * t + 1)) }
+        let b = (0..<threads).map { t in randomFloats(k * n, seed: UInt64(2 * t + 2)) }
+        let c = (0..<threads).map { _ in GEMM.alignedFloats(m * n) }
+        defer { c.forEach { $0.deallocate() } }
+        func run(_ times: Int) {
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                a[t].withUnsafeBufferPointer { pa in
+                    b[t].withUnsafeBufferPointer { pb in
+                        for _ in 0..<times {
+                            GEMM.multiply(m: m, n: n, k: k, a: pa.baseAddress!, lda: transA ? m : k, transA: transA,
+                                          b: pb.baseAddress!, ldb: transB ? k : n, transB: transB,
+                                          c: c[t], ldc: n, parallel: false)
+                        }
+                    }
+                }
+            }
+        }
+        run(1)
+        var rates: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            run(inner)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            rates.append(flops * Double(inner * threads) / seconds / 1e9)
+        }
+        return Result(label: label, m: m, n: n, k: k, transA: transA, transB: transB, gflops: median(rates))
+    }
+
+    static func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in rng.uniform(-1, 1) }
+    }
+
     static func median(_ xs: [Double]) -> Double {
         let s = xs.sorted()
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2

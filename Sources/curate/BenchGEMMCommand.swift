@@ -41,7 +41,20 @@ extension BenchCommand {
                 ("fc1 weight grad", flat, 128, b, true, false),
                 ("fc1 input grad", b, flat, 128, false, true),
             ]
-            let results = shapes.map { GEMMBenchmark.measure(label: $0.0, m: $0.1, n: $0.2, k: $0.3, transA: $0.4, transB: $0.5) }
+            var results = shapes.map { GEMMBenchmark.measure(label: $0.0, m: $0.1, n: $0.2, k: $0.3, transA: $0.4, transB: $0.5) }
+            // What the trainer actually calls: per 4-image chunk, one single-threaded GEMM per core.
+            let rows1 = 4 * s * s, rows2 = 4 * (s / 2) * (s / 2)
+            let chunkShapes: [(String, Int, Int, Int, Bool, Bool)] = [
+                ("512x512x512, one per core", 512, 512, 512, false, false),
+                ("conv1 forward, per chunk", rows1, 32, 9 * c, false, false),
+                ("conv1 weight grad, per chunk", 9 * c, 32, rows1, true, false),
+                ("conv2 forward, per chunk", rows2, 64, 288, false, false),
+                ("conv2 weight grad, per chunk", 288, 64, rows2, true, false),
+                ("conv2 input grad, per chunk", rows2, 288, 64, false, true),
+            ]
+            results += chunkShapes.map {
+                GEMMBenchmark.measureConcurrent(label: $0.0, m: $0.1, n: $0.2, k: $0.3, transA: $0.4, transB: $0.5, threads: t)
+            }
             if json {
                 var lines = ["{\"threads\": \(t), \"peak_gflops_1_thread\": \(fmt(peak1)), \"peak_gflops\": \(fmt(peakAll)), \"shapes\": ["]
                 lines.append(results.map { r in
