@@ -78,12 +78,16 @@ public struct FitLoop {
     public var stage: String
     public var progress: ((EpochReport) -> Void)?
     public var validate: ((Int) -> Double?)?
+    /// Called after every batch with the epoch so far (images done, running loss and accuracy).
+    public var batchProgress: ((EpochReport) -> Void)?
 
-    public init(recipe: TrainingRecipe, stage: String = "train", progress: ((EpochReport) -> Void)? = nil, validate: ((Int) -> Double?)? = nil) {
+    public init(recipe: TrainingRecipe, stage: String = "train", progress: ((EpochReport) -> Void)? = nil,
+                validate: ((Int) -> Double?)? = nil, batchProgress: ((EpochReport) -> Void)? = nil) {
         self.recipe = recipe
         self.stage = stage
         self.progress = progress
         self.validate = validate
+        self.batchProgress = batchProgress
     }
 
     /// - Parameters:
@@ -142,6 +146,12 @@ public struct FitLoop {
                     var best = 0
                     for c in 1..<max(k, 1) where probs[j * k + c] > probs[j * k + best] { best = c }
                     if best == y[j] { correct += 1 }
+                }
+                if let batchProgress {
+                    let done = min(i, order.count)
+                    batchProgress(EpochReport(stage: stage, epoch: epoch + 1, epochs: epochs, loss: weightSum > 0 ? lossSum / weightSum : 0,
+                                              accuracy: Double(correct) / Double(max(done, 1)), learningRate: lr,
+                                              seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, images: done))
                 }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -61,7 +61,9 @@ public struct TrainingOutcome {
 
 extension TrainingJob {
     /// Trains on `train` (and reports accuracy on `validation` after every epoch).
-    public func run(train: ImageData, validation: ImageData? = nil, progress: ((EpochReport) -> Void)? = nil) throws -> TrainingOutcome {
+    /// `progress` gets every finished epoch; `batchProgress` the epoch so far after each batch.
+    public func run(train: ImageData, validation: ImageData? = nil, progress: ((EpochReport) -> Void)? = nil,
+                    batchProgress: ((EpochReport) -> Void)? = nil) throws -> TrainingOutcome {
         guard train.count > 0 else { throw TrainingError("no training images could be loaded") }
         let classes = Array(Set(train.labels)).sorted()
         guard classes.count >= 2 else { throw TrainingError("training needs at least 2 label values, found \(classes.count)") }
@@ -138,12 +140,12 @@ extension TrainingJob {
         var reports: [EpochReport] = []
         switch loss {
         case .erm, .groupDRO:
-            let loop = FitLoop(recipe: recipe, stage: "train", progress: progress, validate: validate)
+            let loop = FitLoop(recipe: recipe, stage: "train", progress: progress, validate: validate, batchProgress: batchProgress)
             reports = loop.fit(trainNet, count: train.count, epochs: recipe.epochs, input: input, labels: labels, weights: weights,
                                groups: grouping?.ids, groupCount: grouping?.names.count ?? 0, loss: loss, sampler: sampler)
         case .jtt(let lambda, let firstEpochs):
             let start = net.parameters.map(\.value)
-            let first = FitLoop(recipe: recipe, stage: "jtt-identify", progress: progress)
+            let first = FitLoop(recipe: recipe, stage: "jtt-identify", progress: progress, batchProgress: batchProgress)
             reports = first.fit(trainNet, count: train.count, epochs: firstEpochs, input: input, labels: labels, weights: weights, sampler: sampler)
             let p = predict(trainNet, count: train.count) { input($0, 0) }
             let upweighted = jttWeights(weights, predictions: p.classes, labels: labels, lambda: lambda)
@@ -151,7 +153,7 @@ extension TrainingJob {
             for (param, value) in zip(net.parameters, start) { param.value = value }
             notes["jtt_error_set"] = String(upweighted.errors)
             notes["jtt_lambda"] = String(lambda)
-            let second = FitLoop(recipe: recipe, stage: "jtt-retrain", progress: progress, validate: validate)
+            let second = FitLoop(recipe: recipe, stage: "jtt-retrain", progress: progress, validate: validate, batchProgress: batchProgress)
             reports += second.fit(trainNet, count: train.count, epochs: recipe.epochs, input: input, labels: labels, weights: weights, sampler: sampler)
         }
         net.trainableFrom = 0

@@ -112,13 +112,25 @@ struct TrainCommand: ParsableCommand {
         let valData = try val.map { try TrainCommand.load($0, size: job.size, channels: job.channels) }
         let loaded = Date().timeIntervalSince(started)
         let tty = !json && isatty(2) != 0
-        let outcome = try job.run(train: trainData, validation: valData) { r in
-            guard tty else { return }
-            var line = String(format: "%@ epoch %d/%d  loss %.4f  acc %.2f%%", r.stage, r.epoch, r.epochs, r.loss, 100 * r.accuracy)
-            if let v = r.validationAccuracy { line += String(format: "  val %.2f%%", 100 * v) }
-            line += String(format: "  %.0f img/s  %.0fs left", r.imagesPerSecond, r.seconds * Double(r.epochs - r.epoch))
-            note(line)
+        // On a terminal: a line that updates twice a second within an epoch, and stays at
+        // the end of each epoch.
+        var lastDraw = 0.0
+        func line(_ r: EpochReport, total: Int) -> String {
+            let rate = r.seconds > 0 ? Double(r.images) / r.seconds : 0
+            let left = rate > 0 ? (Double(total - r.images) + Double(r.epochs - r.epoch) * Double(total)) / rate : 0
+            var text = String(format: "%@ epoch %d/%d  %d/%d  loss %.4f  acc %.2f%%", r.stage, r.epoch, r.epochs, r.images, total, r.loss, 100 * r.accuracy)
+            if let v = r.validationAccuracy { text += String(format: "  val %.2f%%", 100 * v) }
+            return text + String(format: "  %.0f img/s  %d:%02d left", rate, Int(left) / 60, Int(left) % 60)
         }
+        let total = job.mode == .lastLayer && job.from != nil ? 0 : trainData.count
+        let outcome = try job.run(train: trainData, validation: valData, progress: { r in
+            guard tty else { return }
+            FileHandle.standardError.write(Data(("\r" + line(r, total: r.images) + "\u{1B}[K\n").utf8))
+        }, batchProgress: { r in
+            guard tty, r.seconds - lastDraw >= 0.5 || r.seconds < lastDraw else { return }
+            lastDraw = r.seconds
+            FileHandle.standardError.write(Data(("\r" + line(r, total: total > 0 ? total : r.images) + "\u{1B}[K").utf8))
+        })
         var metadata: [String: String] = [
             "curate_version": CurateVersion.string, "seed": String(seed), "epochs": String(epochs),
             "loss": loss, "train": train, "optimizer": optimizer.rawValue, "learning_rate": String(learningRate),

@@ -57,11 +57,13 @@ struct TrainCommandTests {
         let toy = try ToySet()
         defer { toy.remove() }
         let d = toy.dir
-        let trained = try CLI.run(["train", "--train", "\(d)/train.csv", "--model", "cnn-small"] + ToySet.quick + ["--out", "\(d)/m.ckpt", "--json"])
+        let trained = try CLI.run(["train", "--train", "\(d)/train.csv", "--val", "\(d)/test.csv", "--model", "cnn-small"] + ToySet.quick
+                                  + ["--out", "\(d)/m.ckpt", "--json"])
         #expect(trained.status == 0, "\(trained.stderr)")
         let summary = try jsonObject(trained.stdout)
         #expect(summary["classes"] as? [String] == ["bright", "dark"] && summary["train_images"] as? Int == 40)
-        #expect((summary["epochs"] as? [Any])?.count == 4)
+        let epochs = try #require(summary["epochs"] as? [[String: Any]])
+        #expect(epochs.count == 4 && epochs.allSatisfy { $0["validation_accuracy"] is Double })
 
         let eval = try CLI.run(["evaluate", "--model", "\(d)/m.ckpt", "--test", "\(d)/test.csv", "--by", "label", "--by", "tint",
                                 "--json", "-", "--predictions", "\(d)/preds.csv", "--counterfactual", "\(d)/cf.csv"])
@@ -100,6 +102,11 @@ struct TrainCommandTests {
         }
         let a = try Data(contentsOf: URL(fileURLWithPath: "\(d)/t1.ckpt")), b = try Data(contentsOf: URL(fileURLWithPath: "\(d)/t2.ckpt"))
         #expect(a == b && a.count > 1000)
+        for threads in ["1", "2"] {
+            let e = try CLI.run(["evaluate", "--model", "\(d)/t1.ckpt", "--test", "\(d)/test.csv", "--threads", threads, "--predictions", "\(d)/p\(threads).csv"])
+            #expect(e.status == 0, "\(e.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(d)/p1.csv")) == Data(contentsOf: URL(fileURLWithPath: "\(d)/p2.csv")))
         let other = try CLI.run(["train", "--train", "\(d)/train.csv", "--seed", "4"] + ToySet.quick + ["--out", "\(d)/t4.ckpt"])
         #expect(other.status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: "\(d)/t4.ckpt")) != a)
