@@ -7,7 +7,7 @@ SWIFT ?= swift
 APT_PACKAGES := libpng-dev libjpeg-dev zlib1g-dev libsqlite3-dev pkg-config dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test deps build bench-decode clean
+.PHONY: demo test deps build bench-decode bench-train clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -28,6 +28,10 @@ test: deps
 # Decode speed beside Pillow and OpenCV (needs ../peers-venv; see ../shared/peers/README.md).
 bench-decode: deps
 	bench/decode.sh
+
+# cnn-small beside the PyTorch reference on Fashion-MNIST (needs torch in ../peers-venv).
+bench-train: deps
+	bench/train.sh
 
 clean:
 	rm -rf .build
