@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "DatasetCatalog", targets: ["DatasetCatalog"]),
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Audit", targets: ["Audit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
@@ -54,12 +55,15 @@ let package = Package(
         .target(name: "NeuralNet", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fastSwift + [.swiftLanguageMode(.v5)]),
 
+        // Dataset audits: counts, intervals, association, parity, reweighing, image statistics, findings, reports.
+        .target(name: "Audit", dependencies: ["DatasetCatalog", "ImageCodecs"], swiftSettings: fastSwift),
+
         // Training from manifests: the data pipeline, transfer modes, robust losses, evaluation.
         .target(name: "Training", dependencies: ["NeuralNet", "ImageCodecs", "DatasetCatalog"], swiftSettings: fastSwift),
 
         .executableTarget(
             name: "curate",
-            dependencies: ["ImageCodecs", "DatasetCatalog", "NeuralNet", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["ImageCodecs", "DatasetCatalog", "NeuralNet", "Training", "Audit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fastSwift),
 
@@ -67,6 +71,7 @@ let package = Package(
         .testTarget(name: "DatasetCatalogTests", dependencies: ["DatasetCatalog", "ImageCodecs"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "DatasetCatalog", "ImageCodecs"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "DatasetCatalog"]),
         .testTarget(name: "CurateCLITests", dependencies: ["ImageCodecs", "DatasetCatalog"]),
     ]
 )

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Audit
+import DatasetCatalog
+import Foundation
+import ImageCodecs
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Measure a dataset's bias: group sizes, label x attribute association, parity, reweighing, image statistics, findings.",
+        discussion: """
+        For each --by attribute, and for their intersection when there are several: counts and \
+        shares of every group and (label, group) cell with 95% Wilson intervals; chi-square, \
+        Cramér's V, mutual information; P(label | group), statistical parity difference, \
+        disparate impact, smoothed empirical differential fairness; AIF360 Reweighing and \
+        group-balanced weights. Weighted when the manifest has a weight column. With a scan \
+        catalog (--catalog, or curate.catalog beside the manifest when it exists): per-group image \
+        statistics, real vs synthetic separability, duplicates and leakage between splits. \
+        Findings are the numbers that pass thresholds, most severe first.
+
+        Exit status: 0; 1 when any high-severity finding was made (for scripts); 2 on bad input.
+
+        Examples:
+          curate audit data/manifest.csv --by gender --by race --json audit.json --html audit.html
+          curate audit celeba.csv --label Smiling --by Male --markdown audit.md
+        """)
+
+    @Argument(help: "The manifest.") var manifest: String
+    @Option(parsing: .singleValue, help: "An attribute column (repeat, or comma-separate, for several).") var by: [String] = []
+    @Option(help: "The label column.") var label = "label"
+    @Option(help: "The favourable label value for the headline parity numbers (default: 1/yes/true for binary labels).") var positive: String?
+    @Option(help: "A scan catalog with the images' facts.") var catalog: String?
+    @Option(help: "Write the JSON report here ('-' for stdout).") var json: String?
+    @Option(help: "Write a Markdown report here.") var markdown: String?
+    @Option(help: "Write a single-file HTML report (inline SVG charts) here.") var html: String?
+
+    func run() throws {
+        let attributes = by.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+        guard !attributes.isEmpty else { throw ValidationError("name at least one attribute with --by") }
+        let m = try ManifestReader.read(manifest)
+        var options = AuditOptions(attributes: attributes, labelColumn: label)
+        options.positiveLabel = positive
+        var cat: (Catalog, String)?
+        let defaultCatalog = ((manifest as NSString).deletingLastPathComponent as NSString).appendingPathComponent("curate.catalog")
+        if let path = catalog ?? (FileManager.default.fileExists(atPath: defaultCatalog) ? defaultCatalog : nil) {
+            guard FileManager.default.fileExists(atPath: path) else { throw CatalogError("\(path): no such catalog (run curate scan first)") }
+            cat = (try Catalog(path: path), path)
+        }
+        let audit: DatasetAudit
+        do {
+            audit = try DatasetAudit.run(m, path: manifest, options: options, catalog: cat)
+        } catch let e as AuditError {
+            throw ManifestError(file: manifest, e.description.replacingOccurrences(of: "\(manifest): ", with: ""))
+        }
+        if let json {
+            let text = audit.json.rendered() + "\n"
+            if json == "-" { print(text, terminator: "") } else { try AtomicFile.write(Data(text.utf8), to: json) }
+        }
+        if let markdown { try AtomicFile.write(Data(audit.markdown.utf8), to: markdown) }
+        if let html { try AtomicFile.write(Data(audit.html.utf8), to: html) }
+        if json != "-" {
+            print("\(audit.rows) rows; \(audit.attributes.map(\.name).joined(separator: ", "))")
+            for a in audit.attributes {
+                print("  \(a.name): " + [
+                    a.cramersV.map { String(format: "Cramér's V %.3f", $0) },
+                    a.pValue.map { String(format: "p %.3g", $0) },
+                    a.statisticalParityDifference.map { String(format: "SPD %.3f", $0) },
+                    a.disparateImpact.map { String(format: "DI %.3f", $0) },
+                    a.representationRatio.map { String(format: "representation %.3f", $0) },
+                ].compactMap { $0 }.joined(separator: ", "))
+            }
+            print("findings: \(audit.findings.count)")
+            for f in audit.findings.prefix(12) { print("  [\(f.severity.name)] \(f.message)") }
+            if audit.findings.count > 12 { print("  ... \(audit.findings.count - 12) more in the reports") }
+        }
+        if audit.findings.contains(where: { $0.severity == .high }) { throw ExitCode(1) }
+    }
+}

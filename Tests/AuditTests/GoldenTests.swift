@@ -1,0 +1,95 @@
+import DatasetCatalog
+import Foundation
+import Testing
+@testable import Audit
+
+/// The audit's numbers against the peer libraries' (fixtures/audit/make_goldens.py: scipy,
+/// scikit-learn, fairlearn, AIF360), to a relative 1e-9.
+@Suite struct GoldenTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("fixtures/audit").path
+    nonisolated(unsafe) static let goldens: [String: [String: Any]] = {
+        let data = FileManager.default.contents(atPath: folder + "/goldens.json")!
+        return try! JSONSerialization.jsonObject(with: data) as! [String: [String: Any]]
+    }()
+
+    func audit(_ name: String) throws -> AttributeAudit {
+        let path = Self.folder + "/\(name).csv"
+        let manifest = try ManifestReader.read(path)
+        return try DatasetAudit.run(manifest, path: path, options: AuditOptions(attributes: ["attr"])).attributes[0]
+    }
+
+    func close(_ a: Double?, _ b: Any?, _ what: String, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let b = b as? Double else {
+            Issue.record("\(name) \(what): no golden", sourceLocation: sourceLocation)
+            return
+        }
+        guard let a else {
+            Issue.record("\(name) \(what): nil, golden \(b)", sourceLocation: sourceLocation)
+            return
+        }
+        let scale = max(abs(b), 1e-300)
+        #expect(abs(a - b) / scale <= 1e-9 || abs(a - b) <= 1e-15, "\(name) \(what): \(a) vs golden \(b)", sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: ["binary", "binary_weighted", "multi_empty", "multi_weighted", "multiclass"])
+    func associationMatchesScipyAndSklearn(name: String) throws {
+        let a = try audit(name)
+        let g = Self.goldens[name]!
+        close(a.chi2, g["chi2"], "chi2", name)
+        #expect(a.dof == g["dof"] as? Int)
+        close(a.pValue, g["p_value"], "p_value", name)
+        close(a.cramersV, g["cramers_v"], "cramers_v", name)
+        close(a.cramersVCorrected, g["cramers_v_corrected"], "cramers_v_corrected", name)
+        close(a.mutualInformation, g["mutual_information_nats"], "mutual_information_nats", name)
+        close(a.mutualInformationNormalized, g["mutual_information_normalized"], "mutual_information_normalized", name)
+        if let sk = g["mutual_information_normalized_sklearn"] { close(a.mutualInformationNormalized, sk, "NMI (sklearn)", name) }
+    }
+
+    @Test(arguments: ["binary", "binary_weighted", "multi_empty", "multi_weighted"])
+    func parityMatchesFairlearnAndAIF360(name: String) throws {
+        let a = try audit(name)
+        let g = Self.goldens[name]!
+        close(a.statisticalParityDifference, g["statistical_parity_difference"], "statistical_parity_difference", name)
+        close(a.disparateImpact, g["disparate_impact"], "disparate_impact", name)
+        close(a.smoothedEDF, g["smoothed_edf"], "smoothed_edf", name)
+        let reweighing = try #require(g["reweighing"] as? [String: Double])
+        #expect(a.reweighing.count == reweighing.count)
+        for w in a.reweighing {
+            close(w.weight, reweighing["\(w.label!)|\(w.value)"], "reweighing \(w.label!)|\(w.value)", name)
+        }
+        // The peer script's own figures (fairness_metrics.py) agree too, where it prints them.
+        let peer = try #require((g["peer"] as? [String: Any])?["audit"] as? [String: Any])
+        if !a.weighted(name) {
+            close(a.chi2, peer["chi2"], "peer chi2", name)
+            close(a.cramersV, peer["cramers_v"], "peer cramers_v", name)
+            close(a.smoothedEDF, peer["smoothed_edf_aif360_classic"], "peer smoothed EDF", name)
+        }
+    }
+
+    @Test(arguments: ["binary", "multi_empty", "multiclass"])
+    func wilsonIntervalsMatchScipy(name: String) throws {
+        let a = try audit(name)
+        let wilson = try #require(Self.goldens[name]!["wilson"] as? [String: [Double]])
+        for group in a.groups {
+            let g = try #require(wilson[group.value])
+            close(group.wilsonLow, g[0], "wilson low \(group.value)", name)
+            close(group.wilsonHigh, g[1], "wilson high \(group.value)", name)
+        }
+    }
+
+    @Test func emptyCellsAndRatiosByHand() throws {
+        let a = try audit("multi_empty")
+        #expect(a.emptyCells.map { "\($0.label)|\($0.value)" } == ["1|west"])
+        // Group balanced weights: W / (G W_a), mean 1 over rows.
+        let n = a.groups.reduce(0.0) { $0 + $1.count }
+        let mean = a.groupBalanced.reduce(0.0) { acc, w in acc + w.weight * a.groups.first { $0.value == w.value }!.count } / n
+        #expect(abs(mean - 1) < 1e-12)
+        let counts = a.groups.map(\.count)
+        #expect(a.representationRatio == counts.min()! / counts.max()!)
+    }
+}
+
+extension AttributeAudit {
+    func weighted(_ name: String) -> Bool { name.contains("weighted") }
+}
