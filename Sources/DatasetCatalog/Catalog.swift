@@ -100,6 +100,16 @@ public final class Catalog: @unchecked Sendable {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
             try Self.migrator.migrate(db)
+            // A catalog written by an older development build may lack columns: it is a cache
+            // of facts about files, so it is rebuilt rather than refused.
+            let present = Set(try db.read { try $0.columns(in: "image").map(\.name) })
+            let expected = Self.columns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if !expected.allSatisfy(present.contains) {
+                try db.write { db in
+                    try db.execute(sql: "DROP TABLE image")
+                    try Self.createImageTable(db)
+                }
+            }
         } catch let error as DatabaseError {
             throw CatalogError("\(path): not a usable Curate catalog (\(error.message ?? "\(error.resultCode)")); delete it to start over")
         }
@@ -107,7 +117,12 @@ public final class Catalog: @unchecked Sendable {
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
-        m.registerMigration("v1") { db in
+        m.registerMigration("v1") { db in try createImageTable(db) }
+        return m
+    }
+
+    static func createImageTable(_ db: Database) throws {
+        do {
             try db.create(table: "image") { t in
                 t.primaryKey("path", .text)
                 t.column("status", .text).notNull()
@@ -132,7 +147,6 @@ public final class Catalog: @unchecked Sendable {
                 t.column("thumbnail", .blob)
             }
         }
-        return m
     }
 
     static let columns = "path, status, file_size, mtime_ns, error_code, error_message, format, width, height, channels, bit_depth, sha256, sha_prefix, brightness, colourfulness, mean_r, mean_g, mean_b, dominant_hue, phash, thumbnail"

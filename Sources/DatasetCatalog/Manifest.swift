@@ -54,10 +54,31 @@ public struct Manifest: Sendable, Equatable {
     }
 
     /// The image path of row `r`, resolved against the manifest's folder.
+    /// `.` and `..` segments are resolved, so that every manifest naming a file gives the
+    /// same string for it (the scan catalog's key).
     public func resolvedPath(_ r: Int) -> String {
         let p = value("path", row: r)
-        if p.hasPrefix("/") || baseDirectory.isEmpty { return p }
-        return baseDirectory + "/" + p
+        let joined = p.hasPrefix("/") || baseDirectory.isEmpty ? p : baseDirectory + "/" + p
+        guard joined.hasPrefix(".") || joined.contains("/.") || joined.contains("//") else { return joined }
+        return Manifest.normalize(joined)
+    }
+
+    /// Lexical normalisation: empty and `.` segments dropped, `..` removes the segment before it.
+    static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        let absolute = path.hasPrefix("/")
+        for segment in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if segment == "." { continue }
+            if segment == "..", let last = parts.last, last != ".." {
+                parts.removeLast()
+            } else if segment == ".." && absolute {
+                continue
+            } else {
+                parts.append(segment)
+            }
+        }
+        let body = parts.joined(separator: "/")
+        return absolute ? "/" + body : (body.isEmpty ? "." : body)
     }
 
     /// Sample weights (1 where the column or the cell is absent).
