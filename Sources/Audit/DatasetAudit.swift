@@ -71,7 +71,7 @@ public struct DatasetAudit: Sendable {
         for a in attributes {
             if let v = a.cramersV, v > t.cramersVModerate {
                 out.append(Finding(severity: v > t.cramersVHigh ? .high : .medium, kind: "label_association", attribute: a.name,
-                                   message: String(format: "%@ is associated with %@: Cramér's V %.3f (chi-square %.1f, p %.3g)", a.name, labelColumn, v, a.chi2 ?? 0, a.pValue ?? 1),
+                                   message: String(format: "%@ is associated with %@: Cramér's V %.3f (chi-square %.1f, p %@)", a.name, labelColumn, v, a.chi2 ?? 0, pText(a.pValue)),
                                    magnitude: v, numbers: [("cramers_v", .number(v)), ("p_value", .optional(a.pValue))]))
             }
             for e in a.emptyCells {
@@ -129,4 +129,10 @@ public struct DatasetAudit: Sendable {
         }
         return out.sorted { ($0.severity, $0.magnitude) > ($1.severity, $1.magnitude) }
     }
+}
+
+/// A p-value as text; one below the smallest double is "< 1e-300", not 0.
+func pText(_ p: Double?) -> String {
+    guard let p else { return "n/a" }
+    return p < 1e-300 ? "< 1e-300" : String(format: "%.3g", p)
 }

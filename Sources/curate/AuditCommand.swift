@@ -37,6 +37,7 @@ struct AuditCommand: ParsableCommand {
     func run() throws {
         let attributes = by.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
         guard !attributes.isEmpty else { throw ValidationError("name at least one attribute with --by") }
+        if attributes.contains(label) { throw ValidationError("--by \(label) is the label column; name the attributes to audit against it") }
         let m = try ManifestReader.read(manifest)
         var options = AuditOptions(attributes: attributes, labelColumn: label)
         options.positiveLabel = positive
@@ -63,7 +64,7 @@ struct AuditCommand: ParsableCommand {
             for a in audit.attributes {
                 print("  \(a.name): " + [
                     a.cramersV.map { String(format: "Cramér's V %.3f", $0) },
-                    a.pValue.map { String(format: "p %.3g", $0) },
+                    a.pValue.map { $0 < 1e-300 ? "p < 1e-300" : String(format: "p %.3g", $0) },
                     a.statisticalParityDifference.map { String(format: "SPD %.3f", $0) },
                     a.disparateImpact.map { String(format: "DI %.3f", $0) },
                     a.representationRatio.map { String(format: "representation %.3f", $0) },
