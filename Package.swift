@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Audit", targets: ["Audit"]),
+        .library(name: "Curation", targets: ["Curation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
@@ -58,12 +59,16 @@ let package = Package(
         // Dataset audits: counts, intervals, association, parity, reweighing, image statistics, findings, reports.
         .target(name: "Audit", dependencies: ["DatasetCatalog", "ImageCodecs"], swiftSettings: fastSwift),
 
+        // Curation strategies, splits and their provenance.
+        .target(name: "Curation", dependencies: ["DatasetCatalog", "ImageCodecs", "NeuralNet", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: fastSwift),
+
         // Training from manifests: the data pipeline, transfer modes, robust losses, evaluation.
         .target(name: "Training", dependencies: ["NeuralNet", "ImageCodecs", "DatasetCatalog"], swiftSettings: fastSwift),
 
         .executableTarget(
             name: "curate",
-            dependencies: ["ImageCodecs", "DatasetCatalog", "NeuralNet", "Training", "Audit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["ImageCodecs", "DatasetCatalog", "NeuralNet", "Training", "Audit", "Curation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fastSwift),
 
@@ -72,6 +77,7 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "DatasetCatalog", "ImageCodecs"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "DatasetCatalog"]),
+        .testTarget(name: "CurationTests", dependencies: ["Curation", "DatasetCatalog"]),
         .testTarget(name: "CurateCLITests", dependencies: ["ImageCodecs", "DatasetCatalog"]),
     ]
 )

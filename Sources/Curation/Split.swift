@@ -1,0 +1,114 @@
+import DatasetCatalog
+import Foundation
+import NeuralNet
+
+public struct SplitResult: Sendable {
+    public var manifests: [Manifest]
+    public var names: [String]
+    public var cellNames: [String]
+    /// Rows per cell per split, and the targets the ratios give.
+    public var counts: [[Int]]
+    public var targets: [[Int]]
+    public var clustersKeptWhole: Int
+    public var warnings: [String]
+}
+
+public enum Splitter {
+    public static let names = ["train", "val", "test"]
+
+    /// Each cell's rows divided by the ratios (largest remainder, so within one row), every
+    /// non-empty cell in train, and every group of rows that share an image (the same file, or
+    /// files in one duplicate cluster from the catalog) kept in one split.
+    public static func split(_ m: Manifest, cells: Cells, ratios: [Double], seed: UInt64, duplicateClusters: [[String]]) throws -> SplitResult {
+        guard ratios.count == 3, ratios.allSatisfy({ $0 >= 0 }), ratios.reduce(0, +) > 0 else {
+            throw CurationError("--ratios needs three non-negative numbers (train, val, test), for example 0.8,0.1,0.1")
+        }
+        let total = ratios.reduce(0, +)
+        let r = ratios.map { $0 / total }
+        guard r[0] > 0 else { throw CurationError("the train ratio must be positive: every cell must be present in train") }
+        // Units: rows joined by a shared file or a duplicate cluster (union-find).
+        var parent = Array(0..<m.count)
+        func find(_ x: Int) -> Int {
+            var x = x
+            while parent[x] != x { parent[x] = parent[parent[x]]; x = parent[x] }
+            return x
+        }
+        func union(_ a: Int, _ b: Int) {
+            let (ra, rb) = (find(a), find(b))
+            if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
+        }
+        var firstRowOfPath: [String: Int] = [:]
+        for row in 0..<m.count {
+            let p = m.resolvedPath(row)
+            if let f = firstRowOfPath[p] { union(f, row) } else { firstRowOfPath[p] = row }
+        }
+        var joined = 0
+        for cluster in duplicateClusters {
+            let rows = cluster.compactMap { firstRowOfPath[$0] }
+            if rows.count > 1 { joined += 1 }
+            for x in rows.dropFirst() { union(rows[0], x) }
+        }
+        var unitRows: [Int: [Int]] = [:]
+        for row in 0..<m.count { unitRows[find(row), default: []].append(row) }
+        // Each unit belongs to the cell of its first row.
+        var unitsOfCell = [[[Int]]](repeating: [], count: cells.names.count)
+        for root in unitRows.keys.sorted() {
+            let rows = unitRows[root]!
+            unitsOfCell[Int(cells.cellOfRow[rows[0]])].append(rows)
+        }
+        var assigned = [[Int]](repeating: [], count: 3)
+        var counts = [[Int]](repeating: [0, 0, 0], count: cells.names.count)
+        var targets = counts
+        var warnings: [String] = []
+        for (c, units) in unitsOfCell.enumerated() {
+            let n = units.reduce(0) { $0 + $1.count }
+            targets[c] = largestRemainder(n, r)
+            var rng = Cells.rng(seed: seed, cell: c, purpose: 0x5917)
+            let order = rng.permutation(units.count)
+            // Biggest units first (ties in the seeded order), each to the split furthest below target.
+            let sorted = order.sorted { units[$0].count > units[$1].count }
+            for u in sorted {
+                let deficits = (0..<3).map { Double(targets[c][$0] - counts[c][$0]) / Double(max(1, units[u].count)) }
+                var best = 0
+                for s in 1..<3 where deficits[s] > deficits[best] { best = s }
+                if counts[c][0] == 0 && targets[c][0] > 0 && best != 0 && deficits[0] > 0 { best = 0 }
+                counts[c][best] += units[u].count
+                assigned[best] += units[u]
+            }
+            if counts[c][0] == 0 && n > 0 {
+                warnings.append("cell \(cells.names[c]) has no row in train")
+            }
+            if (0..<3).contains(where: { abs(counts[c][$0] - targets[c][$0]) > 1 }) {
+                warnings.append("cell \(cells.names[c]): \(counts[c]) rows against targets \(targets[c]), because rows sharing an image stay together")
+            }
+        }
+        let manifests = (0..<3).map { s -> Manifest in
+            var out = m.selecting(assigned[s].sorted())
+            out.setColumn("split", [String](repeating: names[s], count: out.count))
+            return out
+        }
+        return SplitResult(manifests: manifests, names: names, cellNames: cells.names, counts: counts, targets: targets,
+                           clustersKeptWhole: joined, warnings: warnings)
+    }
+
+    /// n divided by the ratios: floors, then the largest fractional parts get the rest; train
+    /// gets at least one row when n > 0.
+    public static func largestRemainder(_ n: Int, _ r: [Double]) -> [Int] {
+        let exact = r.map { $0 * Double(n) }
+        var out = exact.map { Int($0.rounded(.down)) }
+        var left = n - out.reduce(0, +)
+        let order = exact.indices.sorted { (exact[$0] - Double(out[$0]), -$0) > (exact[$1] - Double(out[$1]), -$1) }
+        var i = 0
+        while left > 0 {
+            out[order[i % order.count]] += 1
+            left -= 1
+            i += 1
+        }
+        if n > 0 && out[0] == 0 {
+            let from = out.indices.max { out[$0] < out[$1] }!
+            out[from] -= 1
+            out[0] += 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,191 @@
+import DatasetCatalog
+import Foundation
+import Testing
+@testable import Curation
+
+@Suite struct StrategyTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("fixtures/audit").path
+    func load(_ name: String) throws -> (Manifest, String) {
+        let path = Self.folder + "/\(name).csv"
+        return (try ManifestReader.read(path), path)
+    }
+
+    /// Every output row is a copy of the input row its source_row names.
+    func checkSourceRows(_ input: Manifest, _ output: Manifest, sourceLocation: SourceLocation = #_sourceLocation) {
+        let sources = output.column("source_row")!.map { Int($0)! }
+        for column in input.columns where column != "weight" && column != "source_row" {
+            let a = input.column(column)!, b = output.column(column)!
+            for (i, s) in sources.enumerated() where a[s] != b[i] {
+                Issue.record("row \(i): \(column) \(b[i]) but source row \(s) has \(a[s])", sourceLocation: sourceLocation)
+                return
+            }
+        }
+    }
+
+    @Test func undersampleAndOversampleCounts() throws {
+        let (m, path) = try load("multi_empty")
+        let cells = try Cells(m, by: ["label", "attr"], file: path)
+        let under = try Strategies.undersample(m, cells: cells, perCell: nil, seed: 1)
+        #expect(Set(under.after) == [cells.sizes.min()!])
+        #expect(under.manifest.count == cells.sizes.min()! * cells.names.count)
+        checkSourceRows(m, under.manifest)
+        #expect(Set(under.manifest.column("source_row")!).count == under.manifest.count)   // without replacement
+        let over = try Strategies.oversample(m, cells: cells, perCell: nil, seed: 1)
+        #expect(Set(over.after) == [cells.sizes.max()!])
+        checkSourceRows(m, over.manifest)
+        let fixed = try Strategies.undersample(m, cells: cells, perCell: 20, seed: 1)
+        #expect(fixed.after == cells.sizes.map { min($0, 20) })
+        #expect(fixed.warnings.count == cells.sizes.filter { $0 < 20 }.count)
+    }
+
+    @Test func oversampleCarriesWeights() throws {
+        let (m, path) = try load("multi_weighted")
+        let over = try Strategies.oversample(m, cells: Cells(m, by: ["label", "attr"], file: path), perCell: nil, seed: 3)
+        let w = m.weights
+        for (i, s) in over.manifest.column("source_row")!.enumerated() {
+            #expect(over.manifest.weights[i] == w[Int(s)!])
+        }
+    }
+
+    @Test func reweighingEqualisesEveryGroupsLabelRate() throws {
+        for name in ["binary_weighted", "multi_weighted", "multiclass"] {
+            let (m, path) = try load(name)
+            let r = try Strategies.reweight(m, cells: Cells(m, by: ["label", "attr"], file: path), method: .reweighing, labelColumn: "label")
+            let out = r.manifest
+            let w = out.weights, labels = out.column("label")!, attrs = out.column("attr")!
+            let total = w.reduce(0, +)
+            #expect(abs(total - m.weights.reduce(0, +)) < 1e-6)
+            // P_w(y | a) equals P_w(y) for every a and y, as AIF360's Reweighing makes it.
+            for y in Set(labels) {
+                let overall = zip(w, labels).filter { $0.1 == y }.reduce(0) { $0 + $1.0 } / total
+                for a in Set(attrs) {
+                    let inA = (0..<out.count).filter { attrs[$0] == a }
+                    let rate = inA.filter { labels[$0] == y }.reduce(0.0) { $0 + w[$1] } / inA.reduce(0.0) { $0 + w[$1] }
+                    #expect(abs(rate - overall) < 1e-9, "\(name): P(\(y) | \(a)) = \(rate), P(\(y)) = \(overall)")
+                }
+            }
+        }
+    }
+
+    @Test func groupBalancedAndSqrtWeights() throws {
+        let (m, path) = try load("binary")
+        let cells = try Cells(m, by: ["label", "attr"], file: path)
+        let gb = try Strategies.reweight(m, cells: cells, method: .groupBalanced, labelColumn: "label")
+        let sums = cellSums(gb.manifest, cells)
+        #expect(sums.allSatisfy { abs($0 - sums[0]) < 1e-9 })
+        let sq = try Strategies.reweight(m, cells: cells, method: .sqrt, labelColumn: "label")
+        let s2 = cellSums(sq.manifest, cells)
+        // Each cell's total is proportional to sqrt(n_g).
+        let ratio = cells.sizes.enumerated().map { s2[$0.offset] / Double($0.element).squareRoot() }
+        #expect(ratio.allSatisfy { abs($0 - ratio[0]) < 1e-9 })
+    }
+
+    func cellSums(_ out: Manifest, _ cells: Cells) -> [Double] {
+        var sums = [Double](repeating: 0, count: cells.names.count)
+        for (i, s) in out.column("source_row")!.enumerated() { sums[Int(cells.cellOfRow[Int(s)!])] += out.weights[i] }
+        return sums
+    }
+
+    @Test(arguments: [-1.0, -0.6, -0.25, 0, 0.3, 0.5, 0.9, 1])
+    func correlateHitsItsTarget(strength: Double) throws {
+        let (m, path) = try load("binary")
+        let r = try Strategies.correlate(m, labelColumn: "label", attribute: "attr", strength: strength, seed: 4, file: path)
+        // The phi coefficient of the output, computed from its rows.
+        let labels = r.manifest.column("label")!, attrs = r.manifest.column("attr")!
+        let y = labels.map { $0 == "1" ? 1.0 : 0 }, a = attrs.map { $0 == "b" ? 1.0 : 0 }
+        let n = Double(y.count)
+        let my = y.reduce(0, +) / n, ma = a.reduce(0, +) / n
+        let cov = zip(y, a).reduce(0.0) { $0 + ($1.0 - my) * ($1.1 - ma) } / n
+        let phi = cov / ((my * (1 - my)) * (ma * (1 - ma))).squareRoot()
+        #expect(abs(phi - strength) <= 0.01, "strength \(strength): achieved \(phi)")
+        checkSourceRows(m, r.manifest)
+        #expect(r.warnings.isEmpty)
+    }
+
+    @Test func proportionSetsTheShare() throws {
+        let (m, path) = try load("binary")
+        for share in [0.01, 0.05, 0.2, 0.5] {
+            let r = try Strategies.proportion(m, by: ["attr"], group: "b", share: share, within: "label", seed: 2, file: path)
+            let labels = r.manifest.column("label")!, attrs = r.manifest.column("attr")!
+            for y in ["0", "1"] {
+                let rows = (0..<r.manifest.count).filter { labels[$0] == y }
+                let got = Double(rows.filter { attrs[$0] == "b" }.count) / Double(rows.count)
+                #expect(abs(got - share) <= 0.01, "share \(share) in label \(y): \(got)")
+            }
+        }
+    }
+
+    @Test func sameSeedSameBytesOtherSeedOtherRows() throws {
+        let (m, path) = try load("binary")
+        let cells = try Cells(m, by: ["label", "attr"], file: path)
+        let a = ManifestWriter.csv(try Strategies.undersample(m, cells: cells, perCell: nil, seed: 5).manifest)
+        let b = ManifestWriter.csv(try Strategies.undersample(m, cells: cells, perCell: nil, seed: 5).manifest)
+        let c = ManifestWriter.csv(try Strategies.undersample(m, cells: cells, perCell: nil, seed: 6).manifest)
+        #expect(a == b && a != c)
+    }
+
+    @Test func badInputIsAClearError() throws {
+        let (m, path) = try load("multiclass")
+        #expect(throws: CurationError.self) { try Cells(m, by: ["race"], file: path) }
+        do {
+            _ = try Strategies.correlate(m, labelColumn: "label", attribute: "attr", strength: 0.5, seed: 0, file: path)
+            Issue.record("no error")
+        } catch let e as CurationError {
+            #expect(e.description.contains("needs a binary label and a binary attribute"))
+        }
+        let blank = Manifest(columns: ["path", "label", "g"], cells: [["a", "b"], ["x", "y"], ["f", ""]], baseDirectory: "/tmp")
+        do {
+            _ = try Cells(blank, by: ["g"], file: "m.csv")
+            Issue.record("no error")
+        } catch let e as CurationError {
+            #expect(e.description == "m.csv: row 3 has no value for 'g' (an empty cell is unknown; drop or tag such rows first)")
+        }
+    }
+}
+
+@Suite struct SplitTests {
+    @Test func stratifiedWithinOneRowAndEveryCellInTrain() throws {
+        let (m, path) = try StrategyTests().load("multi_empty")
+        let cells = try Cells(m, by: ["label", "attr"], file: path)
+        let r = try Splitter.split(m, cells: cells, ratios: [0.7, 0.2, 0.1], seed: 1, duplicateClusters: [])
+        for (c, n) in cells.sizes.enumerated() {
+            #expect(r.counts[c].reduce(0, +) == n)
+            for (s, ratio) in [0.7, 0.2, 0.1].enumerated() { #expect(abs(Double(r.counts[c][s]) - ratio * Double(n)) < 1) }
+            #expect(r.counts[c][0] > 0)
+        }
+        #expect(r.manifests.map(\.count).reduce(0, +) == m.count)
+        #expect(r.manifests[1].column("split")!.allSatisfy { $0 == "val" })
+    }
+
+    @Test func duplicatesAreNeverSplit() throws {
+        // 60 rows over 20 files (each file named 3 times), and clusters joining files 0-1 and 2-3-4.
+        var cells: [[String]] = [[], [], []]
+        for i in 0..<60 {
+            cells[0].append("img/\(i % 20).png")
+            cells[1].append(i % 2 == 0 ? "cat" : "dog")
+            cells[2].append(i % 3 == 0 ? "f" : "m")
+        }
+        let m = Manifest(columns: ["path", "label", "g"], cells: cells, baseDirectory: "/data")
+        let clusters = [["/data/img/0.png", "/data/img/1.png"], ["/data/img/2.png", "/data/img/3.png", "/data/img/4.png"]]
+        for seed: UInt64 in 0..<5 {
+            let r = try Splitter.split(m, cells: Cells(m, by: ["label"], file: "m.csv"), ratios: [0.6, 0.2, 0.2], seed: seed, duplicateClusters: clusters)
+            var splitOf: [String: String] = [:]
+            for out in r.manifests {
+                for (p, s) in zip(out.column("path")!, out.column("split")!) {
+                    #expect(splitOf[p] == nil || splitOf[p] == s, "\(p) in two splits")
+                    splitOf[p] = s
+                }
+            }
+            #expect(splitOf["img/0.png"] == splitOf["img/1.png"])
+            #expect(splitOf["img/2.png"] == splitOf["img/3.png"] && splitOf["img/3.png"] == splitOf["img/4.png"])
+        }
+    }
+
+    @Test func largestRemainder() {
+        #expect(Splitter.largestRemainder(10, [0.8, 0.1, 0.1]) == [8, 1, 1])
+        #expect(Splitter.largestRemainder(7, [0.8, 0.1, 0.1]) == [5, 1, 1])   // 5.6, 0.7, 0.7: the two .7s get the rest
+        #expect(Splitter.largestRemainder(1, [0.1, 0.45, 0.45]) == [1, 0, 0])
+        #expect(Splitter.largestRemainder(0, [0.8, 0.1, 0.1]) == [0, 0, 0])
+    }
+}
