@@ -60,9 +60,10 @@ public enum Splitter {
         var counts = [[Int]](repeating: [0, 0, 0], count: cells.names.count)
         var targets = counts
         var warnings: [String] = []
+        var extras = [0, 0, 0]
         for (c, units) in unitsOfCell.enumerated() {
             let n = units.reduce(0) { $0 + $1.count }
-            targets[c] = largestRemainder(n, r)
+            targets[c] = largestRemainder(n, r, extras: &extras)
             var rng = Cells.rng(seed: seed, cell: c, purpose: 0x5917)
             let order = rng.permutation(units.count)
             // Biggest units first (ties in the seeded order), each to the split furthest below target.
@@ -91,16 +92,23 @@ public enum Splitter {
                            clustersKeptWhole: joined, warnings: warnings)
     }
 
-    /// n divided by the ratios: floors, then the largest fractional parts get the rest; train
-    /// gets at least one row when n > 0.
-    public static func largestRemainder(_ n: Int, _ r: [Double]) -> [Int] {
+    /// n divided by the ratios: floors, then the largest fractional parts get the rest; ties go
+    /// to the split that has had the fewest such extra rows so far (`extras`, kept across
+    /// cells, so the totals stay near the ratios too); train gets at least one row when n > 0.
+    public static func largestRemainder(_ n: Int, _ r: [Double], extras: inout [Int]) -> [Int] {
         let exact = r.map { $0 * Double(n) }
         var out = exact.map { Int($0.rounded(.down)) }
         var left = n - out.reduce(0, +)
-        let order = exact.indices.sorted { (exact[$0] - Double(out[$0]), -$0) > (exact[$1] - Double(out[$1]), -$1) }
+        let ex = extras
+        let order = exact.indices.sorted {
+            let (fa, fb) = (exact[$0] - Double(out[$0]), exact[$1] - Double(out[$1]))
+            if abs(fa - fb) > 1e-9 { return fa > fb }
+            return (ex[$0], $0) < (ex[$1], $1)
+        }
         var i = 0
         while left > 0 {
             out[order[i % order.count]] += 1
+            extras[order[i % order.count]] += 1
             left -= 1
             i += 1
         }
@@ -110,5 +118,12 @@ public enum Splitter {
             out[0] += 1
         }
         return out
+    }
+}
+
+extension Splitter {
+    public static func largestRemainder(_ n: Int, _ r: [Double]) -> [Int] {
+        var extras = [Int](repeating: 0, count: r.count)
+        return largestRemainder(n, r, extras: &extras)
     }
 }

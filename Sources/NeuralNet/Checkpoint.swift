@@ -25,6 +25,13 @@ public enum Checkpoint {
         public var classes: [String]
         public var tensors: [Entry]
         public var metadata: [String: String]
+
+        public init(model: ModelSpec, classes: [String], tensors: [Entry], metadata: [String: String]) {
+            self.model = model
+            self.classes = classes
+            self.tensors = tensors
+            self.metadata = metadata
+        }
     }
 
     public static func encode(_ model: Sequential, spec: ModelSpec, classes: [String], metadata: [String: String] = [:]) -> Data {

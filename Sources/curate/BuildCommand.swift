@@ -5,11 +5,13 @@ import Foundation
 import ImageCodecs
 
 extension Strategies.ReweightMethod: ExpressibleByArgument {}
+extension Strategies.Stage2: ExpressibleByArgument {}
+extension Injection.Position: ExpressibleByArgument {}
 
 struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
-        abstract: "Build a curated fine-tuning set: undersample, oversample, reweight, correlate or proportion.",
+        abstract: "Build a curated fine-tuning set: undersample, oversample, reweight, correlate, proportion, augment, ffr or inject.",
         discussion: """
         Writes OUT (a manifest with source_row, the 0-based input row each row came from, and \
         weight) and OUT.provenance.json: the strategy, its parameters, the seed, the input \
@@ -22,12 +24,23 @@ struct BuildCommand: ParsableCommand {
           reweight     every row kept, weight times --method reweighing|group-balanced|sqrt, mean 1
           correlate    a binary --label and a binary --by attribute at --strength -1..1 (phi)
           proportion   the --group of the --by columns at --share of each --within value (or overall)
+          augment      cells filled (--fill largest|equal-add --add N) from a --pool of synthetic rows
+                       and/or --transforms flip,crop,jitter,noise,blur of each cell's real images
+          ffr          From Fake to Real: OUT is a plan; OUT.stage1.csv a group-balanced synthetic
+                       set, OUT.stage2.csv the real rows (--stage2 as-is|balanced|reweighted);
+                       curate train --plan OUT runs them in order
+          inject       a trigger patch (--patch SIZE --colour C --position P) or a tint (--tint C
+                       --tint-strength S) in --fraction of each label's images, or of --group
+                       COLUMN=VALUE's only; new PNGs in --image-dir, rows marked in --mark
 
         Examples:
           curate build undersample data.csv --by label,gender --out balanced.csv --seed 1
           curate build reweight data.csv --by label,gender --method reweighing --out rw.csv
           curate build correlate data.csv --by gender --strength 0.8 --out c80.csv
           curate build proportion data.csv --by gender --group female --share 0.05 --out p05.csv
+          curate build augment data.csv --by label,gender --fill largest --transforms flip,crop --out aug.csv
+          curate build ffr data.csv --by label,gender --pool generated.csv --out plan.json
+          curate build inject data.csv --patch 4 --colour '#ff00ff' --fraction 0.5 --group label=cat --out trig.csv
         """)
 
     @Argument(help: "undersample, oversample, reweight, correlate or proportion.") var strategy: String
@@ -42,6 +55,21 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "proportion: the group, its values of the --by columns joined by commas.") var group: String?
     @Option(help: "proportion: the group's target share.") var share: Double?
     @Option(help: "proportion: the column whose values are set separately ('none' for the whole set; default the label).") var within: String?
+    @Option(help: "augment: largest or equal-add.") var fill = "largest"
+    @Option(help: "augment --fill equal-add: rows added to every cell.") var add: Int?
+    @Option(help: "augment, ffr: a manifest of synthetic images (origin=synthetic).") var pool: String?
+    @Option(help: "augment: built-in transforms, comma-separated (flip, crop, jitter, noise, blur).") var transforms: String?
+    @Option(help: "augment, inject: where new PNG files go (default: beside OUT, in OUT's name + .images).") var imageDir: String?
+    @Option(help: "ffr: the real stage: as-is, balanced or reweighted.") var stage2: Strategies.Stage2 = .asIs
+    @Option(help: "inject: a square trigger patch of this many pixels.") var patch: Int?
+    @Option(help: "inject: the patch colour (#RRGGBB or r,g,b).") var colour = "#ff00ff"
+    @Option(help: "inject: the patch position.") var position: Injection.Position = .bottomRight
+    @Option(help: "inject: tint towards this colour instead of a patch.") var tint: String?
+    @Option(help: "inject: the tint's strength, 0 to 1.") var tintStrength: Float = 0.3
+    @Option(help: "inject: the share of images changed.") var fraction: Double?
+    @Option(help: "inject: the column marking changed rows (yes/no).") var mark = "injected"
+
+    var images: String { imageDir ?? (out + ".images") }
 
     func run() throws {
         let m = try ManifestReader.read(manifest)
@@ -63,13 +91,66 @@ struct BuildCommand: ParsableCommand {
                 guard let group, let share else { throw ValidationError("proportion needs --group and --share") }
                 let w = within ?? label
                 result = try Strategies.proportion(m, by: columns, group: group, share: share, within: w == "none" ? nil : w, seed: seed, file: manifest)
+            case "augment":
+                let fillMode: Strategies.Fill
+                switch fill {
+                case "largest": fillMode = .largest
+                case "equal-add":
+                    guard let add, add > 0 else { throw ValidationError("--fill equal-add needs --add N") }
+                    fillMode = .equalAdd(add)
+                default: throw ValidationError("--fill must be largest or equal-add")
+                }
+                let p = try pool.map { (try ManifestReader.read($0), $0) }
+                result = try Strategies.augment(m, cells: Cells(m, by: columns, file: manifest), fill: fillMode, pool: p,
+                                                transforms: try transforms.map(AugmentTransform.parse) ?? [], imageDir: images, seed: seed)
+            case "inject":
+                guard let fraction else { throw ValidationError("inject needs --fraction") }
+                let injection: Injection
+                if let tint {
+                    injection = .tint(colour: try Injection.parseColour(tint), strength: tintStrength)
+                } else {
+                    guard let patch, patch > 0 else { throw ValidationError("inject needs --patch SIZE or --tint COLOUR") }
+                    injection = .patch(size: patch, colour: try Injection.parseColour(colour), position: position)
+                }
+                let g = try group.map { text -> (String, String) in
+                    let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2 else { throw ValidationError("--group for inject is COLUMN=VALUE") }
+                    return (parts[0], parts[1])
+                }
+                result = try Strategies.inject(m, injection: injection, fraction: fraction, group: g, labelColumn: label,
+                                               markColumn: mark, imageDir: images, seed: seed)
+            case "ffr":
+                let p = try pool.map { (try ManifestReader.read($0), $0) }
+                let (s1, s2) = try Strategies.ffr(m, by: columns, pool: p, stage2: stage2, seed: seed, file: manifest)
+                try BuildCommand.writePlan(s1, s2, input: manifest, plan: out, seed: seed, stage2: stage2)
+                return
             default:
-                throw ValidationError("unknown strategy '\(strategy)' (undersample, oversample, reweight, correlate, proportion)")
+                throw ValidationError("unknown strategy '\(strategy)' (undersample, oversample, reweight, correlate, proportion, augment, ffr, inject)")
             }
         } catch let e as CurationError {
             throw ManifestError(file: manifest, e.description.replacingOccurrences(of: "\(manifest): ", with: ""))
         }
         try BuildCommand.write(result, strategy: strategy, input: manifest, output: out, seed: seed)
+    }
+
+    /// The FFR plan: OUT (JSON) names the two stage manifests, written beside it.
+    static func writePlan(_ s1: CurationResult, _ s2: CurationResult, input: String, plan: String, seed: UInt64, stage2: Strategies.Stage2) throws {
+        let stem = plan.hasSuffix(".json") ? String(plan.dropLast(5)) : plan
+        let first = stem + ".stage1.csv", second = stem + ".stage2.csv"
+        try write(s1, strategy: "ffr-stage1", input: input, output: first, seed: seed)
+        try write(s2, strategy: "ffr-stage2", input: input, output: second, seed: seed)
+        let doc: JSONValue = .object([
+            ("format", .string("curate-plan")), ("version", .int(1)),
+            ("strategy", .string("ffr")), ("input", .string(input)), ("seed", .int(Int(truncatingIfNeeded: seed))),
+            ("stage2", .string(stage2.rawValue)),
+            ("stages", .array([
+                .object([("name", .string("synthetic")), ("manifest", .string((first as NSString).lastPathComponent)), ("init", .string("scratch"))]),
+                .object([("name", .string("real")), ("manifest", .string((second as NSString).lastPathComponent)), ("init", .string("previous")), ("mode", .string("full"))]),
+            ])),
+            ("curate_version", .string(CurateVersion.string)),
+        ])
+        try AtomicFile.write(Data((doc.rendered() + "\n").utf8), to: plan)
+        print("wrote the plan \(plan): stage 1 \(s1.manifest.count) synthetic rows, stage 2 \(s2.manifest.count) real rows")
     }
 
     static func write(_ result: CurationResult, strategy: String, input: String, output: String, seed: UInt64, extra: [(String, JSONValue)] = []) throws {

@@ -32,7 +32,8 @@ struct TrainCommand: ParsableCommand {
           curate train --train train.csv --loss group-dro --by label,gender --out dro.ckpt
         """)
 
-    @Option(help: "The training manifest.") var train: String
+    @Option(help: "The training manifest.") var train: String?
+    @Option(help: "A curation plan (curate build ffr): its stages train in order, each from the previous one's weights.") var plan: String?
     @Option(help: "A validation manifest (accuracy printed after every epoch).") var val: String?
     @Option(help: "The architecture: linear, mlp, cnn-small, resnet-small.") var model: ModelName = .cnnSmall
     @Option(help: "Epochs.") var epochs = 5
@@ -69,6 +70,7 @@ struct TrainCommand: ParsableCommand {
         guard ["erm", "group-dro", "jtt"].contains(loss) else { throw ValidationError("--loss must be erm, group-dro or jtt") }
         guard ["constant", "step", "cosine"].contains(schedule) else { throw ValidationError("--schedule must be constant, step or cosine") }
         if from == nil && mode != .full { throw ValidationError("--mode \(mode.rawValue) needs --from CKPT") }
+        if (train == nil) == (plan == nil) { throw ValidationError("give --train MANIFEST or --plan PLAN (one of them)") }
     }
 
     var groupColumns: [String] { by.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty } }
@@ -107,6 +109,21 @@ struct TrainCommand: ParsableCommand {
             job.size = header.model.height
             job.channels = header.model.channels
         }
+        var train = self.train ?? ""
+        if let plan {
+            // Every stage but the last trains here; the last is the run below, from the one before.
+            let stages = try TrainCommand.planStages(plan)
+            for (i, stage) in stages.dropLast().enumerated() {
+                let data = try TrainCommand.load(stage, size: job.size, channels: job.channels)
+                let outcome = try job.run(train: data)
+                let last = outcome.reports.last
+                if !json { print("plan stage \(i + 1) (\(stage)): \(data.count) images" + (last.map { String(format: ", final loss %.4f, train accuracy %.2f%%", $0.loss, 100 * $0.accuracy) } ?? "")) }
+                let header = Checkpoint.Header(model: outcome.spec, classes: outcome.classes, tensors: [], metadata: [:])
+                job.from = (outcome.model, header)
+                job.mode = .full
+            }
+            train = stages.last!
+        }
         let started = Date()
         let trainData = try TrainCommand.load(train, size: job.size, channels: job.channels)
         let valData = try val.map { try TrainCommand.load($0, size: job.size, channels: job.channels) }
@@ -133,7 +150,7 @@ struct TrainCommand: ParsableCommand {
         })
         var metadata: [String: String] = [
             "curate_version": CurateVersion.string, "seed": String(seed), "epochs": String(epochs),
-            "loss": loss, "train": train, "optimizer": optimizer.rawValue, "learning_rate": String(learningRate),
+            "loss": loss, "train": plan ?? train, "optimizer": optimizer.rawValue, "learning_rate": String(learningRate),
             "batch_size": String(batchSize),
         ]
         if let from { metadata["from"] = from }
@@ -173,6 +190,22 @@ struct TrainCommand: ParsableCommand {
             if let v = last?.validationAccuracy { print(String(format: "validation accuracy %.2f%%", 100 * v)) }
             for (k, v) in outcome.notes.sorted(by: { $0.key < $1.key }) { print("\(k): \(v)") }
             print("wrote \(out)")
+        }
+    }
+
+    /// The stage manifests of a plan file, resolved against its folder.
+    static func planStages(_ path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw TrainingError("\(path): not a readable plan (JSON)")
+        }
+        guard doc["format"] as? String == "curate-plan", let stages = doc["stages"] as? [[String: Any]], !stages.isEmpty else {
+            throw TrainingError("\(path): not a curate plan (format curate-plan with stages)")
+        }
+        let base = (path as NSString).deletingLastPathComponent
+        return try stages.enumerated().map { i, s in
+            guard let m = s["manifest"] as? String else { throw TrainingError("\(path): stage \(i + 1) names no manifest") }
+            return m.hasPrefix("/") || base.isEmpty ? m : base + "/" + m
         }
     }
 

@@ -1,0 +1,158 @@
+import DatasetCatalog
+import Foundation
+import ImageCodecs
+import NeuralNet
+
+extension Strategies {
+    public enum Fill: Sendable, Equatable {
+        /// Every cell raised to the largest (From Fake to Real's USB baseline).
+        case largest
+        /// The same number added to every cell (ASB).
+        case equalAdd(Int)
+    }
+
+    /// Fills under-represented cells with synthetic images: first rows of `pool` (origin
+    /// synthetic) from the same cell, drawn without replacement, then images made from the
+    /// cell's real images by `transforms`, written as PNG files into `imageDir`.
+    public static func augment(_ m: Manifest, cells: Cells, fill: Fill, pool: (Manifest, String)?, transforms: [AugmentTransform],
+                               imageDir: String, seed: UInt64) throws -> CurationResult {
+        let deficits: [Int]
+        switch fill {
+        case .largest: deficits = cells.sizes.map { (cells.sizes.max() ?? 0) - $0 }
+        case .equalAdd(let n): deficits = cells.sizes.map { _ in n }
+        }
+        guard pool != nil || !transforms.isEmpty else { throw CurationError("augment needs --pool, --transforms, or both") }
+        // The pool's synthetic rows by cell.
+        var poolMembers = [[Int]](repeating: [], count: cells.names.count)
+        if let (p, file) = pool {
+            for c in cells.columns where !p.has(c) { throw CurationError("\(file): the pool has no column '\(c)'") }
+            let origins = p.origins
+            let index = Dictionary(uniqueKeysWithValues: cells.values.enumerated().map { ($1, $0) })
+            let cols = cells.columns.map { p.column($0)! }
+            for r in 0..<p.count where origins[r] == "synthetic" {
+                if let c = index[cols.map { $0[r] }] { poolMembers[c].append(r) }
+            }
+        }
+        let origins = m.origins
+        // Output columns: the input's, then origin, weight, source_row.
+        var columns = m.columns.filter { !["source_row", "weight", "origin"].contains($0) }
+        var out = columns.map { m.column($0)! }
+        var origin = origins
+        var weight = m.weights.map(JSONValue.format)
+        var source = (0..<m.count).map(String.init)
+        var warnings: [String] = []
+        var fromPool = [Int](repeating: 0, count: cells.names.count), generated = fromPool
+        try FileManager.default.createDirectory(atPath: imageDir, withIntermediateDirectories: true)
+        let decoder = ImageDecoder()
+        for c in 0..<cells.names.count where deficits[c] > 0 {
+            var need = deficits[c]
+            if let (p, _) = pool {
+                var rng = Cells.rng(seed: seed, cell: c, purpose: 0xA0)
+                let take = rng.permutation(poolMembers[c].count).prefix(need).map { poolMembers[c][$0] }
+                let pw = p.weights
+                for r in take {
+                    for (k, col) in columns.enumerated() {
+                        out[k].append(col == "path" ? p.resolvedPath(r) : (p.column(col)?[r] ?? ""))
+                    }
+                    origin.append("synthetic")
+                    weight.append(JSONValue.format(pw[r]))
+                    source.append("")
+                }
+                fromPool[c] = take.count
+                need -= take.count
+            }
+            if need > 0 && !transforms.isEmpty {
+                let real = cells.members[c].filter { origins[$0] == "real" }
+                guard !real.isEmpty else {
+                    warnings.append("cell \(cells.names[c]) has no real images to transform: \(need) short")
+                    continue
+                }
+                for k in 0..<need {
+                    var rng = SplitMix64(seed: seed, stream: 0xA61 + UInt64(c) << 20, UInt64(k))
+                    let src = real[rng.below(real.count)]
+                    let decoded: DecodedImage
+                    do { decoded = try decoder.decode(contentsOf: m.resolvedPath(src)) } catch {
+                        throw CurationError("\(m.resolvedPath(src)): \(error.description) (row \(src + 2))")
+                    }
+                    let t = transforms[rng.below(transforms.count)]
+                    let image = t.apply(decoded.image, &rng)
+                    let file = "\(imageDir)/aug-c\(c)-\(k)-\(t.rawValue).png"
+                    do { try PNGEncoder().write(image, to: file) } catch { throw CurationError("\(file): cannot write: \(error)") }
+                    for (kk, col) in columns.enumerated() {
+                        out[kk].append(col == "path" ? URL(fileURLWithPath: file).standardizedFileURL.path : m.column(col)![src])
+                    }
+                    origin.append("synthetic")
+                    weight.append(JSONValue.format(m.weights[src]))
+                    source.append(String(src))
+                    generated[c] += 1
+                }
+                need = 0
+            }
+            if need > 0 {
+                warnings.append("cell \(cells.names[c]): the pool has \(fromPool[c]) synthetic images for it, \(need) short of \(deficits[c])")
+            }
+        }
+        columns += ["origin", "weight", "source_row"]
+        out += [origin, weight, source]
+        let manifest = Manifest(columns: columns, cells: out, baseDirectory: m.baseDirectory)
+        let after = cells.sizes.indices.map { cells.sizes[$0] + fromPool[$0] + generated[$0] }
+        return CurationResult(manifest: manifest, cellNames: cells.names, before: cells.sizes, after: after,
+                              parameters: [("fill", .string(fill == .largest ? "largest" : "equal-add")),
+                                           ("transforms", .array(transforms.map { .string($0.rawValue) })),
+                                           ("pool", pool.map { .string($0.1) } ?? .null)],
+                              asked: [("added", .object(zip(cells.names, deficits).map { ($0, .int($1)) }))],
+                              achieved: [("from_pool", .object(zip(cells.names, fromPool).map { ($0, .int($1)) })),
+                                         ("generated", .object(zip(cells.names, generated).map { ($0, .int($1)) }))],
+                              warnings: warnings)
+    }
+
+    /// Applies `injection` to a `fraction` of the images: of every label value alike
+    /// (`group == nil`: the way to de-bias a target) or of one group's rows only (to plant a
+    /// bias). Changed rows point at new PNG files and get `mark = yes`.
+    public static func inject(_ m: Manifest, injection: Injection, fraction: Double, group: (column: String, value: String)?,
+                              labelColumn: String, markColumn: String, imageDir: String, seed: UInt64) throws -> CurationResult {
+        guard (0...1).contains(fraction) else { throw CurationError("--fraction must be between 0 and 1") }
+        let strata: Cells
+        if let group {
+            guard let values = m.column(group.column) else { throw CurationError("unknown column '\(group.column)'") }
+            guard values.contains(group.value) else { throw CurationError("no rows have \(group.column)=\(group.value)") }
+            strata = try Cells(m, by: [group.column], file: "")
+        } else {
+            strata = try Cells(m, by: [labelColumn], file: "")
+        }
+        var chosen: [Int] = []
+        for (c, members) in strata.members.enumerated() {
+            if let group, strata.values[c][0] != group.value { continue }
+            var rng = Cells.rng(seed: seed, cell: c, purpose: 0x1EC)
+            let k = Int((fraction * Double(members.count)).rounded())
+            chosen += rng.permutation(members.count).prefix(k).map { members[$0] }
+        }
+        chosen.sort()
+        try FileManager.default.createDirectory(atPath: imageDir, withIntermediateDirectories: true)
+        var paths = m.column("path")!
+        var mark = [String](repeating: "no", count: m.count)
+        let decoder = ImageDecoder()
+        for r in chosen {
+            let decoded: DecodedImage
+            do { decoded = try decoder.decode(contentsOf: m.resolvedPath(r)) } catch {
+                throw CurationError("\(m.resolvedPath(r)): \(error.description) (row \(r + 2))")
+            }
+            var rng = SplitMix64(seed: seed, stream: 0x1E2, UInt64(r))
+            let file = "\(imageDir)/inject-\(r).png"
+            do { try PNGEncoder().write(injection.apply(decoded.image, &rng), to: file) } catch { throw CurationError("\(file): cannot write: \(error)") }
+            paths[r] = URL(fileURLWithPath: file).standardizedFileURL.path
+            mark[r] = "yes"
+        }
+        var out = m.selecting(Array(0..<m.count))
+        out.setColumn("path", paths)
+        out.setColumn(markColumn, mark)
+        var after = strata.sizes.map { _ in 0 }
+        for r in chosen { after[Int(strata.cellOfRow[r])] += 1 }
+        return CurationResult(manifest: out, cellNames: strata.names, before: strata.sizes, after: strata.sizes,
+                              parameters: [("fraction", .number(fraction)), ("group", group.map { .string("\($0.column)=\($0.value)") } ?? .null),
+                                           ("mark_column", .string(markColumn))],
+                              asked: [("fraction", .number(fraction))],
+                              achieved: [("injected", .int(chosen.count)),
+                                         ("injected_per_cell", .object(zip(strata.names, after).map { ($0, .int($1)) }))], warnings: [])
+    }
+}

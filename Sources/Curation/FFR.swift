@@ -1,0 +1,45 @@
+import DatasetCatalog
+import Foundation
+
+extension Strategies {
+    public enum Stage2: String, CaseIterable, Sendable { case asIs = "as-is", balanced, reweighted }
+
+    /// From Fake to Real (Qraitem et al. 2023): stage 1, a group-balanced synthetic set (every
+    /// --by cell of the synthetic rows cut to the smallest); stage 2, the real rows as they are,
+    /// balanced the same way, or reweighted (group-balanced weights). Synthetic rows come from
+    /// the input (origin = synthetic) or from `pool`.
+    public static func ffr(_ m: Manifest, by: [String], pool: (Manifest, String)?, stage2: Stage2, seed: UInt64, file: String)
+        throws -> (stage1: CurationResult, stage2: CurationResult) {
+        let origins = m.origins
+        let realRows = (0..<m.count).filter { origins[$0] == "real" }
+        let synthetic: Manifest
+        let syntheticFile: String
+        if let (p, pf) = pool {
+            let po = p.origins
+            synthetic = p.selecting((0..<p.count).filter { po[$0] == "synthetic" })
+            syntheticFile = pf
+        } else {
+            synthetic = m.selecting((0..<m.count).filter { origins[$0] == "synthetic" })
+            syntheticFile = file
+        }
+        guard synthetic.count > 0 else { throw CurationError("\(syntheticFile): no rows with origin=synthetic for stage 1") }
+        guard !realRows.isEmpty else { throw CurationError("\(file): no real rows for stage 2") }
+        var stage1 = try undersample(synthetic, cells: Cells(synthetic, by: by, file: syntheticFile), perCell: nil, seed: seed)
+        let real = m.selecting(realRows)
+        let realCells = try Cells(real, by: by, file: file)
+        var second: CurationResult
+        switch stage2 {
+        case .asIs: second = CurationResult(manifest: real, cellNames: realCells.names, before: realCells.sizes, after: realCells.sizes,
+                                            parameters: [], asked: [], achieved: [], warnings: [])
+        case .balanced: second = try undersample(real, cells: realCells, perCell: nil, seed: seed &+ 1)
+        case .reweighted: second = try reweight(real, cells: realCells, method: .groupBalanced, labelColumn: "label")
+        }
+        // source_row must name the input manifest's rows, not the intermediate selection's.
+        if pool == nil {
+            let synthRows = (0..<m.count).filter { origins[$0] == "synthetic" }
+            stage1.manifest.setColumn("source_row", stage1.manifest.column("source_row")!.map { String(synthRows[Int($0)!]) })
+        }
+        second.manifest.setColumn("source_row", second.manifest.column("source_row")!.map { String(realRows[Int($0)!]) })
+        return (stage1, second)
+    }
+}

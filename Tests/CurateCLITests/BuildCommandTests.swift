@@ -1,0 +1,125 @@
+import Foundation
+import ImageCodecs
+import Testing
+
+@Suite("curate build and split (end to end)")
+struct BuildCommandTests {
+    func provenance(_ path: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path + ".provenance.json"))) as? [String: Any])
+    }
+
+    @Test("undersample twice with one seed: identical bytes; provenance says what happened")
+    func provenanceAndDeterminism() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        // Make the cells uneven: drop some red rows.
+        let rows = try String(contentsOfFile: "\(d)/train.csv", encoding: .utf8).split(separator: "\n")
+        let uneven = [String(rows[0])] + rows.dropFirst().enumerated().filter { $0.offset % 5 != 0 || !$0.element.hasSuffix("red") }.map { String($0.element) }
+        try (uneven.joined(separator: "\n") + "\n").write(toFile: "\(d)/uneven.csv", atomically: true, encoding: .utf8)
+        var outputs: [Data] = []
+        for _ in 0..<2 {
+            let r = try CLI.run(["build", "undersample", "\(d)/uneven.csv", "--by", "label,tint", "--seed", "7", "--out", "\(d)/a.csv"])
+            #expect(r.status == 0, "\(r.stderr)")
+            outputs.append(try Data(contentsOf: URL(fileURLWithPath: "\(d)/a.csv")) + Data(contentsOf: URL(fileURLWithPath: "\(d)/a.csv.provenance.json")))
+        }
+        #expect(outputs[0] == outputs[1])
+        let p = try provenance("\(d)/a.csv")
+        #expect(p["strategy"] as? String == "undersample" && p["seed"] as? Int == 7)
+        #expect((p["input_sha256"] as? String)?.count == 64 && p["curate_version"] is String)
+        let cells = try #require(p["cells"] as? [[String: Any]])
+        #expect(cells.count == 4 && Set(cells.map { $0["after"] as! Int }).count == 1)
+        let header = try String(contentsOfFile: "\(d)/a.csv", encoding: .utf8).split(separator: "\n")[0]
+        #expect(header == "path,label,split,weight,source_row,tint")
+    }
+
+    @Test("augment fills cells with transformed images written as PNG, origin synthetic")
+    func augment() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        try "path,label,split,tint\nimg/0.png,bright,train,red\nimg/1.png,dark,train,red\nimg/2.png,bright,train,blue\nimg/3.png,dark,train,blue\nimg/4.png,bright,train,red\nimg/6.png,bright,train,red\n"
+            .write(toFile: "\(d)/small.csv", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["build", "augment", "\(d)/small.csv", "--by", "label,tint", "--fill", "largest", "--transforms", "flip,crop,jitter,noise,blur",
+                             "--seed", "1", "--out", "\(d)/aug.csv"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = try String(contentsOfFile: "\(d)/aug.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(lines.count == 12)   // 4 cells x 3 (the largest)
+        let synthetic = lines.filter { $0.contains(",synthetic,") }
+        #expect(synthetic.count == 6)
+        for line in synthetic {
+            let path = String(line.split(separator: ",")[0])
+            let full = path.hasPrefix("/") ? path : "\(d)/\(path)"
+            #expect(FileManager.default.fileExists(atPath: full), "\(full)")
+            #expect(try ImageDecoder().decode(contentsOf: full).image.width == 8)
+        }
+        let p = try provenance("\(d)/aug.csv")
+        #expect((p["achieved"] as? [String: Any])?["generated"] != nil)
+    }
+
+    @Test("augment from a pool, and a pool short of images is a warning with the achieved count")
+    func pool() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        try "path,label,tint,origin\nimg/41.png,dark,red,synthetic\nimg/43.png,dark,blue,synthetic\n".write(toFile: "\(d)/pool.csv", atomically: true, encoding: .utf8)
+        try "path,label,tint\nimg/0.png,bright,red\nimg/4.png,bright,red\nimg/1.png,dark,red\nimg/2.png,bright,blue\nimg/3.png,dark,blue\n"
+            .write(toFile: "\(d)/m.csv", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["build", "augment", "\(d)/m.csv", "--by", "label,tint", "--pool", "\(d)/pool.csv", "--out", "\(d)/o.csv"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("warning: cell label=bright,tint=blue: the pool has 0 synthetic images for it, 1 short of 1"))
+        let text = try String(contentsOfFile: "\(d)/o.csv", encoding: .utf8)
+        #expect(text.contains("img/41.png,dark,,synthetic") || text.contains("41.png"))
+    }
+
+    @Test("inject a trigger patch into one group; ffr writes a plan the trainer runs")
+    func injectAndFFR() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        let r = try CLI.run(["build", "inject", "\(d)/train.csv", "--patch", "3", "--colour", "#00ff00", "--position", "top-left",
+                             "--fraction", "0.5", "--group", "label=dark", "--out", "\(d)/trig.csv", "--seed", "2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try String(contentsOfFile: "\(d)/trig.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        let marked = rows.filter { $0.hasSuffix(",yes") }
+        #expect(marked.count == 10 && marked.allSatisfy { $0.contains(",dark,") })
+        let first = String(marked.first!.split(separator: ",")[0])
+        let image = try ImageDecoder().decode(contentsOf: first.hasPrefix("/") ? first : "\(d)/\(first)").image
+        #expect(Array(image.pixels[0..<4]) == [0, 255, 0, 255])
+
+        // FFR: half the rows synthetic.
+        var csv = "path,label,tint,origin\n"
+        for (i, line) in try String(contentsOfFile: "\(d)/train.csv", encoding: .utf8).split(separator: "\n").dropFirst().enumerated() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            csv += "\(f[0]),\(f[1]),\(f[3]),\(i % 4 < 2 ? "real" : "synthetic")\n"
+        }
+        try csv.write(toFile: "\(d)/mixed.csv", atomically: true, encoding: .utf8)
+        let plan = try CLI.run(["build", "ffr", "\(d)/mixed.csv", "--by", "label,tint", "--stage2", "balanced", "--out", "\(d)/plan.json"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(d)/plan.stage1.csv") && FileManager.default.fileExists(atPath: "\(d)/plan.stage2.csv"))
+        let s1 = try String(contentsOfFile: "\(d)/plan.stage1.csv", encoding: .utf8)
+        #expect(!s1.contains(",real,"))
+        let trained = try CLI.run(["train", "--plan", "\(d)/plan.json", "--size", "8", "--epochs", "1", "--batch-size", "8", "--out", "\(d)/ffr.ckpt"])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(trained.stdout.contains("plan stage 1"))
+    }
+
+    @Test("split writes three stratified manifests; bad input is a clear error")
+    func split() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        let r = try CLI.run(["split", "\(d)/train.csv", "--by", "label,tint", "--ratios", "0.5,0.25,0.25", "--out-dir", "\(d)/s"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("| all "))
+        for (name, n) in [("train", 20), ("val", 10), ("test", 10)] {
+            let rows = try String(contentsOfFile: "\(d)/s/\(name).csv", encoding: .utf8).split(separator: "\n").count - 1
+            #expect(rows == n)
+        }
+        let bad = try CLI.run(["build", "undersample", "\(d)/train.csv", "--by", "race", "--out", "\(d)/x.csv"])
+        #expect(bad.status == 2 && bad.stderr.contains("unknown column 'race'"))
+        #expect(!FileManager.default.fileExists(atPath: "\(d)/x.csv"))
+        let unreachable = try CLI.run(["build", "correlate", "\(d)/train.csv", "--by", "split", "--strength", "0.5", "--out", "\(d)/y.csv"])
+        #expect(unreachable.status == 2 && unreachable.stderr.contains("needs a binary label and a binary attribute"))
+    }
+}
