@@ -36,17 +36,42 @@ public struct Cells: Sendable {
             cells.append(v)
         }
         self.columns = columns
-        var index: [[String]: Int32] = [:]
+        // Each column as small integer codes (one dictionary lookup per row), then the joint
+        // code in mixed radix: no per-row arrays.
+        var columnValues: [[String]] = []
+        var columnCodes: [[Int32]] = []
+        for v in cells {
+            var index: [String: Int32] = [:]
+            var values: [String] = []
+            let codes = v.map { s -> Int32 in
+                if let c = index[s] { return c }
+                let c = Int32(values.count)
+                index[s] = c
+                values.append(s)
+                return c
+            }
+            columnValues.append(values)
+            columnCodes.append(codes)
+        }
+        let radices = columnValues.map(\.count)
+        var joint = [Int](repeating: 0, count: manifest.count)
+        for (k, codes) in columnCodes.enumerated() {
+            let radix = radices[k]
+            codes.withUnsafeBufferPointer { c in
+                for r in 0..<c.count { joint[r] = joint[r] * radix + Int(c[r]) }
+            }
+        }
+        var cellIndex: [Int: Int32] = [:]
         var keys: [[String]] = []
         var raw = [Int32](repeating: 0, count: manifest.count)
         for r in 0..<manifest.count {
-            let key = cells.map { $0[r] }
-            if let c = index[key] {
+            if let c = cellIndex[joint[r]] {
                 raw[r] = c
             } else {
-                index[key] = Int32(keys.count)
-                raw[r] = Int32(keys.count)
-                keys.append(key)
+                let c = Int32(keys.count)
+                cellIndex[joint[r]] = c
+                keys.append(columnCodes.indices.map { columnValues[$0][Int(columnCodes[$0][r])] })
+                raw[r] = c
             }
         }
         let order = keys.indices.sorted { keys[$0].lexicographicallyPrecedes(keys[$1]) }

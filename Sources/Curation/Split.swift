@@ -37,44 +37,65 @@ public enum Splitter {
             let (ra, rb) = (find(a), find(b))
             if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
         }
+        // A file's key: its path relative to the manifest's folder when it is inside it (as
+        // written, for plain relative paths: no string building for most rows), else resolved.
+        let basePrefix = m.baseDirectory + "/"
+        func key(_ resolved: String) -> String {
+            resolved.hasPrefix(basePrefix) ? String(resolved.dropFirst(basePrefix.count)) : resolved
+        }
+        let pathCells = m.column("path")!
         var firstRowOfPath: [String: Int] = [:]
+        firstRowOfPath.reserveCapacity(m.count)
         for row in 0..<m.count {
-            let p = m.resolvedPath(row)
-            if let f = firstRowOfPath[p] { union(f, row) } else { firstRowOfPath[p] = row }
+            let raw = pathCells[row]
+            let k = !raw.hasPrefix("/") && !Manifest.hasDotSegments(raw) ? raw : key(m.resolvedPath(row))
+            if let f = firstRowOfPath[k] { union(f, row) } else { firstRowOfPath[k] = row }
         }
         var joined = 0
         for cluster in duplicateClusters {
-            let rows = cluster.compactMap { firstRowOfPath[$0] }
+            let rows = cluster.compactMap { firstRowOfPath[key($0)] }
             if rows.count > 1 { joined += 1 }
             for x in rows.dropFirst() { union(rows[0], x) }
         }
-        var unitRows: [Int: [Int]] = [:]
-        for row in 0..<m.count { unitRows[find(row), default: []].append(row) }
-        // Each unit belongs to the cell of its first row.
-        var unitsOfCell = [[[Int]]](repeating: [], count: cells.names.count)
-        for root in unitRows.keys.sorted() {
-            let rows = unitRows[root]!
-            unitsOfCell[Int(cells.cellOfRow[rows[0]])].append(rows)
+        // Units (numbered in order of their first row) and their sizes; each belongs to the
+        // cell of its first row.
+        var unitOfRoot = [Int32](repeating: -1, count: m.count)
+        var unitOfRow = [Int32](repeating: 0, count: m.count)
+        var unitSize: [Int] = []
+        var unitsOfCell = [[Int32]](repeating: [], count: cells.names.count)
+        for row in 0..<m.count {
+            let root = find(row)
+            if unitOfRoot[root] < 0 {
+                unitOfRoot[root] = Int32(unitSize.count)
+                unitsOfCell[Int(cells.cellOfRow[row])].append(Int32(unitSize.count))
+                unitSize.append(0)
+            }
+            unitOfRow[row] = unitOfRoot[root]
+            unitSize[Int(unitOfRow[row])] += 1
         }
-        var assigned = [[Int]](repeating: [], count: 3)
+        var splitOfUnit = [UInt8](repeating: 0, count: unitSize.count)
         var counts = [[Int]](repeating: [0, 0, 0], count: cells.names.count)
         var targets = counts
         var warnings: [String] = []
         var extras = [0, 0, 0]
         for (c, units) in unitsOfCell.enumerated() {
-            let n = units.reduce(0) { $0 + $1.count }
+            let n = units.reduce(0) { $0 + unitSize[Int($1)] }
             targets[c] = largestRemainder(n, r, extras: &extras)
             var rng = Cells.rng(seed: seed, cell: c, purpose: 0x5917)
             let order = rng.permutation(units.count)
             // Biggest units first (ties in the seeded order), each to the split furthest below target.
-            let sorted = order.sorted { units[$0].count > units[$1].count }
+            let sorted = units.allSatisfy({ unitSize[Int($0)] == 1 }) ? order
+                : order.sorted { unitSize[Int(units[$0])] > unitSize[Int(units[$1])] }
             for u in sorted {
-                let deficits = (0..<3).map { Double(targets[c][$0] - counts[c][$0]) / Double(max(1, units[u].count)) }
-                var best = 0
-                for s in 1..<3 where deficits[s] > deficits[best] { best = s }
-                if counts[c][0] == 0 && targets[c][0] > 0 && best != 0 && deficits[0] > 0 { best = 0 }
-                counts[c][best] += units[u].count
-                assigned[best] += units[u]
+                let size = unitSize[Int(units[u])]
+                var best = 0, bestDeficit = -Double.infinity
+                for s in 0..<3 {
+                    let d = Double(targets[c][s] - counts[c][s]) / Double(size)
+                    if d > bestDeficit { best = s; bestDeficit = d }
+                }
+                if counts[c][0] == 0 && targets[c][0] > 0 && best != 0 && targets[c][0] - counts[c][0] > 0 { best = 0 }
+                counts[c][best] += size
+                splitOfUnit[Int(units[u])] = UInt8(best)
             }
             if counts[c][0] == 0 && n > 0 {
                 warnings.append("cell \(cells.names[c]) has no row in train")
@@ -83,8 +104,10 @@ public enum Splitter {
                 warnings.append("cell \(cells.names[c]): \(counts[c]) rows against targets \(targets[c]), because rows sharing an image stay together")
             }
         }
+        var assigned = [[Int]](repeating: [], count: 3)
+        for row in 0..<m.count { assigned[Int(splitOfUnit[Int(unitOfRow[row])])].append(row) }
         let manifests = (0..<3).map { s -> Manifest in
-            var out = m.selecting(assigned[s].sorted())
+            var out = m.selecting(assigned[s])
             out.setColumn("split", [String](repeating: names[s], count: out.count))
             return out
         }

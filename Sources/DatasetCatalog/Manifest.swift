@@ -59,8 +59,20 @@ public struct Manifest: Sendable, Equatable {
     public func resolvedPath(_ r: Int) -> String {
         let p = value("path", row: r)
         let joined = p.hasPrefix("/") || baseDirectory.isEmpty ? p : baseDirectory + "/" + p
-        guard joined.hasPrefix(".") || joined.contains("/.") || joined.contains("//") else { return joined }
+        guard Manifest.hasDotSegments(joined) else { return joined }
         return Manifest.normalize(joined)
+    }
+
+    /// Whether a path has "." or ".." segments or an empty one ("//"), by a byte scan.
+    public static func hasDotSegments(_ path: String) -> Bool {
+        var previous: UInt8 = 0x2F   // as if preceded by "/" (a leading "/" is not an empty segment)
+        var first = true
+        for u in path.utf8 {
+            if previous == 0x2F && (u == 0x2E || (u == 0x2F && !first)) { return true }
+            previous = u
+            first = false
+        }
+        return false
     }
 
     /// Lexical normalisation: empty and `.` segments dropped, `..` removes the segment before it.

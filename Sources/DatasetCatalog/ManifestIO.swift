@@ -357,9 +357,15 @@ public enum ManifestWriter {
         let old = URL(fileURLWithPath: manifest.baseDirectory).standardizedFileURL.path
         m.baseDirectory = base
         guard old != base, let c = m.index(of: "path") else { return m }
+        // The way from the new folder to the old one, once; a plain relative path (no "."
+        // or ".." segments) then only needs it in front, and the rest go through normalisation.
+        let prefix = relativePath(old, from: base)
         let paths = m.cells[c].map { p -> String in
             if p.hasPrefix("/") { return p }
-            return relativePath(URL(fileURLWithPath: old + "/" + p).standardizedFileURL.path, from: base)
+            if !Manifest.hasDotSegments(p) {
+                return prefix.isEmpty ? p : prefix + "/" + p
+            }
+            return relativePath(Manifest.normalize(old + "/" + p), from: base)
         }
         m.setColumn("path", paths)
         return m
@@ -377,14 +383,26 @@ public enum ManifestWriter {
     public static func csv(_ m: Manifest) -> [UInt8] {
         let order = m.writeOrder.map { m.index(of: $0)! }
         var out: [UInt8] = []
-        out.reserveCapacity(m.count * 64)
+        // Size the buffer from a sample of rows, so it is not regrown a dozen times.
+        let sample = min(m.count, 256)
+        var sampleBytes = 0
+        for r in 0..<sample { for c in order { sampleBytes += m.cells[c][r].utf8.count + 1 } }
+        out.reserveCapacity(sample > 0 ? sampleBytes / sample * m.count * 11 / 10 + 4096 : 4096)
+        func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+            var needsQuotes = !bytes.isEmpty && (bytes[0] == 0x20 || bytes[bytes.count - 1] == 0x20)
+            if !needsQuotes {
+                for u in bytes where u == 0x2C || u == 0x22 || u == 0x0A || u == 0x0D { needsQuotes = true; break }
+            }
+            if !needsQuotes { out.append(contentsOf: bytes); return }
+            out.append(0x22)
+            for u in bytes { if u == 0x22 { out.append(0x22) }; out.append(u) }
+            out.append(0x22)
+        }
         func field(_ s: String) {
-            var needsQuotes = s.isEmpty ? false : (s.first == " " || s.last == " ")
-            for u in s.utf8 where u == 0x2C || u == 0x22 || u == 0x0A || u == 0x0D { needsQuotes = true; break }
-            if !needsQuotes { out.append(contentsOf: s.utf8); return }
-            out.append(0x22)
-            for u in s.utf8 { if u == 0x22 { out.append(0x22) }; out.append(u) }
-            out.append(0x22)
+            if s.utf8.withContiguousStorageIfAvailable(append) == nil {
+                let copy = Array(s.utf8)
+                copy.withUnsafeBufferPointer(append)
+            }
         }
         for (k, c) in order.enumerated() { if k > 0 { out.append(0x2C) }; field(m.columns[c]) }
         out.append(0x0A)
