@@ -43,15 +43,7 @@ public struct ImageAudit: Sendable {
     /// - Parameter groups: per attribute analysis, its name and each row's group (nil: unknown).
     static func compute(manifest: Manifest, catalog: Catalog, catalogPath: String,
                         groups: [(name: String, values: [String], codes: [Int32])]) throws -> ImageAudit {
-        var paths: [String] = []
-        var index: [String: Int] = [:]
-        var pathOfRow: [Int] = []
-        for r in 0..<manifest.count {
-            let p = manifest.resolvedPath(r)
-            if let i = index[p] { pathOfRow.append(i) } else { index[p] = paths.count; pathOfRow.append(paths.count); paths.append(p) }
-        }
-        let found = try catalog.records(for: paths)
-        let records = paths.map { found[$0] ?? CatalogRecord(path: $0, status: .missing) }
+        let (_, pathOfRow, records, clusters) = try Scanner.catalogFacts(manifest: manifest, catalog: catalog)
         // Per row: the statistics vector, when the image decoded.
         let stats: [[Double]?] = pathOfRow.map { i in
             let r = records[i]
@@ -115,8 +107,6 @@ public struct ImageAudit: Sendable {
                                             balancedAccuracy: ImageAudit.nearestCentroidCV(labelled))
             }
         }
-        let clusters = try Scanner.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records,
-                                                     nearDistance: 4, nearDifference: 4.0) { try catalog.details(for: $0) }
         return ImageAudit(catalog: catalogPath, covered: covered, uncovered: manifest.count - covered, attributes: attributes,
                           separability: separability, duplicateClusters: clusters)
     }

@@ -304,3 +304,28 @@ struct FileStamp: Sendable, Equatable {
         mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
     }
 }
+
+extension Scanner {
+    /// What the catalog knows about a manifest's files, without scanning: the unique resolved
+    /// paths, each row's index into them, the records (missing where the catalog has none) and
+    /// the duplicate clusters among them.
+    public static func catalogFacts(manifest: Manifest, catalog: Catalog) throws
+        -> (paths: [String], pathOfRow: [Int], records: [CatalogRecord], clusters: [DuplicateCluster]) {
+        var paths: [String] = []
+        var index: [String: Int] = [:]
+        var pathOfRow: [Int] = []
+        pathOfRow.reserveCapacity(manifest.count)
+        for r in 0..<manifest.count {
+            let p = manifest.resolvedPath(r)
+            if let i = index[p] { pathOfRow.append(i) } else { index[p] = paths.count; pathOfRow.append(paths.count); paths.append(p) }
+        }
+        let found = try catalog.records(for: paths)
+        let records = paths.map { found[$0] ?? CatalogRecord(path: $0, status: .missing) }
+        let defaults = Scanner()
+        let clusters = try duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records,
+                                             nearDistance: defaults.nearDistance, nearDifference: defaults.nearDifference) {
+            try catalog.details(for: $0)
+        }
+        return (paths, pathOfRow, records, clusters)
+    }
+}
