@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import DatasetCatalog
 import Foundation
 import ImageCodecs
@@ -26,6 +27,49 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Write each row's path, label, prediction, class probabilities and attributes to this CSV.") var predictions: String?
     @Option(help: "A manifest aligned row by row with --test, for the flip rate.") var counterfactual: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "The favourable class for the fairness gaps (default: 1/yes/true/positive for two classes; otherwise each class one-vs-rest, the worst reported).") var positive: String?
+
+    /// Demographic parity and equalized odds differences, TPR and FPR gaps (fairlearn's
+    /// definitions), for each --by column and for their joint groups; for the favourable class,
+    /// or the worst over classes one-vs-rest.
+    func fairness(_ e: Evaluation, _ test: ImageData, _ columns: [String]) -> JSONValue {
+        guard !columns.isEmpty else { return .null }
+        let classIndex = Dictionary(uniqueKeysWithValues: e.classes.enumerated().map { ($1, $0) })
+        let labels = test.labels.map { classIndex[$0]! }
+        let inferred = e.classes.count == 2 ? ["1", "yes", "true", "positive"].first(where: e.classes.contains) : nil
+        let classes: [Int]
+        if let p = positive ?? inferred, let c = classIndex[p] { classes = [c] } else { classes = Array(e.classes.indices) }
+        let weights = test.weights.map(Double.init)
+        var keys: [(String, [String])] = columns.map { c in (c, test.column(c)!) }
+        if columns.count > 1 {
+            let cols = columns.map { test.column($0)! }
+            keys.append((columns.joined(separator: ","), (0..<test.count).map { r in cols.map { $0[r] }.joined(separator: ",") }))
+        }
+        let byAttribute: [(String, JSONValue)] = keys.map { name, values in
+            let names = Array(Set(values)).sorted()
+            let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+            let groups = values.map { index[$0]! }
+            var worst: (Int, PredictionFairness)?
+            for c in classes {
+                let f = PredictionFairness.compute(labels: labels.map { $0 == c }, predictions: e.predictions.map { $0 == c },
+                                                   groups: groups, names: names, weights: weights)
+                if worst == nil || f.equalizedOddsDifference > worst!.1.equalizedOddsDifference { worst = (c, f) }
+            }
+            let (c, f) = worst!
+            return (name, .object([
+                ("positive", .string(e.classes[c])),
+                ("demographic_parity_difference", .number(f.demographicParityDifference)),
+                ("equalized_odds_difference", .number(f.equalizedOddsDifference)),
+                ("tpr_gap", .number(f.truePositiveRateGap)),
+                ("fpr_gap", .number(f.falsePositiveRateGap)),
+                ("groups", .array(f.groups.map { g in
+                    .object([("value", .string(g.value)), ("count", .int(g.count)), ("tpr", .number(g.truePositiveRate)),
+                             ("fpr", .number(g.falsePositiveRate)), ("selection_rate", .number(g.selectionRate))])
+                })),
+            ]))
+        }
+        return .object([("positive_class", classes.count == 1 ? .string(e.classes[classes[0]]) : .null), ("by_attribute", .object(byAttribute))])
+    }
 
     func run() throws {
         if let threads { Parallel.threads = max(1, threads) }
@@ -46,6 +90,7 @@ struct EvaluateCommand: ParsableCommand {
             ("group_count", .object(e.groupCount.map { ($0.0, .int($0.1)) })),
             ("worst_group_accuracy", .optional(e.worstGroupAccuracy)),
             ("flip_rate", .optional(e.flipRate)),
+            ("fairness", fairness(e, testData, columns)),
         ])
         if let json {
             if json == "-" { print(doc.rendered()) } else { try AtomicFile.write(Data((doc.rendered() + "\n").utf8), to: json) }

@@ -20,6 +20,7 @@ import Testing
     }
 
     func close(_ a: Double?, _ b: Any?, _ what: String, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        if let b = b as? Double, let a, a == b { return }
         guard let b = b as? Double else {
             Issue.record("\(name) \(what): no golden", sourceLocation: sourceLocation)
             return
@@ -92,4 +93,30 @@ import Testing
 
 extension AttributeAudit {
     func weighted(_ name: String) -> Bool { name.contains("weighted") }
+}
+
+/// Prediction fairness against fairlearn's demographic_parity_difference,
+/// equalized_odds_difference and MetricFrame TPR / FPR / selection rate, to 1e-9.
+@Suite struct PredictionFairnessTests {
+    @Test(arguments: ["binary", "binary_weighted", "multi_empty", "multi_weighted"])
+    func matchesFairlearn(name: String) throws {
+        let path = GoldenTests.folder + "/\(name).csv"
+        let m = try ManifestReader.read(path)
+        let attrs = m.column("attr")!
+        let names = Array(Set(attrs)).sorted()
+        let f = PredictionFairness.compute(labels: m.column("label")!.map { $0 == "1" }, predictions: m.column("pred")!.map { $0 == "1" },
+                                           groups: attrs.map { names.firstIndex(of: $0)! }, names: names,
+                                           weights: m.has("weight") ? m.weights : nil)
+        let g = try #require(GoldenTests.goldens[name]?["predictions"] as? [String: Any])
+        let check = GoldenTests()
+        check.close(f.demographicParityDifference, g["demographic_parity_difference"], "DPD", name)
+        check.close(f.equalizedOddsDifference, g["equalized_odds_difference"], "EOD", name)
+        let byGroup = try #require(g["by_group"] as? [String: [String: Double]])
+        for group in f.groups {
+            let gold = try #require(byGroup[group.value])
+            check.close(group.truePositiveRate, gold["tpr"], "TPR \(group.value)", name)
+            check.close(group.falsePositiveRate, gold["fpr"], "FPR \(group.value)", name)
+            check.close(group.selectionRate, gold["selection_rate"], "selection \(group.value)", name)
+        }
+    }
 }

@@ -76,6 +76,14 @@ struct TrainCommandTests {
         #expect(e["worst_group_accuracy"] as? Double == groups.values.min())
         #expect((e["group_count"] as? [String: Int])?.values.reduce(0, +) == 20)
         #expect(e["balanced_accuracy"] != nil)
+        // Fairness gaps by tint, for the two-class task ("bright" is the second class, not a
+        // conventional positive, so the worst class one-vs-rest is reported), checked against the
+        // predictions file below.
+        let fairness = try #require((e["fairness"] as? [String: Any])?["by_attribute"] as? [String: [String: Any]])
+        #expect(Set(fairness.keys) == ["label", "tint", "label,tint"])
+        let tint = try #require(fairness["tint"])
+        let gaps = [tint["tpr_gap"] as? Double ?? -1, tint["fpr_gap"] as? Double ?? -1]
+        #expect(tint["equalized_odds_difference"] as? Double == gaps.max())
         // The counterfactual inverts the cue the model uses: nearly every prediction flips.
         #expect((e["flip_rate"] as? Double ?? 0) >= 0.9)
 
@@ -84,6 +92,18 @@ struct TrainCommandTests {
         #expect(preds.first == "path,label,split,prediction,prob_bright,prob_dark,tint")
         #expect(preds.count == 21)
         #expect(preds[1].hasPrefix("img/40.png,bright,"))
+
+        // The demographic parity difference by tint, recomputed from the predictions file.
+        let positive = try #require(tint["positive"] as? String)
+        var selected: [String: (Int, Int)] = [:]
+        for row in preds.dropFirst() {
+            let f = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            let (prediction, t) = (f[3], f[6])
+            selected[t, default: (0, 0)].1 += 1
+            if prediction == positive { selected[t, default: (0, 0)].0 += 1 }
+        }
+        let rates = selected.values.map { Double($0.0) / Double($0.1) }
+        #expect(abs((tint["demographic_parity_difference"] as? Double ?? -1) - (rates.max()! - rates.min()!)) < 1e-12)
 
         // The same set as its own counterfactual flips nothing.
         let same = try CLI.run(["evaluate", "--model", "\(d)/m.ckpt", "--test", "\(d)/test.csv", "--counterfactual", "\(d)/test.csv", "--json", "-"])
