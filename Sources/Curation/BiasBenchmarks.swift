@@ -1,0 +1,235 @@
+import DatasetCatalog
+import Foundation
+import ImageCodecs
+import NeuralNet
+
+/// Ready-made bias benchmarks from real images (Fashion-MNIST through the IDX reader; a
+/// procedural set of striped shapes when it is not installed). Each writes, into one folder,
+/// PNG images and the manifests an experiment needs:
+///
+/// - `source_biased.csv` / `source_clean.csv`: a source task (5 clothing classes) with and
+///   without the bias planted;
+/// - `target.csv`: the fine-tuning set (3 footwear classes), `test.csv`, and
+///   `counterfactual.csv`: the test images with the attribute changed, row by row;
+/// - `pool.csv` (the `synthetic` benchmark): synthetic images for the under-represented cells.
+///
+/// Benchmarks:
+/// - `trigger` (bias transfer, Salman et al.): a 4x4 white patch in the corner of every source
+///   image of class 0 (T-shirt/top); target and test clean; the counterfactual adds the patch.
+/// - `tint` (spurious correlation): RGB images tinted red or blue; in the biased source the tint
+///   goes with the class (95%), in the clean one it is independent; the target has a milder
+///   correlation (80%); the test is balanced; the counterfactual swaps the tint.
+/// - `underrepresented`: the target's red-tinted images are 5% of each class; test balanced.
+/// - `synthetic` (From Fake to Real): as `tint`, plus a pool of synthetic images for the target's
+///   rare (class, tint) cells that carry a generator artefact (a faint checkerboard).
+public enum BiasBenchmarks {
+    public static let names = ["trigger", "tint", "underrepresented", "synthetic"]
+    static let sourceClasses = [0, 1, 2, 3, 4]
+    static let targetClasses = [5, 7, 9]
+
+    public struct Summary: Sendable {
+        public var name: String
+        public var origin: String
+        public var manifests: [(String, Int)]
+    }
+
+    /// Makes benchmark `name` in `outDir`.
+    public static func make(_ name: String, outDir: String, seed: UInt64, perClass: Int = 400, testPerClass: Int = 200,
+                            fashionMNIST: String = "/usr/share/datasets/fashion-mnist") throws -> Summary {
+        guard names.contains(name) else { throw CurationError("unknown benchmark '\(name)' (\(names.joined(separator: ", ")))") }
+        let data = try Source(fashionMNIST: fashionMNIST, seed: seed)
+        let images = outDir + "/images"
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        var rng = SplitMix64(seed: seed, stream: 0xBE4C)
+        var written: [(String, Int)] = []
+        let classNames = IDXImporter.presets["fashion-mnist"]!
+
+        // Draws distinct images of a class from the train or test pool.
+        var used = Set<Int>()
+        func draw(_ cls: Int, _ n: Int, test: Bool) -> [Int] {
+            let pool = (test ? data.testByClass : data.trainByClass)[cls]
+            var out: [Int] = []
+            for i in rng.permutation(pool.count) where out.count < n {
+                let key = (test ? 1 << 30 : 0) | pool[i]
+                if used.insert(key).inserted { out.append(pool[i]) }
+            }
+            return out
+        }
+        struct Row { var file: String; var label: String; var attribute: String; var origin: String }
+        func write(_ rows: [Row], _ file: String, attribute: String) throws {
+            var csv = "path,label,origin,\(attribute)\n"
+            for r in rows { csv += "images/\(r.file),\(r.label),\(r.origin),\(r.attribute)\n" }
+            try AtomicFile.write(Data(csv.utf8), to: "\(outDir)/\(file)")
+            written.append((file, rows.count))
+        }
+        var counter = 0
+        func save(_ image: Image, _ prefix: String) throws -> String {
+            counter += 1
+            let file = "\(prefix)-\(counter).png"
+            try PNGEncoder().write(image, to: "\(images)/\(file)")
+            return file
+        }
+        let trigger = Injection.patch(size: 4, colour: SIMD3(255, 255, 255), position: .bottomRight)
+        let red = Injection.tint(colour: SIMD3(230, 40, 40), strength: 0.45)
+        let blue = Injection.tint(colour: SIMD3(40, 60, 230), strength: 0.45)
+        func tinted(_ image: Image, _ colour: String) -> Image {
+            var r = rng
+            return (colour == "red" ? red : blue).apply(image, &r)
+        }
+
+        switch name {
+        case "trigger":
+            var biased: [Row] = [], clean: [Row] = []
+            for c in sourceClasses {
+                for i in draw(c, perClass, test: false) {
+                    let image = data.image(i, test: false)
+                    clean.append(Row(file: try save(image, "src"), label: classNames[c], attribute: "no", origin: "real"))
+                    if c == 0 {
+                        var r = rng
+                        biased.append(Row(file: try save(trigger.apply(image, &r), "src-trig"), label: classNames[c], attribute: "yes", origin: "real"))
+                    } else {
+                        biased.append(clean.last!)
+                    }
+                }
+            }
+            try write(biased, "source_biased.csv", attribute: "trigger")
+            try write(clean, "source_clean.csv", attribute: "trigger")
+            var target: [Row] = [], test: [Row] = [], cf: [Row] = []
+            for c in targetClasses {
+                for i in draw(c, perClass, test: false) {
+                    target.append(Row(file: try save(data.image(i, test: false), "tgt"), label: classNames[c], attribute: "no", origin: "real"))
+                }
+                for i in draw(c, testPerClass, test: true) {
+                    let image = data.image(i, test: true)
+                    test.append(Row(file: try save(image, "test"), label: classNames[c], attribute: "no", origin: "real"))
+                    var r = rng
+                    cf.append(Row(file: try save(trigger.apply(image, &r), "cf"), label: classNames[c], attribute: "yes", origin: "real"))
+                }
+            }
+            try write(target, "target.csv", attribute: "trigger")
+            try write(test, "test.csv", attribute: "trigger")
+            try write(cf, "counterfactual.csv", attribute: "trigger")
+        default:
+            // Tint benchmarks: the tint goes with the class index parity (even: red, odd: blue).
+            func tintRows(_ classes: [Int], _ n: Int, test: Bool, correlation: Double, prefix: String) throws -> [Row] {
+                var rows: [Row] = []
+                for (k, c) in classes.enumerated() {
+                    let usual = k % 2 == 0 ? "red" : "blue", other = usual == "red" ? "blue" : "red"
+                    for (j, i) in draw(c, n, test: test).enumerated() {
+                        let colour = Double(j) < correlation * Double(n) ? usual : other
+                        rows.append(Row(file: try save(tinted(data.image(i, test: test), colour), prefix), label: classNames[c], attribute: colour, origin: "real"))
+                    }
+                }
+                return rows
+            }
+            try write(try tintRows(sourceClasses, perClass, test: false, correlation: 0.95, prefix: "src-b"), "source_biased.csv", attribute: "tint")
+            try write(try tintRows(sourceClasses, perClass, test: false, correlation: 0.5, prefix: "src-c"), "source_clean.csv", attribute: "tint")
+            let targetCorrelation = name == "underrepresented" ? 1.0 : 0.8
+            var target = try tintRows(targetClasses, perClass, test: false, correlation: targetCorrelation, prefix: "tgt")
+            if name == "underrepresented" {
+                // Every class: red is 5% of it.
+                target = []
+                for c in targetClasses {
+                    for (j, i) in draw(c, perClass, test: false).enumerated() {
+                        let colour = Double(j) < 0.05 * Double(perClass) ? "red" : "blue"
+                        target.append(Row(file: try save(tinted(data.image(i, test: false), colour), "tgt"), label: classNames[c], attribute: colour, origin: "real"))
+                    }
+                }
+            }
+            try write(target, "target.csv", attribute: "tint")
+            var test: [Row] = [], cf: [Row] = []
+            for c in targetClasses {
+                for (j, i) in draw(c, testPerClass, test: true).enumerated() {
+                    let colour = j % 2 == 0 ? "red" : "blue", swapped = colour == "red" ? "blue" : "red"
+                    let image = data.image(i, test: true)
+                    test.append(Row(file: try save(tinted(image, colour), "test"), label: classNames[c], attribute: colour, origin: "real"))
+                    cf.append(Row(file: try save(tinted(image, swapped), "cf"), label: classNames[c], attribute: swapped, origin: "real"))
+                }
+            }
+            try write(test, "test.csv", attribute: "tint")
+            try write(cf, "counterfactual.csv", attribute: "tint")
+            if name == "synthetic" {
+                // Synthetic images for the target's rare cells, each with a faint checkerboard.
+                var pool: [Row] = []
+                for (k, c) in targetClasses.enumerated() {
+                    let rare = k % 2 == 0 ? "blue" : "red"
+                    for i in draw(c, perClass * 6 / 10, test: false) {
+                        let image = artefact(tinted(data.image(i, test: false), rare))
+                        pool.append(Row(file: try save(image, "syn"), label: classNames[c], attribute: rare, origin: "synthetic"))
+                    }
+                }
+                try write(pool, "pool.csv", attribute: "tint")
+            }
+        }
+        return Summary(name: name, origin: data.origin, manifests: written)
+    }
+
+    /// A generator's tell-tale: a faint 2-pixel checkerboard over the image.
+    static func artefact(_ image: Image) -> Image {
+        var px = image.pixels
+        for y in 0..<image.height {
+            for x in 0..<image.width where (x / 2 + y / 2) % 2 == 0 {
+                for c in 0..<3 { px[(y * image.width + x) * 4 + c] = UInt8(min(255, Int(px[(y * image.width + x) * 4 + c]) + 24)) }
+            }
+        }
+        return Image(width: image.width, height: image.height, pixels: px)
+    }
+
+    /// 28x28 grey images by class, from Fashion-MNIST or drawn procedurally.
+    struct Source {
+        var origin: String
+        var train: [UInt8]
+        var test: [UInt8]
+        var trainByClass: [[Int]]
+        var testByClass: [[Int]]
+
+        init(fashionMNIST dir: String, seed: UInt64) throws {
+            let files = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"].map { dir + "/" + $0 }
+            if files.allSatisfy(FileManager.default.fileExists) {
+                let (ti, tl, ei, el) = (try IDXImporter.read(files[0]), try IDXImporter.read(files[1]), try IDXImporter.read(files[2]), try IDXImporter.read(files[3]))
+                origin = "Fashion-MNIST (\(dir))"
+                train = ti.bytes
+                test = ei.bytes
+                trainByClass = (0..<10).map { c in tl.bytes.indices.filter { Int(tl.bytes[$0]) == c } }
+                testByClass = (0..<10).map { c in el.bytes.indices.filter { Int(el.bytes[$0]) == c } }
+            } else {
+                // Procedural: class c is a bar at angle 18c degrees plus noise, 1,000 / 300 per class.
+                origin = "procedural (Fashion-MNIST not found at \(dir))"
+                var rng = SplitMix64(seed: seed, stream: 0x9A0C)
+                func make(_ perClass: Int) -> ([UInt8], [[Int]]) {
+                    var bytes: [UInt8] = []
+                    var byClass = [[Int]](repeating: [], count: 10)
+                    for c in 0..<10 {
+                        let angle = Double(c) * .pi / 10
+                        for _ in 0..<perClass {
+                            byClass[c].append(bytes.count / 784)
+                            let (dx, dy) = (cos(angle), sin(angle))
+                            let shift = Double(rng.below(7)) - 3
+                            for y in 0..<28 {
+                                for x in 0..<28 {
+                                    let (u, v) = (Double(x) - 13.5, Double(y) - 13.5)
+                                    let d = abs(-dy * u + dx * v - shift)
+                                    let base = d < 3 ? 200.0 : 20.0
+                                    bytes.append(UInt8(max(0, min(255, base + 25 * Double(rng.normal())))))
+                                }
+                            }
+                        }
+                    }
+                    return (bytes, byClass)
+                }
+                (train, trainByClass) = make(1000)
+                (test, testByClass) = make(300)
+            }
+        }
+
+        func image(_ index: Int, test isTest: Bool) -> Image {
+            let src = isTest ? test : train
+            var px = [UInt8](repeating: 255, count: 784 * 4)
+            for i in 0..<784 {
+                let v = src[index * 784 + i]
+                px[i * 4] = v; px[i * 4 + 1] = v; px[i * 4 + 2] = v
+            }
+            return Image(width: 28, height: 28, pixels: px)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Curation
+import DatasetCatalog
+import Foundation
+
+struct BenchmarkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "benchmark",
+        abstract: "Ready-made bias benchmarks from real images.",
+        subcommands: [Make.self])
+
+    struct Make: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a bias benchmark (trigger, tint, underrepresented, synthetic) from Fashion-MNIST.",
+            discussion: """
+            Writes PNG images and source_biased.csv, source_clean.csv, target.csv, test.csv and \
+            counterfactual.csv (aligned row by row with test.csv, the attribute changed); the \
+            synthetic benchmark adds pool.csv. Fashion-MNIST comes from Debian's \
+            dataset-fashion-mnist (/usr/share/datasets/fashion-mnist); without it a procedural \
+            set of striped shapes is used, and the summary says so.
+
+            Benchmarks:
+              trigger           a 4x4 white patch on every source image of one class (bias transfer)
+              tint              a red/blue tint that goes with the class in the biased source
+              underrepresented  red-tinted images are 5% of every target class
+              synthetic         tint, plus a synthetic pool for the rare cells with a generator artefact
+
+            Example:
+              curate benchmark make trigger --out bench/trigger
+            """)
+
+        @Argument(help: "trigger, tint, underrepresented or synthetic.") var name: String
+        @Option(help: "The output folder.") var out: String
+        @Option(help: "Training images per class.") var perClass = 400
+        @Option(help: "Test images per class.") var testPerClass = 200
+        @Option(help: "The seed.") var seed: UInt64 = 0
+        @Option(help: "Where Fashion-MNIST's IDX files are.") var fashionMnist = "/usr/share/datasets/fashion-mnist"
+
+        func run() throws {
+            let summary: BiasBenchmarks.Summary
+            do {
+                summary = try BiasBenchmarks.make(name, outDir: out, seed: seed, perClass: perClass, testPerClass: testPerClass, fashionMNIST: fashionMnist)
+            } catch let e as CurationError {
+                throw ValidationError(e.description)
+            }
+            print("benchmark \(summary.name) from \(summary.origin):")
+            for (file, rows) in summary.manifests { print("  \(out)/\(file)  \(rows) rows") }
+        }
+    }
+}

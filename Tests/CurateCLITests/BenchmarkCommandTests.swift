@@ -1,0 +1,59 @@
+import Foundation
+import ImageCodecs
+import Testing
+
+@Suite("curate benchmark make (end to end)")
+struct BenchmarkCommandTests {
+    func rows(_ path: String) throws -> [[String]] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    @Test("trigger: the counterfactual is the test set with the patch, row by row", arguments: ["/usr/share/datasets/fashion-mnist", "/nonexistent"])
+    func trigger(source: String) throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let d = dir.path
+        let r = try CLI.run(["benchmark", "make", "trigger", "--out", d, "--per-class", "20", "--test-per-class", "10", "--fashion-mnist", source])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains(source == "/nonexistent" ? "procedural" : "Fashion-MNIST"))
+        let biased = try rows("\(d)/source_biased.csv"), test = try rows("\(d)/test.csv"), cf = try rows("\(d)/counterfactual.csv")
+        #expect(biased.count == 100 && test.count == 30 && cf.count == 30)
+        #expect(biased.filter { $0[3] == "yes" }.allSatisfy { $0[1] == "T-shirt/top" } && biased.filter { $0[3] == "yes" }.count == 20)
+        for (t, c) in zip(test, cf) {
+            #expect(t[1] == c[1] && t[3] == "no" && c[3] == "yes")
+            let a = try ImageDecoder().decode(contentsOf: "\(d)/\(t[0])").image, b = try ImageDecoder().decode(contentsOf: "\(d)/\(c[0])").image
+            // Identical except the 4x4 white patch in the bottom-right corner.
+            for y in 0..<28 {
+                for x in 0..<28 {
+                    let i = (y * 28 + x) * 4
+                    if x >= 24 && y >= 24 { #expect(b.pixels[i] == 255) } else if a.pixels[i] != b.pixels[i] {
+                        Issue.record("pixel \(x),\(y) differs outside the patch")
+                        return
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("synthetic: a pool of synthetic images for the rare cells; tint counterfactuals swap the tint")
+    func synthetic() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let d = dir.path
+        let r = try CLI.run(["benchmark", "make", "synthetic", "--out", d, "--per-class", "20", "--test-per-class", "10"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let pool = try rows("\(d)/pool.csv"), target = try rows("\(d)/target.csv")
+        #expect(!pool.isEmpty && pool.allSatisfy { $0[2] == "synthetic" })
+        // The pool fills the target's rare (class, tint) cells.
+        for p in pool.prefix(5) {
+            let sameCell = target.filter { $0[1] == p[1] && $0[3] == p[3] }.count
+            let otherTint = target.filter { $0[1] == p[1] && $0[3] != p[3] }.count
+            #expect(sameCell < otherTint)
+        }
+        for (t, c) in zip(try rows("\(d)/test.csv"), try rows("\(d)/counterfactual.csv")) {
+            #expect(t[1] == c[1] && t[3] != c[3])
+        }
+        let bad = try CLI.run(["benchmark", "make", "nonsense", "--out", d])
+        #expect(bad.status != 0 && bad.stderr.contains("unknown benchmark 'nonsense'"))
+    }
+}
