@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // System libraries, declared with the packages that install them.
@@ -63,12 +64,16 @@ let package = Package(
         .target(name: "Curation", dependencies: ["DatasetCatalog", "ImageCodecs", "NeuralNet", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fastSwift),
 
+        // Experiments: manifests (YAML), the matrix runner, aggregation and reports.
+        .target(name: "Experiments", dependencies: ["Training", "Curation", "Audit", "NeuralNet", "DatasetCatalog",
+                                                    .product(name: "Yams", package: "Yams")], swiftSettings: fastSwift),
+
         // Training from manifests: the data pipeline, transfer modes, robust losses, evaluation.
         .target(name: "Training", dependencies: ["NeuralNet", "ImageCodecs", "DatasetCatalog"], swiftSettings: fastSwift),
 
         .executableTarget(
             name: "curate",
-            dependencies: ["ImageCodecs", "DatasetCatalog", "NeuralNet", "Training", "Audit", "Curation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["ImageCodecs", "DatasetCatalog", "NeuralNet", "Training", "Audit", "Curation", "Experiments", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fastSwift),
 

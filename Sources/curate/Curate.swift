@@ -18,7 +18,7 @@ struct Curate: ParsableCommand {
         checks); 2 or more for usage errors and errors that stopped the command.
         """,
         version: CurateVersion.string,
-        subcommands: [ImageCommand.self, ImportCommand.self, TagCommand.self, ScanCommand.self, ManifestCommand.self, AuditCommand.self, BuildCommand.self, SplitCommand.self, BenchmarkCommand.self, TrainCommand.self, EvaluateCommand.self, BenchCommand.self, DemoCommand.self])
+        subcommands: [ImageCommand.self, ImportCommand.self, TagCommand.self, ScanCommand.self, ManifestCommand.self, AuditCommand.self, BuildCommand.self, SplitCommand.self, BenchmarkCommand.self, ExperimentCommand.self, TrainCommand.self, EvaluateCommand.self, BenchCommand.self, DemoCommand.self])
 }
 
 extension Curate {

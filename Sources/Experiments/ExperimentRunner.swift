@@ -1,0 +1,195 @@
+import Audit
+import Curation
+import DatasetCatalog
+import Foundation
+import ImageCodecs
+import NeuralNet
+import Training
+
+/// Runs an experiment's matrix (seeds x interventions x sources x transfers), resumably: each
+/// finished cell is a JSON file under DIR/cells and is never run again; sources and curated
+/// targets are cached under DIR/sources and DIR/targets.
+public final class ExperimentRunner {
+    public let manifest: ExperimentManifest
+    public let outDir: String
+    public var progress: ((String) -> Void)?
+    private var cache: [String: ImageData] = [:]
+
+    public init(_ manifest: ExperimentManifest, outDir: String) {
+        self.manifest = manifest
+        self.outDir = outDir
+    }
+
+    public struct CellKey: Hashable, Sendable {
+        public var intervention: String
+        public var transfer: String
+        public var source: String
+        public var seed: UInt64
+        public var file: String { "\(intervention)__\(transfer)__\(source)__seed\(seed).json" }
+    }
+
+    /// The datasets, making the benchmark first when the manifest names one.
+    func datasets() throws -> [String: String] {
+        if let b = manifest.benchmark {
+            let dir = outDir + "/benchmark"
+            if !FileManager.default.fileExists(atPath: dir + "/test.csv") {
+                _ = try BiasBenchmarks.make(b, outDir: dir, seed: 0)
+            }
+            var d = ["source_biased": "source_biased.csv", "source_clean": "source_clean.csv", "target": "target.csv", "test": "test.csv",
+                     "counterfactual": "counterfactual.csv"].mapValues { dir + "/" + $0 }
+            for (k, v) in manifest.datasets { d[k] = v }
+            return d
+        }
+        return manifest.datasets
+    }
+
+    func load(_ path: String) throws -> ImageData {
+        if let d = cache[path] { return d }
+        let d = try ImageData.load(path, size: manifest.size, channels: manifest.channels, requireLabels: true)
+        cache[path] = d
+        return d
+    }
+
+    /// Runs every cell not yet done; returns the keys of all cells.
+    @discardableResult
+    public func run() throws -> [CellKey] {
+        let data = try datasets()
+        for sub in ["cells", "sources", "targets"] {
+            try FileManager.default.createDirectory(atPath: "\(outDir)/\(sub)", withIntermediateDirectories: true)
+        }
+        var keys: [CellKey] = []
+        let total = manifest.seeds.count * manifest.interventions.count * manifest.sources.count * manifest.transfers.count
+        var done = 0
+        for seed in manifest.seeds {
+            for intervention in manifest.interventions {
+                for source in manifest.sources {
+                    for transfer in manifest.transfers {
+                        let key = CellKey(intervention: intervention.name, transfer: transfer, source: source, seed: seed)
+                        keys.append(key)
+                        done += 1
+                        let path = "\(outDir)/cells/\(key.file)"
+                        if FileManager.default.fileExists(atPath: path) {
+                            progress?("[\(done)/\(total)] \(key.intervention) \(transfer) from \(source), seed \(seed): done before")
+                            continue
+                        }
+                        let start = Date()
+                        let metrics = try runCell(key, intervention: intervention, data: data)
+                        try AtomicFile.write(Data((metrics.rendered() + "\n").utf8), to: path)
+                        progress?(String(format: "[%d/%d] %@ %@ from %@, seed %llu: %.1fs", done, total, key.intervention, transfer, source, seed,
+                                         Date().timeIntervalSince(start)))
+                    }
+                }
+            }
+        }
+        return keys
+    }
+
+    func recipe(seed: UInt64, epochs: Int) -> TrainingRecipe {
+        var r = TrainingRecipe()
+        r.epochs = epochs
+        r.batchSize = manifest.batchSize
+        r.learningRate = manifest.learningRate
+        r.seed = seed
+        return r
+    }
+
+    /// The source model of a seed, trained once and kept.
+    func sourceModel(_ source: String, seed: UInt64, data: [String: String]) throws -> (Sequential, Checkpoint.Header)? {
+        guard source != "scratch" else { return nil }
+        let path = "\(outDir)/sources/\(source)-seed\(seed).ckpt"
+        if FileManager.default.fileExists(atPath: path) {
+            let (m, h) = try Checkpoint.read(path: path)
+            return (m, h)
+        }
+        var job = TrainingJob()
+        job.model = ModelName(rawValue: manifest.model) ?? .cnnSmall
+        job.size = manifest.size
+        job.channels = manifest.channels
+        job.recipe = recipe(seed: seed, epochs: manifest.sourceEpochs)
+        let outcome = try job.run(train: load(data["source_" + source]!))
+        try AtomicFile.write(Checkpoint.encode(outcome.model, spec: outcome.spec, classes: outcome.classes, metadata: ["seed": String(seed)]), to: path)
+        let (m, h) = try Checkpoint.read(path: path)
+        return (m, h)
+    }
+
+    /// The curated target of an intervention and seed, built once and kept.
+    func target(_ intervention: Intervention, seed: UInt64, data: [String: String]) throws -> String {
+        guard let strategy = intervention.strategy else { return data["target"]! }
+        let path = "\(outDir)/targets/\(intervention.name)-seed\(seed).csv"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        let m = try ManifestReader.read(data["target"]!)
+        let by = intervention.options["by"].map { $0.split(separator: ",").map(String.init) } ?? ["label", manifest.attribute]
+        let file = data["target"]!
+        let result: CurationResult
+        switch strategy {
+        case "undersample": result = try Strategies.undersample(m, cells: Cells(m, by: by, file: file), perCell: intervention.options["per_cell"].flatMap { Int($0) }, seed: seed)
+        case "oversample": result = try Strategies.oversample(m, cells: Cells(m, by: by, file: file), perCell: intervention.options["per_cell"].flatMap { Int($0) }, seed: seed)
+        case "reweight":
+            let method = Strategies.ReweightMethod(rawValue: intervention.options["method"] ?? "reweighing") ?? .reweighing
+            result = try Strategies.reweight(m, cells: Cells(m, by: by, file: file), method: method, labelColumn: "label")
+        case "correlate":
+            result = try Strategies.correlate(m, labelColumn: intervention.options["label"] ?? "label", attribute: manifest.attribute,
+                                              strength: Double(intervention.options["strength"] ?? "0") ?? 0, seed: seed, file: file)
+        case "proportion":
+            result = try Strategies.proportion(m, by: [manifest.attribute], group: intervention.options["group"] ?? "",
+                                               share: Double(intervention.options["share"] ?? "0.5") ?? 0.5, within: "label", seed: seed, file: file)
+        default:
+            let pool = try intervention.options["pool"].map { p -> (Manifest, String) in
+                let resolved = p.hasPrefix("/") ? p : URL(fileURLWithPath: data["target"]!).deletingLastPathComponent().path + "/" + p
+                return (try ManifestReader.read(resolved), resolved)
+            }
+            result = try Strategies.augment(m, cells: Cells(m, by: by, file: file), fill: .largest, pool: pool,
+                                            transforms: try AugmentTransform.parse(intervention.options["transforms"] ?? (pool == nil ? "flip,crop" : "")),
+                                            imageDir: "\(outDir)/targets/\(intervention.name)-seed\(seed).images", seed: seed)
+        }
+        try ManifestWriter.write(result.manifest, to: path)
+        return path
+    }
+
+    func runCell(_ key: CellKey, intervention: Intervention, data: [String: String]) throws -> JSONValue {
+        let targetPath = try target(intervention, seed: key.seed, data: data)
+        var job = TrainingJob()
+        job.model = ModelName(rawValue: manifest.model) ?? .cnnSmall
+        job.size = manifest.size
+        job.channels = manifest.channels
+        job.recipe = recipe(seed: key.seed, epochs: manifest.epochs)
+        switch intervention.loss {
+        case "group-dro": job.loss = .groupDRO(eta: 0.01)
+        case "jtt": job.loss = .jtt(lambda: 6, firstEpochs: 1)
+        default: job.loss = .erm
+        }
+        job.groupColumns = ["label", manifest.attribute]
+        if let src = try sourceModel(key.source, seed: key.seed, data: data) {
+            job.from = src
+            job.mode = FineTuneMode(rawValue: intervention.mode ?? key.transfer) ?? .full
+        }
+        let outcome = try job.run(train: try load(targetPath))
+        let test = try load(data["test"]!)
+        let cf = try data["counterfactual"].map { try load($0) }
+        let e = try Evaluation.run(outcome.model, classes: outcome.classes, test: test, by: manifest.by, counterfactual: cf)
+        // Fairness across the attribute, worst class one-vs-rest.
+        let attr = test.column(manifest.attribute) ?? []
+        let names = Array(Set(attr)).sorted()
+        let groups = attr.map { names.firstIndex(of: $0)! }
+        let classIndex = Dictionary(uniqueKeysWithValues: outcome.classes.enumerated().map { ($1, $0) })
+        let labels = test.labels.map { classIndex[$0] ?? -1 }
+        var worst: PredictionFairness?
+        for c in outcome.classes.indices {
+            let f = PredictionFairness.compute(labels: labels.map { $0 == c }, predictions: e.predictions.map { $0 == c }, groups: groups, names: names)
+            if worst == nil || f.equalizedOddsDifference > worst!.equalizedOddsDifference { worst = f }
+        }
+        let groupAcc = e.groupAccuracy.map(\.1)
+        return .object([
+            ("intervention", .string(key.intervention)), ("transfer", .string(key.transfer)), ("source", .string(key.source)),
+            ("seed", .int(Int(key.seed))), ("train_rows", .int(outcome.reports.isEmpty ? 0 : outcome.reports[0].images)),
+            ("overall_accuracy", .number(e.overallAccuracy)), ("balanced_accuracy", .number(e.balancedAccuracy)),
+            ("worst_group_accuracy", .optional(e.worstGroupAccuracy)),
+            ("accuracy_gap", .optional(groupAcc.isEmpty ? nil : groupAcc.max()! - groupAcc.min()!)),
+            ("group_accuracy", .object(e.groupAccuracy.map { ($0.0, .number($0.1)) })),
+            ("demographic_parity_difference", .optional(worst?.demographicParityDifference)),
+            ("equalized_odds_difference", .optional(worst?.equalizedOddsDifference)),
+            ("tpr_gap", .optional(worst?.truePositiveRateGap)), ("fpr_gap", .optional(worst?.falsePositiveRateGap)),
+            ("flip_rate", .optional(e.flipRate)),
+        ])
+    }
+}

@@ -1,0 +1,120 @@
+import DatasetCatalog
+import Foundation
+
+/// Aggregates an experiment's cells across seeds: means with 95% t intervals, the inherited
+/// bias (a metric fine-tuned from the biased source minus from the clean one) and the curation
+/// effect (how much of the no-intervention baseline's inherited bias an intervention removes,
+/// in percent).
+public enum ExperimentResults {
+    public static let metrics = ["overall_accuracy", "balanced_accuracy", "worst_group_accuracy", "accuracy_gap",
+                                 "demographic_parity_difference", "equalized_odds_difference", "tpr_gap", "fpr_gap", "flip_rate"]
+
+    /// Two-sided 95% Student t quantiles for 1 to 30 degrees of freedom.
+    static let t95: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+                                2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+    /// Mean and the half-width of its 95% interval (nil with one value).
+    public static func meanCI(_ xs: [Double]) -> (mean: Double, half: Double?) {
+        let n = Double(xs.count)
+        let mean = xs.reduce(0, +) / n
+        guard xs.count > 1 else { return (mean, nil) }
+        let sd = (xs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)).squareRoot()
+        let t = xs.count - 1 <= 30 ? t95[xs.count - 2] : 1.96
+        return (mean, t * sd / n.squareRoot())
+    }
+
+    static func stat(_ xs: [Double]) -> JSONValue {
+        guard !xs.isEmpty else { return .null }
+        let (m, h) = meanCI(xs)
+        return .object([("mean", .number(m)), ("ci95_low", .optional(h.map { m - $0 })), ("ci95_high", .optional(h.map { m + $0 })), ("n", .int(xs.count))])
+    }
+
+    public struct Cell {
+        public var intervention: String, transfer: String, source: String, seed: Int
+        public var values: [String: Double]
+    }
+
+    public static func loadCells(_ dir: String) throws -> [Cell] {
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/cells").filter { $0.hasSuffix(".json") }.sorted()
+        return try files.map { f in
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/cells/\(f)"))
+            guard let o = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ExperimentError("\(dir)/cells/\(f)", nil, "not a cell") }
+            var values: [String: Double] = [:]
+            for m in metrics { if let v = o[m] as? Double { values[m] = v } else if let v = o[m] as? Int { values[m] = Double(v) } }
+            return Cell(intervention: o["intervention"] as? String ?? "", transfer: o["transfer"] as? String ?? "", source: o["source"] as? String ?? "",
+                        seed: o["seed"] as? Int ?? 0, values: values)
+        }
+    }
+
+    /// results.json's content.
+    public static func summarize(_ manifest: ExperimentManifest, cells: [Cell]) -> JSONValue {
+        var summary: [JSONValue] = []
+        var inherited: [JSONValue] = []
+        var effects: [JSONValue] = []
+        func values(_ i: String, _ t: String, _ s: String, _ metric: String) -> [Int: Double] {
+            var out: [Int: Double] = [:]
+            for c in cells where c.intervention == i && c.transfer == t && c.source == s { if let v = c.values[metric] { out[c.seed] = v } }
+            return out
+        }
+        let interventions = manifest.interventions.map(\.name)
+        for i in interventions {
+            for t in manifest.transfers {
+                for s in manifest.sources {
+                    summary.append(.object([("intervention", .string(i)), ("transfer", .string(t)), ("source", .string(s))]
+                        + metrics.map { m in (m, stat(values(i, t, s, m).sorted { $0.key < $1.key }.map(\.value))) }))
+                }
+                if manifest.sources.contains("biased") {
+                    let reference = manifest.sources.contains("clean") ? "clean" : "scratch"
+                    guard manifest.sources.contains(reference) else { continue }
+                    inherited.append(.object([("intervention", .string(i)), ("transfer", .string(t)), ("reference", .string(reference))]
+                        + metrics.map { m in
+                            let b = values(i, t, "biased", m), c = values(i, t, reference, m)
+                            return (m, stat(b.keys.sorted().compactMap { k in c[k].map { b[k]! - $0 } }))
+                        }))
+                    guard i != "none" else { continue }
+                    effects.append(.object([("intervention", .string(i)), ("transfer", .string(t))] + metrics.map { m in
+                        let bn = values("none", t, "biased", m), cn = values("none", t, reference, m)
+                        let bi = values(i, t, "biased", m), ci = values(i, t, reference, m)
+                        let per: [Double] = bn.keys.sorted().compactMap { k in
+                            guard let c0 = cn[k], let b1 = bi[k], let c1 = ci[k] else { return nil }
+                            let base = bn[k]! - c0
+                            guard abs(base) > 1e-12 else { return nil }
+                            return 100 * (base - (b1 - c1)) / abs(base)
+                        }
+                        return (m, stat(per))
+                    }))
+                }
+            }
+        }
+        let cellObjects: [JSONValue] = cells.map { c in
+            .object([("intervention", .string(c.intervention)), ("transfer", .string(c.transfer)), ("source", .string(c.source)), ("seed", .int(c.seed))]
+                + metrics.map { ($0, .optional(c.values[$0])) })
+        }
+        return .object([("experiment", .string(manifest.name)), ("manifest", .string(manifest.file)),
+                        ("seeds", .array(manifest.seeds.map { .int(Int($0)) })), ("metrics", .array(metrics.map { .string($0) })),
+                        ("summary", .array(summary)), ("inherited_bias", .array(inherited)), ("curation_effect", .array(effects)),
+                        ("cells", .array(cellObjects))])
+    }
+
+    /// report.md: the per-cell means with intervals, the inherited bias, the curation effect.
+    public static func markdown(_ manifest: ExperimentManifest, cells: [Cell]) -> String {
+        func fmt(_ xs: [Double], percent: Bool = true) -> String {
+            guard !xs.isEmpty else { return "n/a" }
+            let (m, h) = meanCI(xs)
+            let k = percent ? 100.0 : 1.0
+            return h.map { String(format: "%.1f ± %.1f", k * m, k * $0) } ?? String(format: "%.1f", k * m)
+        }
+        var md = "# Experiment \(manifest.name)\n\n\(manifest.seeds.count) seeds; attribute `\(manifest.attribute)`; means ± 95% intervals, in percent.\n\n"
+        md += "| intervention | transfer | source | accuracy | worst group | accuracy gap | EO difference | flip rate |\n|---|---|---|---:|---:|---:|---:|---:|\n"
+        for i in manifest.interventions.map(\.name) {
+            for t in manifest.transfers {
+                for s in manifest.sources {
+                    let cs = cells.filter { $0.intervention == i && $0.transfer == t && $0.source == s }
+                    let col = { (m: String) in fmt(cs.compactMap { $0.values[m] }) }
+                    md += "| \(i) | \(t) | \(s) | \(col("overall_accuracy")) | \(col("worst_group_accuracy")) | \(col("accuracy_gap")) | \(col("equalized_odds_difference")) | \(col("flip_rate")) |\n"
+                }
+            }
+        }
+        return md
+    }
+}
