@@ -9,7 +9,8 @@ import NeuralNet
 ///
 /// - `source_biased.csv` / `source_clean.csv`: a source task (5 clothing classes) with and
 ///   without the bias planted;
-/// - `target.csv`: the fine-tuning set (3 footwear classes), `test.csv`, and
+/// - `target.csv`: the fine-tuning set (3 footwear classes; 2, sandal and sneaker, for the tint
+///   benchmarks), `test.csv`, and
 ///   `counterfactual.csv`: the test images with the attribute changed, row by row;
 /// - `pool.csv` (the `synthetic` benchmark): synthetic images for the under-represented cells.
 ///
@@ -20,12 +21,15 @@ import NeuralNet
 ///   goes with the class (95%), in the clean one it is independent; the target has a milder
 ///   correlation (80%); the test is balanced; the counterfactual swaps the tint.
 /// - `underrepresented`: the target's red-tinted images are 5% of each class; test balanced.
-/// - `synthetic` (From Fake to Real): as `tint`, plus a pool of synthetic images for the target's
-///   rare (class, tint) cells that carry a generator artefact (a faint checkerboard).
+/// - `synthetic` (From Fake to Real): as `tint`, plus a pool of synthetic images for every
+///   target (class, tint) cell that carry a generator artefact (a faint checkerboard).
 public enum BiasBenchmarks {
     public static let names = ["trigger", "tint", "underrepresented", "synthetic"]
     static let sourceClasses = [0, 1, 2, 3, 4]
     static let targetClasses = [5, 7, 9]
+    /// The tint benchmarks' target is binary (sandal / sneaker), so that its correlation with
+    /// the tint can be set exactly (`curate build correlate`).
+    static let binaryTarget = [5, 7]
 
     public struct Summary: Sendable {
         public var name: String
@@ -125,6 +129,7 @@ public enum BiasBenchmarks {
             try write(try tintRows(sourceClasses, perClass, test: false, correlation: 0.95, prefix: "src-b"), "source_biased.csv", attribute: "tint")
             try write(try tintRows(sourceClasses, perClass, test: false, correlation: 0.5, prefix: "src-c"), "source_clean.csv", attribute: "tint")
             let targetCorrelation = name == "underrepresented" ? 1.0 : 0.8
+            let targetClasses = binaryTarget
             var target = try tintRows(targetClasses, perClass, test: false, correlation: targetCorrelation, prefix: "tgt")
             if name == "underrepresented" {
                 // Every class: red is 5% of it.

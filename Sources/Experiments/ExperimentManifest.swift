@@ -44,7 +44,7 @@ public struct ExperimentManifest: Sendable {
 
     static let topKeys: Set<String> = ["name", "benchmark", "datasets", "attribute", "by", "interventions", "transfers", "sources", "recipe", "seeds"]
     static let recipeKeys: Set<String> = ["model", "size", "channels", "epochs", "source_epochs", "batch_size", "lr"]
-    static let strategies: Set<String> = ["undersample", "oversample", "reweight", "correlate", "proportion", "augment"]
+    static let strategies: Set<String> = ["undersample", "oversample", "reweight", "correlate", "proportion", "augment", "ffr"]
 
     public static func load(_ path: String) throws -> ExperimentManifest {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ExperimentError(path, nil, "cannot read the file") }
@@ -90,8 +90,8 @@ public struct ExperimentManifest: Sendable {
             let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
             for (k, v) in map {
                 let key = try string(k, "a dataset name")
-                guard ["source_biased", "source_clean", "target", "test", "counterfactual"].contains(key) else {
-                    throw fail(k, "unknown dataset '\(key)' (source_biased, source_clean, target, test, counterfactual)")
+                guard ["source_biased", "source_clean", "target", "test", "counterfactual", "pool"].contains(key) else {
+                    throw fail(k, "unknown dataset '\(key)' (source_biased, source_clean, target, test, counterfactual, pool)")
                 }
                 let p = try string(v, key)
                 m.datasets[key] = p.hasPrefix("/") ? p : base + "/" + p

@@ -37,6 +37,7 @@ public final class ExperimentRunner {
             }
             var d = ["source_biased": "source_biased.csv", "source_clean": "source_clean.csv", "target": "target.csv", "test": "test.csv",
                      "counterfactual": "counterfactual.csv"].mapValues { dir + "/" + $0 }
+            if FileManager.default.fileExists(atPath: dir + "/pool.csv") { d["pool"] = dir + "/pool.csv" }
             for (k, v) in manifest.datasets { d[k] = v }
             return d
         }
@@ -147,7 +148,25 @@ public final class ExperimentRunner {
     }
 
     func runCell(_ key: CellKey, intervention: Intervention, data: [String: String]) throws -> JSONValue {
-        let targetPath = try target(intervention, seed: key.seed, data: data)
+        var stages: [String] = []
+        if intervention.strategy == "ffr" {
+            // From Fake to Real: a group-balanced synthetic stage, then the real target.
+            let m = try ManifestReader.read(data["target"]!)
+            guard let poolPath = intervention.options["pool"].map({ $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: data["target"]!).deletingLastPathComponent().path + "/" + $0 }) ?? data["pool"] else {
+                throw ExperimentError(manifest.file, nil, "intervention \(intervention.name): ffr needs a pool (a benchmark with pool.csv, or pool: in its options)")
+            }
+            let plan = "\(outDir)/targets/\(intervention.name)-seed\(key.seed)"
+            if !FileManager.default.fileExists(atPath: plan + ".stage2.csv") {
+                let (s1, s2) = try Strategies.ffr(m, by: ["label", manifest.attribute], pool: (try ManifestReader.read(poolPath), poolPath),
+                                                  stage2: .asIs, seed: key.seed, file: data["target"]!)
+                try ManifestWriter.write(s1.manifest, to: plan + ".stage1.csv")
+                try ManifestWriter.write(s2.manifest, to: plan + ".stage2.csv")
+            }
+            stages = [plan + ".stage1.csv", plan + ".stage2.csv"]
+        } else {
+            stages = [try target(intervention, seed: key.seed, data: data)]
+        }
+        let targetPath = stages.last!
         var job = TrainingJob()
         job.model = ModelName(rawValue: manifest.model) ?? .cnnSmall
         job.size = manifest.size
@@ -162,6 +181,12 @@ public final class ExperimentRunner {
         if let src = try sourceModel(key.source, seed: key.seed, data: data) {
             job.from = src
             job.mode = FineTuneMode(rawValue: intervention.mode ?? key.transfer) ?? .full
+        }
+        for stage in stages.dropLast() {
+            // An earlier stage: trained in the cell's transfer mode; the next stage starts from it.
+            let first = try job.run(train: try load(stage))
+            job.from = (first.model, Checkpoint.Header(model: first.spec, classes: first.classes, tensors: [], metadata: [:]))
+            job.keepHeadWhenClassesMatch = true
         }
         let outcome = try job.run(train: try load(targetPath))
         let test = try load(data["test"]!)

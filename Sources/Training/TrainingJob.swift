@@ -46,6 +46,9 @@ public struct TrainingJob {
     /// The checkpoint to fine-tune, and how.
     public var from: (model: Sequential, header: Checkpoint.Header)?
     public var mode: FineTuneMode = .full
+    /// Keep the checkpoint's last layer when its classes are the training set's (a second
+    /// stage of one task, as in From Fake to Real); otherwise a new head is drawn.
+    public var keepHeadWhenClassesMatch = false
 
     public init() {}
 }
@@ -88,7 +91,9 @@ extension TrainingJob {
             }
             spec = ModelSpec(name: s.name, height: s.height, width: s.width, channels: s.channels, classes: classes.count)
             net = from.model
-            net.resetHead(classes: classes.count, seed: recipe.seed)
+            if !(keepHeadWhenClassesMatch && from.header.classes == classes) {
+                net.resetHead(classes: classes.count, seed: recipe.seed)
+            }
             net.trainableFrom = mode == .full ? 0 : net.headIndex
             notes["fine_tune_mode"] = mode.rawValue
         } else {

@@ -4,6 +4,8 @@ import Foundation
 import ImageCodecs
 import NeuralNet
 import Training
+import Experiments
+import Curation
 
 @main
 struct Curate: ParsableCommand {
@@ -39,6 +41,10 @@ extension Curate {
         } catch let error as TrainingError {
             stop(error.description)
         } catch let error as CheckpointError {
+            stop(error.description)
+        } catch let error as ExperimentError {
+            stop(error.description)
+        } catch let error as CurationError {
             stop(error.description)
         } catch {
             exit(withError: error)

@@ -26,8 +26,7 @@ struct ExperimentCommand: ParsableCommand {
         @Flag(help: "No progress lines.") var quiet = false
 
         func run() throws {
-            let m: ExperimentManifest
-            do { m = try ExperimentManifest.load(manifest) } catch let e as ExperimentError { throw ManifestError(file: manifest, e.description.replacingOccurrences(of: "\(manifest):", with: "").trimmingCharacters(in: .whitespaces)) }
+            let m = try ExperimentManifest.load(manifest)
             let runner = ExperimentRunner(m, outDir: out)
             if !quiet { runner.progress = { note($0) } }
             try runner.run()

@@ -121,6 +121,7 @@ struct TrainCommand: ParsableCommand {
                 let header = Checkpoint.Header(model: outcome.spec, classes: outcome.classes, tensors: [], metadata: [:])
                 job.from = (outcome.model, header)
                 job.mode = .full
+                job.keepHeadWhenClassesMatch = true
             }
             train = stages.last!
         }
