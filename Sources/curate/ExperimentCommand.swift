@@ -8,7 +8,7 @@ struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Run an experiment manifest's matrix and report how much each intervention reduces inherited bias.",
-        subcommands: [Run.self])
+        subcommands: [Run.self, Compare.self])
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -34,8 +34,45 @@ struct ExperimentCommand: ParsableCommand {
             try AtomicFile.write(Data((ExperimentResults.summarize(m, cells: cells).rendered() + "\n").utf8), to: out + "/results.json")
             let md = ExperimentResults.markdown(m, cells: cells)
             try AtomicFile.write(Data(md.utf8), to: out + "/report.md")
+            let target = m.datasets["target"] ?? out + "/benchmark/target.csv"
+            let html = ExperimentResults.html(m, cells: cells, association: ExperimentResults.targetAssociation(m, outDir: out, target: target))
+            try AtomicFile.write(Data(html.utf8), to: out + "/report.html")
             print(md)
-            print("wrote \(out)/results.json and \(out)/report.md")
+            print("wrote \(out)/results.json, \(out)/report.md and \(out)/report.html")
+        }
+    }
+}
+
+extension ExperimentCommand {
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put several experiment runs side by side: each run's flip rate and worst-group accuracy per intervention and transfer, from the biased source.",
+            discussion: "Example:\n  curate experiment compare runs/demo runs/demo-5seeds")
+
+        @Argument(help: "Run folders (each with results.json).") var runs: [String]
+
+        func run() throws {
+            var rows: [String: [String]] = [:]
+            var order: [String] = []
+            for (k, dir) in runs.enumerated() {
+                guard let data = FileManager.default.contents(atPath: dir + "/results.json"),
+                      let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                      let summary = doc["summary"] as? [[String: Any]] else {
+                    throw ValidationError("\(dir): no readable results.json (run curate experiment run first)")
+                }
+                for row in summary where row["source"] as? String == "biased" {
+                    let key = "\(row["intervention"] as? String ?? "") / \(row["transfer"] as? String ?? "")"
+                    if rows[key] == nil { order.append(key); rows[key] = [String](repeating: "n/a", count: runs.count) }
+                    func mean(_ m: String) -> String {
+                        ((row[m] as? [String: Any])?["mean"] as? Double).map { String(format: "%.1f", 100 * $0) } ?? "n/a"
+                    }
+                    rows[key]![k] = "\(mean("flip_rate")) / \(mean("worst_group_accuracy"))"
+                }
+            }
+            print("| intervention / transfer | " + runs.joined(separator: " | ") + " |")
+            print("|---|" + runs.map { _ in "---:|" }.joined())
+            for key in order { print("| \(key) | " + rows[key]!.joined(separator: " | ") + " |") }
+            print("\ncells: flip rate / worst-group accuracy, percent, from the biased source, means over seeds")
         }
     }
 }
