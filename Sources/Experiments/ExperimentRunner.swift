@@ -147,6 +147,12 @@ public final class ExperimentRunner {
         return path
     }
 
+    func counterfactualPredictions(_ outcome: TrainingOutcome, _ cf: ImageData?) throws -> JSONValue {
+        guard let cf else { return .null }
+        let p = predict(outcome.model, count: cf.count) { cf.batch($0) }
+        return .array(p.classes.map { .string(outcome.classes[$0]) })
+    }
+
     func runCell(_ key: CellKey, intervention: Intervention, data: [String: String]) throws -> JSONValue {
         var stages: [String] = []
         if intervention.strategy == "ffr" {
@@ -215,6 +221,10 @@ public final class ExperimentRunner {
             ("equalized_odds_difference", .optional(worst?.equalizedOddsDifference)),
             ("tpr_gap", .optional(worst?.truePositiveRateGap)), ("fpr_gap", .optional(worst?.falsePositiveRateGap)),
             ("flip_rate", .optional(e.flipRate)),
+            // The raw predictions (class names, test rows in order; and on the counterfactual
+            // rows), so every metric can be checked against them.
+            ("predictions", .array(e.predictions.map { .string(outcome.classes[$0]) })),
+            ("counterfactual_predictions", try counterfactualPredictions(outcome, cf)),
         ])
     }
 }

@@ -52,6 +52,27 @@ struct ExperimentCommandTests {
         let ib = try #require((inherited["flip_rate"] as? [String: Any])?["mean"] as? Double)
         #expect(abs(ib - (flips.reduce(0, +) - clean.reduce(0, +)) / 2) < 1e-12)
 
+        // Every cell's metrics recomputed from its own predictions and the test manifests.
+        let test = try String(contentsOfFile: "\(d)/bm/test.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        for file in try FileManager.default.contentsOfDirectory(atPath: "\(d)/run1/cells") {
+            let cell = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(d)/run1/cells/\(file)"))) as? [String: Any])
+            let predictions = try #require(cell["predictions"] as? [String]), cf = try #require(cell["counterfactual_predictions"] as? [String])
+            #expect(predictions.count == test.count && cf.count == test.count)
+            let correct = zip(predictions, test).map { $0 == $1[1] }
+            #expect(abs((cell["overall_accuracy"] as? Double ?? -1) - Double(correct.filter { $0 }.count) / Double(test.count)) < 1e-12)
+            var groups: [String: (Int, Int)] = [:]
+            for (ok, row) in zip(correct, test) {
+                let key = "label=\(row[1]),tint=\(row[3])"
+                groups[key, default: (0, 0)].1 += 1
+                if ok { groups[key, default: (0, 0)].0 += 1 }
+            }
+            let worst = groups.values.map { Double($0.0) / Double($0.1) }.min()!
+            #expect(abs((cell["worst_group_accuracy"] as? Double ?? -1) - worst) < 1e-12)
+            let flips = zip(predictions, cf).filter { $0 != $1 }.count
+            #expect(abs((cell["flip_rate"] as? Double ?? -1) - Double(flips) / Double(test.count)) < 1e-12)
+        }
+
         // Interrupted: only the first seed, then the whole run in the same folder.
         try manifest(d, seeds: "[0]").write(toFile: "\(d)/e0.yaml", atomically: true, encoding: .utf8)
         let part = try CLI.run(["experiment", "run", "\(d)/e0.yaml", "--out", "\(d)/run2", "--quiet"])
