@@ -65,7 +65,7 @@ let package = Package(
                 swiftSettings: fastSwift),
 
         // Experiments: manifests (YAML), the matrix runner, aggregation and reports.
-        .target(name: "Experiments", dependencies: ["Training", "Curation", "Audit", "NeuralNet", "DatasetCatalog",
+        .target(name: "Experiments", dependencies: ["Training", "Curation", "Audit", "NeuralNet", "DatasetCatalog", "ImageCodecs",
                                                     .product(name: "Yams", package: "Yams")], swiftSettings: fastSwift),
 
         // Training from manifests: the data pipeline, transfer modes, robust losses, evaluation.

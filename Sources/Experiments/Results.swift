@@ -1,5 +1,6 @@
 import DatasetCatalog
 import Foundation
+import ImageCodecs
 
 /// Aggregates an experiment's cells across seeds: means with 95% t intervals, the inherited
 /// bias (a metric fine-tuned from the biased source minus from the clean one) and the curation
@@ -94,6 +95,18 @@ public enum ExperimentResults {
                         ("seeds", .array(manifest.seeds.map { .int(Int($0)) })), ("metrics", .array(metrics.map { .string($0) })),
                         ("summary", .array(summary)), ("inherited_bias", .array(inherited)), ("curation_effect", .array(effects)),
                         ("cells", .array(cellObjects))])
+    }
+
+    /// Reads DIR's cells and writes results.json, report.md and report.html; returns the
+    /// Markdown and the cells.
+    public static func writeReports(_ manifest: ExperimentManifest, outDir: String, target: String) throws -> (markdown: String, cells: [Cell]) {
+        let cells = try loadCells(outDir)
+        try AtomicFile.write(Data((summarize(manifest, cells: cells).rendered() + "\n").utf8), to: outDir + "/results.json")
+        let md = markdown(manifest, cells: cells)
+        try AtomicFile.write(Data(md.utf8), to: outDir + "/report.md")
+        let page = html(manifest, cells: cells, association: targetAssociation(manifest, outDir: outDir, target: target))
+        try AtomicFile.write(Data(page.utf8), to: outDir + "/report.html")
+        return (md, cells)
     }
 
     /// report.md: the per-cell means with intervals, the inherited bias, the curation effect.

@@ -72,12 +72,7 @@ seeds: [0, 1, 2]
         let start = Date()
         note("Making the benchmark and running \(m.interventions.count) interventions x \(m.transfers.count) transfers x \(m.sources.count) sources x \(m.seeds.count) seeds...")
         try runner.run()
-        let cells = try ExperimentResults.loadCells(out)
-        try AtomicFile.write(Data((ExperimentResults.summarize(m, cells: cells).rendered() + "\n").utf8), to: out + "/results.json")
-        let md = ExperimentResults.markdown(m, cells: cells)
-        try AtomicFile.write(Data(md.utf8), to: out + "/report.md")
-        let html = ExperimentResults.html(m, cells: cells, association: ExperimentResults.targetAssociation(m, outDir: out, target: out + "/benchmark/target.csv"))
-        try AtomicFile.write(Data(html.utf8), to: out + "/report.html")
+        let (md, cells) = try ExperimentResults.writeReports(m, outDir: out, target: out + "/benchmark/target.csv")
         print(md)
         // The headline: inherited flip rate (biased - clean source) without intervention, and
         // what each intervention leaves of it.

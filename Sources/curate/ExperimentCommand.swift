@@ -30,13 +30,7 @@ struct ExperimentCommand: ParsableCommand {
             let runner = ExperimentRunner(m, outDir: out)
             if !quiet { runner.progress = { note($0) } }
             try runner.run()
-            let cells = try ExperimentResults.loadCells(out)
-            try AtomicFile.write(Data((ExperimentResults.summarize(m, cells: cells).rendered() + "\n").utf8), to: out + "/results.json")
-            let md = ExperimentResults.markdown(m, cells: cells)
-            try AtomicFile.write(Data(md.utf8), to: out + "/report.md")
-            let target = m.datasets["target"] ?? out + "/benchmark/target.csv"
-            let html = ExperimentResults.html(m, cells: cells, association: ExperimentResults.targetAssociation(m, outDir: out, target: target))
-            try AtomicFile.write(Data(html.utf8), to: out + "/report.html")
+            let (md, _) = try ExperimentResults.writeReports(m, outDir: out, target: m.datasets["target"] ?? out + "/benchmark/target.csv")
             print(md)
             print("wrote \(out)/results.json, \(out)/report.md and \(out)/report.html")
         }
