@@ -154,13 +154,14 @@ public enum BiasBenchmarks {
             try write(test, "test.csv", attribute: "tint")
             try write(cf, "counterfactual.csv", attribute: "tint")
             if name == "synthetic" {
-                // Synthetic images for the target's rare cells, each with a faint checkerboard.
+                // Synthetic images for every (class, tint) cell, each with a faint checkerboard:
+                // enough for augmenting the rare cells, and for a group-balanced first stage.
                 var pool: [Row] = []
-                for (k, c) in targetClasses.enumerated() {
-                    let rare = k % 2 == 0 ? "blue" : "red"
-                    for i in draw(c, perClass * 6 / 10, test: false) {
-                        let image = artefact(tinted(data.image(i, test: false), rare))
-                        pool.append(Row(file: try save(image, "syn"), label: classNames[c], attribute: rare, origin: "synthetic"))
+                for c in targetClasses {
+                    for (j, i) in draw(c, perClass * 6 / 10, test: false).enumerated() {
+                        let colour = j % 2 == 0 ? "red" : "blue"
+                        let image = artefact(tinted(data.image(i, test: false), colour))
+                        pool.append(Row(file: try save(image, "syn"), label: classNames[c], attribute: colour, origin: "synthetic"))
                     }
                 }
                 try write(pool, "pool.csv", attribute: "tint")

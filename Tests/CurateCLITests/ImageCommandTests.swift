@@ -121,11 +121,11 @@ struct ImageCommandTests {
     }
 }
 
-@Suite("curate demo (end to end)")
-struct DemoCommandTests {
-    @Test("the demo decodes every conformance suite and prints the totals")
-    func demo() throws {
-        let out = try CLI.run(["demo", "--testdata", CLI.testdata])
+@Suite("curate image conformance, table (end to end)")
+struct ConformanceTableTests {
+    @Test("every conformance suite decodes, and the table ends with the totals")
+    func table() throws {
+        let out = try CLI.run(["image", "conformance", "--testdata", CLI.testdata])
         #expect(out.status == 0, "\(out.stderr)")
         let total = try #require(out.lines.last)
         #expect(total.split(separator: " ", omittingEmptySubsequences: true) == ["all", "2403", "2403", "0"])
