@@ -15,7 +15,8 @@ struct ExperimentCommand: ParsableCommand {
             abstract: "Run (or resume) an experiment: every finished cell is kept and never rerun.",
             discussion: """
             Writes DIR/cells/*.json (one per intervention, transfer, source and seed), \
-            DIR/results.json and DIR/report.md. An interrupted run continues where it stopped.
+            DIR/results.json, DIR/report.md and DIR/report.html. An interrupted run continues where \
+            it stopped. On a terminal, one line of progress per cell goes to stderr.
 
             Example:
               curate experiment run manifests/experiments/trigger.yaml --out runs/trigger
@@ -24,11 +25,12 @@ struct ExperimentCommand: ParsableCommand {
         @Argument(help: "The experiment manifest (YAML).") var manifest: String
         @Option(help: "The output folder.") var out: String
         @Flag(help: "No progress lines.") var quiet = false
+        @Flag(help: "Progress lines even when stderr is not a terminal.") var progress = false
 
         func run() throws {
             let m = try ExperimentManifest.load(manifest)
             let runner = ExperimentRunner(m, outDir: out)
-            if !quiet { runner.progress = { note($0) } }
+            if !quiet && (progress || isatty(2) != 0) { runner.progress = { note($0) } }
             try runner.run()
             let (md, _) = try ExperimentResults.writeReports(m, outDir: out, target: m.datasets["target"] ?? out + "/benchmark/target.csv")
             print(md)

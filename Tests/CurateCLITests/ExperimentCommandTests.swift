@@ -77,7 +77,7 @@ struct ExperimentCommandTests {
         try manifest(d, seeds: "[0]").write(toFile: "\(d)/e0.yaml", atomically: true, encoding: .utf8)
         let part = try CLI.run(["experiment", "run", "\(d)/e0.yaml", "--out", "\(d)/run2", "--quiet"])
         #expect(part.status == 0, "\(part.stderr)")
-        let resumed = try CLI.run(["experiment", "run", "\(d)/e.yaml", "--out", "\(d)/run2"])
+        let resumed = try CLI.run(["experiment", "run", "\(d)/e.yaml", "--out", "\(d)/run2", "--progress"])
         #expect(resumed.status == 0)
         #expect(resumed.stderr.contains("done before"))
         for file in try FileManager.default.contentsOfDirectory(atPath: "\(d)/run1/cells") {
