@@ -57,14 +57,14 @@ extension DatasetAudit {
 
     /// A single-file HTML report with inline SVG charts; works offline.
     public var html: String {
-        var body = "<h1>Dataset audit</h1><p class=sub>\(esc(manifestPath)): \(rows) rows\(weighted ? ", weighted" : ""); label column <code>\(esc(labelColumn))</code></p>"
+        var body = "<h1>Dataset audit</h1><p class=sub>\(htmlEscape(manifestPath)): \(rows) rows\(weighted ? ", weighted" : ""); label column <code>\(htmlEscape(labelColumn))</code></p>"
         body += "<h2>Findings</h2>"
         if findings.isEmpty { body += "<p>None passed the thresholds.</p>" }
-        body += "<ul class=findings>" + findings.map { "<li class=\($0.severity.name)><b>\($0.severity.name)</b> \(esc($0.kind)): \(esc($0.message))</li>" }.joined() + "</ul>"
+        body += "<ul class=findings>" + findings.map { "<li class=\($0.severity.name)><b>\($0.severity.name)</b> \(htmlEscape($0.kind)): \(htmlEscape($0.message))</li>" }.joined() + "</ul>"
         for a in attributes {
-            body += "<section><h2>\(esc(a.name))</h2><div class=charts>"
+            body += "<section><h2>\(htmlEscape(a.name))</h2><div class=charts>"
             body += "<figure>\(groupChart(a))<figcaption>Group shares with 95% Wilson intervals</figcaption></figure>"
-            body += "<figure>\(heatmap(a))<figcaption>P(\(esc(labelColumn)) | group)</figcaption></figure></div>"
+            body += "<figure>\(heatmap(a))<figcaption>P(\(htmlEscape(labelColumn)) | group)</figcaption></figure></div>"
             body += "<table><tr><th>chi-square</th><th>dof</th><th>p</th><th>Cramér's V</th><th>MI (nats)</th><th>SPD</th><th>DI</th><th>EDF ε</th><th>repr. ratio</th></tr><tr>"
             body += [a.chi2.map { String(format: "%.3f", $0) }, a.dof.map { String($0) }, a.pValue.map { String(format: "%.3g", $0) },
                      a.cramersV.map { String(format: "%.3f", $0) }, a.mutualInformation.map { String(format: "%.4f", $0) },
@@ -77,7 +77,7 @@ extension DatasetAudit {
             body += "<section><h2>Images</h2><p>\(images.covered) rows with decoded images; \(images.duplicateClusters.count) duplicate groups, \(images.leakingClusters) across splits.</p><div class=charts>"
             for a in images.attributes {
                 for (k, name) in ImageAudit.statisticNames.enumerated() where k < 2 {
-                    body += "<figure>\(statChart(a, k))<figcaption>\(esc(name)) by \(esc(a.attribute)) (mean ± SD)</figcaption></figure>"
+                    body += "<figure>\(statChart(a, k))<figcaption>\(htmlEscape(name)) by \(htmlEscape(a.attribute)) (mean ± SD)</figcaption></figure>"
                 }
             }
             body += "</div>"
@@ -105,7 +105,7 @@ extension DatasetAudit {
         for (i, g) in a.groups.enumerated() {
             let y = 10 + i * rowH
             let x = { (v: Double) in Double(left) + v / top * Double(width) }
-            s += "<text x='\(left - 6)' y='\(y + 14)' text-anchor='end'>\(esc(short(g.value)))</text>"
+            s += "<text x='\(left - 6)' y='\(y + 14)' text-anchor='end'>\(htmlEscape(short(g.value)))</text>"
             s += "<rect x='\(left)' y='\(y + 3)' width='\(fmt(x(g.share) - Double(left)))' height='14' fill='#4c78a8'/>"
             s += "<line x1='\(fmt(x(g.wilsonLow)))' x2='\(fmt(x(g.wilsonHigh)))' y1='\(y + 10)' y2='\(y + 10)' stroke='#222' stroke-width='1.5'/>"
             s += "<text x='\(fmt(x(g.wilsonHigh) + 4))' y='\(y + 14)'>\(pct(g.share))</text>"
@@ -118,10 +118,10 @@ extension DatasetAudit {
         let w = left + a.values.count * cw + 10, h = top + a.labels.count * ch + 10
         var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(w)' height='\(h)'>"
         for (j, v) in a.values.enumerated() {
-            s += "<text transform='translate(\(left + j * cw + cw / 2),\(top - 6)) rotate(-35)'>\(esc(short(v)))</text>"
+            s += "<text transform='translate(\(left + j * cw + cw / 2),\(top - 6)) rotate(-35)'>\(htmlEscape(short(v)))</text>"
         }
         for (i, l) in a.labels.enumerated() {
-            s += "<text x='\(left - 6)' y='\(top + i * ch + 16)' text-anchor='end'>\(esc(short(l)))</text>"
+            s += "<text x='\(left - 6)' y='\(top + i * ch + 16)' text-anchor='end'>\(htmlEscape(short(l)))</text>"
             for (j, v) in a.values.enumerated() {
                 let c = a.cells.first { $0.label == l && $0.value == v }!
                 let shade = Int(255 - 200 * c.labelRate)
@@ -141,7 +141,7 @@ extension DatasetAudit {
         for (i, g) in a.groups.enumerated() {
             let y = 8 + i * rowH
             let x = { (v: Double) in Double(left) + max(0, v) / top * Double(width) }
-            s += "<text x='\(left - 6)' y='\(y + 14)' text-anchor='end'>\(esc(short(g.value)))</text>"
+            s += "<text x='\(left - 6)' y='\(y + 14)' text-anchor='end'>\(htmlEscape(short(g.value)))</text>"
             s += "<rect x='\(left)' y='\(y + 3)' width='\(fmt(x(g.means[k]) - Double(left)))' height='14' fill='#72b7b2'/>"
             s += "<line x1='\(fmt(x(g.means[k] - g.deviations[k])))' x2='\(fmt(x(g.means[k] + g.deviations[k])))' y1='\(y + 10)' y2='\(y + 10)' stroke='#222'/>"
             s += "<text x='\(fmt(x(g.means[k] + g.deviations[k]) + 4))' y='\(y + 14)'>\(String(format: "%.1f", g.means[k]))</text>"
@@ -154,7 +154,8 @@ func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
 func num(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(format: "%.3f", x) }
 func fmt(_ x: Double) -> String { String(format: "%.1f", x) }
 func short(_ s: String) -> String { s.count > 22 ? String(s.prefix(21)) + "…" : s }
-func esc(_ s: String) -> String {
+/// Text escaped for HTML content and attribute values.
+public func htmlEscape(_ s: String) -> String {
     s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
         .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "'", with: "&#39;").replacingOccurrences(of: "\"", with: "&quot;")
 }

@@ -47,3 +47,21 @@ public struct PredictionFairness: Sendable {
                                   truePositiveRateGap: gap(out.map(\.truePositiveRate)), falsePositiveRateGap: gap(out.map(\.falsePositiveRate)))
     }
 }
+
+extension PredictionFairness {
+    /// Fairness across the groups of `values` (one group per distinct value, sorted) for each
+    /// of `classes` one-vs-rest; the class with the largest equalized-odds difference and its
+    /// result. With one class, that class's result.
+    public static func worstClass(labels: [Int], predictions: [Int], classes: [Int], values: [String],
+                                  weights: [Double]? = nil) -> (positive: Int, fairness: PredictionFairness) {
+        let names = Array(Set(values)).sorted()
+        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        let groups = values.map { index[$0]! }
+        var worst: (Int, PredictionFairness)?
+        for c in classes {
+            let f = compute(labels: labels.map { $0 == c }, predictions: predictions.map { $0 == c }, groups: groups, names: names, weights: weights)
+            if worst == nil || f.equalizedOddsDifference > worst!.1.equalizedOddsDifference { worst = (c, f) }
+        }
+        return worst!
+    }
+}

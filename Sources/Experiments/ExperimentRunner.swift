@@ -199,16 +199,10 @@ public final class ExperimentRunner {
         let cf = try data["counterfactual"].map { try load($0) }
         let e = try Evaluation.run(outcome.model, classes: outcome.classes, test: test, by: manifest.by, counterfactual: cf)
         // Fairness across the attribute, worst class one-vs-rest.
-        let attr = test.column(manifest.attribute) ?? []
-        let names = Array(Set(attr)).sorted()
-        let groups = attr.map { names.firstIndex(of: $0)! }
         let classIndex = Dictionary(uniqueKeysWithValues: outcome.classes.enumerated().map { ($1, $0) })
-        let labels = test.labels.map { classIndex[$0] ?? -1 }
-        var worst: PredictionFairness?
-        for c in outcome.classes.indices {
-            let f = PredictionFairness.compute(labels: labels.map { $0 == c }, predictions: e.predictions.map { $0 == c }, groups: groups, names: names)
-            if worst == nil || f.equalizedOddsDifference > worst!.equalizedOddsDifference { worst = f }
-        }
+        let worst = PredictionFairness.worstClass(labels: test.labels.map { classIndex[$0] ?? -1 }, predictions: e.predictions,
+                                                  classes: Array(outcome.classes.indices),
+                                                  values: test.column(manifest.attribute) ?? test.labels.map { _ in "" }).fairness
         let groupAcc = e.groupAccuracy.map(\.1)
         return .object([
             ("intervention", .string(key.intervention)), ("transfer", .string(key.transfer)), ("source", .string(key.source)),
@@ -217,9 +211,9 @@ public final class ExperimentRunner {
             ("worst_group_accuracy", .optional(e.worstGroupAccuracy)),
             ("accuracy_gap", .optional(groupAcc.isEmpty ? nil : groupAcc.max()! - groupAcc.min()!)),
             ("group_accuracy", .object(e.groupAccuracy.map { ($0.0, .number($0.1)) })),
-            ("demographic_parity_difference", .optional(worst?.demographicParityDifference)),
-            ("equalized_odds_difference", .optional(worst?.equalizedOddsDifference)),
-            ("tpr_gap", .optional(worst?.truePositiveRateGap)), ("fpr_gap", .optional(worst?.falsePositiveRateGap)),
+            ("demographic_parity_difference", .number(worst.demographicParityDifference)),
+            ("equalized_odds_difference", .number(worst.equalizedOddsDifference)),
+            ("tpr_gap", .number(worst.truePositiveRateGap)), ("fpr_gap", .number(worst.falsePositiveRateGap)),
             ("flip_rate", .optional(e.flipRate)),
             // The raw predictions (class names, test rows in order; and on the counterfactual
             // rows), so every metric can be checked against them.

@@ -35,7 +35,7 @@ extension ExperimentResults {
             var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(left + width + 70)' height='\(h)'>"
             for (k, i) in interventions.enumerated() {
                 let y0 = 10 + k * rowH
-                s += "<text x='\(left - 6)' y='\(y0 + rowH / 2 + 2)' text-anchor='end'>\(esc(i))</text>"
+                s += "<text x='\(left - 6)' y='\(y0 + rowH / 2 + 2)' text-anchor='end'>\(htmlEscape(i))</text>"
                 for (j, src) in manifest.sources.enumerated() {
                     let xs = values(i, transfer, src, metric)
                     guard !xs.isEmpty else { continue }
@@ -55,14 +55,14 @@ extension ExperimentResults {
             let sy = { (v: Double) in Double(h - pad) - (v - yRange.lowerBound) / (yRange.upperBound - yRange.lowerBound) * Double(h - 2 * pad) }
             var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(w)' height='\(h)'>"
             s += "<line x1='\(pad)' y1='\(h - pad)' x2='\(w - pad)' y2='\(h - pad)' stroke='#888'/><line x1='\(pad)' y1='\(pad)' x2='\(pad)' y2='\(h - pad)' stroke='#888'/>"
-            s += "<text x='\(w / 2)' y='\(h - 8)' text-anchor='middle'>\(esc(xLabel))</text>"
-            s += "<text transform='translate(12,\(h / 2)) rotate(-90)' text-anchor='middle'>\(esc(yLabel))</text>"
+            s += "<text x='\(w / 2)' y='\(h - 8)' text-anchor='middle'>\(htmlEscape(xLabel))</text>"
+            s += "<text transform='translate(12,\(h / 2)) rotate(-90)' text-anchor='middle'>\(htmlEscape(yLabel))</text>"
             for (label, x, y) in xs {
-                s += "<circle cx='\(f1(sx(x)))' cy='\(f1(sy(y)))' r='4' fill='#1f77b4'/><text x='\(f1(sx(x) + 6))' y='\(f1(sy(y) - 4))'>\(esc(label))</text>"
+                s += "<circle cx='\(f1(sx(x)))' cy='\(f1(sy(y)))' r='4' fill='#1f77b4'/><text x='\(f1(sx(x) + 6))' y='\(f1(sy(y) - 4))'>\(htmlEscape(label))</text>"
             }
             return s + "</svg>"
         }
-        var body = "<h1>Experiment \(esc(manifest.name))</h1><p class=sub>\(manifest.seeds.count) seeds; attribute <code>\(esc(manifest.attribute))</code>; bars are means in percent, whiskers 95% intervals over seeds; red: from the biased source, green: from the clean one.</p>"
+        var body = "<h1>Experiment \(htmlEscape(manifest.name))</h1><p class=sub>\(manifest.seeds.count) seeds; attribute <code>\(htmlEscape(manifest.attribute))</code>; bars are means in percent, whiskers 95% intervals over seeds; red: from the biased source, green: from the clean one.</p>"
         for t in manifest.transfers {
             body += "<section><h2>\(t == "linear" ? "Fixed-feature (linear) fine-tuning" : "Full fine-tuning")</h2><div class=charts>"
             for (metric, title) in [("flip_rate", "counterfactual flip rate"), ("worst_group_accuracy", "worst-group accuracy"), ("equalized_odds_difference", "equalized-odds difference")] {
@@ -92,14 +92,10 @@ extension ExperimentResults {
                             yLabel: "inherited flip rate (biased - clean, linear)", xRange: 0...max(0.05, (bias.map(\.1).max() ?? 1) * 1.1),
                             yRange: min(0, ys.min()! * 1.1)...max(0.05, ys.max()! * 1.1)) + "</section>"
         }
-        body += "<section><h2>Table</h2><pre>\(esc(markdown(manifest, cells: cells)))</pre></section>"
+        body += "<section><h2>Table</h2><pre>\(htmlEscape(markdown(manifest, cells: cells)))</pre></section>"
         let style = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#222}.sub{color:#666}.charts{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0}figcaption{font-size:12px;color:#555}svg text{font:11px system-ui,sans-serif}section{border-top:1px solid #ddd;margin-top:16px}pre{font-size:12px}"
         return "<!doctype html><html lang=en><head><meta charset=utf-8><title>Curate experiment</title><style>\(style)</style></head><body>\(body)</body></html>\n"
     }
 
     static func f1(_ x: Double) -> String { String(format: "%.1f", x) }
-    static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "'", with: "&#39;")
-    }
 }

@@ -77,22 +77,6 @@ public enum GEMM {
         }
     }
 
-    /// Array convenience: C (m x n) = op(A) op(B).
-    public static func multiply(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int,
-                                transA: Bool = false, transB: Bool = false) -> [Float] {
-        var c = [Float](repeating: 0, count: m * n)
-        a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                c.withUnsafeMutableBufferPointer { pc in
-                    multiply(m: m, n: n, k: k, a: pa.baseAddress!, lda: transA ? m : k, transA: transA,
-                             b: pb.baseAddress!, ldb: transB ? k : n, transB: transB,
-                             c: pc.baseAddress!, ldc: n)
-                }
-            }
-        }
-        return c
-    }
-
     struct Operands: @unchecked Sendable {
         let a: UnsafePointer<Float>
         let rsA: Int

@@ -44,14 +44,6 @@ public struct Tensor: Equatable, Sendable {
         set { storage[index] = newValue }
     }
 
-    /// Rows `range` of the first dimension, copied.
-    public func items(_ range: Range<Int>) -> Tensor {
-        let per = itemCount
-        var s = shape
-        s[0] = range.count
-        return Tensor(shape: s, storage: Array(storage[(range.lowerBound * per)..<(range.upperBound * per)]))
-    }
-
     /// The batch items at `indices`, in that order (a mini-batch gather).
     public func gather(_ indices: [Int]) -> Tensor {
         let per = itemCount

@@ -35,18 +35,13 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Write a single-file HTML report (inline SVG charts) here.") var html: String?
 
     func run() throws {
-        let attributes = by.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+        let attributes = columnList(by)
         guard !attributes.isEmpty else { throw ValidationError("name at least one attribute with --by") }
         if attributes.contains(label) { throw ValidationError("--by \(label) is the label column; name the attributes to audit against it") }
         let m = try ManifestReader.read(manifest)
         var options = AuditOptions(attributes: attributes, labelColumn: label)
         options.positiveLabel = positive
-        var cat: (Catalog, String)?
-        let defaultCatalog = ((manifest as NSString).deletingLastPathComponent as NSString).appendingPathComponent("curate.catalog")
-        if let path = catalog ?? (FileManager.default.fileExists(atPath: defaultCatalog) ? defaultCatalog : nil) {
-            guard FileManager.default.fileExists(atPath: path) else { throw CatalogError("\(path): no such catalog (run curate scan first)") }
-            cat = (try Catalog(path: path), path)
-        }
+        let cat = try catalogPath(explicit: catalog, manifest: manifest).map { (try Catalog(path: $0), $0) }
         let audit: DatasetAudit
         do {
             audit = try DatasetAudit.run(m, path: manifest, options: options, catalog: cat)

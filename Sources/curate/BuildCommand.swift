@@ -73,7 +73,7 @@ struct BuildCommand: ParsableCommand {
 
     func run() throws {
         let m = try ManifestReader.read(manifest)
-        let columns = by.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+        let columns = columnList(by)
         let result: CurationResult
         do {
             switch strategy {
@@ -196,14 +196,10 @@ struct SplitCommand: ParsableCommand {
 
     func run() throws {
         let m = try ManifestReader.read(manifest)
-        let columns = by.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+        let columns = columnList(by)
         let r = ratios.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        var clusters: [[String]] = []
-        let defaultCatalog = ((manifest as NSString).deletingLastPathComponent as NSString).appendingPathComponent("curate.catalog")
-        if let path = catalog ?? (FileManager.default.fileExists(atPath: defaultCatalog) ? defaultCatalog : nil) {
-            guard FileManager.default.fileExists(atPath: path) else { throw CatalogError("\(path): no such catalog (run curate scan first)") }
-            clusters = try CatalogClusters.clusters(manifest: m, catalog: Catalog(path: path))
-        }
+        let clusters = try catalogPath(explicit: catalog, manifest: manifest)
+            .map { try CatalogClusters.clusters(manifest: m, catalog: Catalog(path: $0)) } ?? []
         let result: SplitResult
         do {
             result = try Splitter.split(m, cells: Cells(m, by: columns, file: manifest), ratios: r, seed: seed, duplicateClusters: clusters)

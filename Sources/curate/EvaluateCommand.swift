@@ -46,16 +46,8 @@ struct EvaluateCommand: ParsableCommand {
             keys.append((columns.joined(separator: ","), (0..<test.count).map { r in cols.map { $0[r] }.joined(separator: ",") }))
         }
         let byAttribute: [(String, JSONValue)] = keys.map { name, values in
-            let names = Array(Set(values)).sorted()
-            let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
-            let groups = values.map { index[$0]! }
-            var worst: (Int, PredictionFairness)?
-            for c in classes {
-                let f = PredictionFairness.compute(labels: labels.map { $0 == c }, predictions: e.predictions.map { $0 == c },
-                                                   groups: groups, names: names, weights: weights)
-                if worst == nil || f.equalizedOddsDifference > worst!.1.equalizedOddsDifference { worst = (c, f) }
-            }
-            let (c, f) = worst!
+            let (c, f) = PredictionFairness.worstClass(labels: labels, predictions: e.predictions, classes: classes,
+                                                       values: values, weights: weights)
             return (name, .object([
                 ("positive", .string(e.classes[c])),
                 ("demographic_parity_difference", .number(f.demographicParityDifference)),
@@ -77,7 +69,7 @@ struct EvaluateCommand: ParsableCommand {
         let spec = header.model
         let testData = try TrainCommand.load(test, size: spec.height, channels: spec.channels)
         let cf = try counterfactual.map { try TrainCommand.load($0, size: spec.height, channels: spec.channels, requireLabels: false) }
-        let columns = by.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+        let columns = columnList(by)
         let e = try Evaluation.run(net, classes: header.classes, test: testData, by: columns, counterfactual: cf)
         let doc: JSONValue = .object([
             ("model", .string(model)),

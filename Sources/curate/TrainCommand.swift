@@ -73,7 +73,7 @@ struct TrainCommand: ParsableCommand {
         if (train == nil) == (plan == nil) { throw ValidationError("give --train MANIFEST or --plan PLAN (one of them)") }
     }
 
-    var groupColumns: [String] { by.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty } }
+    var groupColumns: [String] { columnList(by) }
 
     func run() throws {
         if let threads { Parallel.threads = max(1, threads) }
