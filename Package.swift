@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "DatasetCatalog", targets: ["DatasetCatalog"]),
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Features", targets: ["Features"]),
         .library(name: "Audit", targets: ["Audit"]),
         .library(name: "Curation", targets: ["Curation"]),
     ],
@@ -58,7 +59,7 @@ let package = Package(
                 swiftSettings: fastSwift + [.swiftLanguageMode(.v5)]),
 
         // Dataset audits: counts, intervals, association, parity, reweighing, image statistics, findings, reports.
-        .target(name: "Audit", dependencies: ["DatasetCatalog", "ImageCodecs"], swiftSettings: fastSwift),
+        .target(name: "Audit", dependencies: ["DatasetCatalog", "ImageCodecs", "Features", "Training", "NeuralNet"], swiftSettings: fastSwift),
 
         // Curation strategies, splits and their provenance.
         .target(name: "Curation", dependencies: ["DatasetCatalog", "ImageCodecs", "NeuralNet", .product(name: "Crypto", package: "swift-crypto")],
@@ -69,19 +70,21 @@ let package = Package(
                                                     .product(name: "Yams", package: "Yams")], swiftSettings: fastSwift),
 
         // Training from manifests: the data pipeline, transfer modes, robust losses, evaluation.
-        .target(name: "Training", dependencies: ["NeuralNet", "ImageCodecs", "DatasetCatalog"], swiftSettings: fastSwift),
+        .target(name: "Features", dependencies: ["DatasetCatalog"], swiftSettings: fastSwift),
+
+        .target(name: "Training", dependencies: ["NeuralNet", "ImageCodecs", "DatasetCatalog", "Features"], swiftSettings: fastSwift),
 
         .executableTarget(
             name: "curate",
-            dependencies: ["ImageCodecs", "DatasetCatalog", "NeuralNet", "Training", "Audit", "Curation", "Experiments", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["ImageCodecs", "DatasetCatalog", "NeuralNet", "Features", "Training", "Audit", "Curation", "Experiments", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fastSwift),
 
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "DatasetCatalogTests", dependencies: ["DatasetCatalog", "ImageCodecs"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "DatasetCatalog", "ImageCodecs"]),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "DatasetCatalog"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "DatasetCatalog", "ImageCodecs", "Features"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "DatasetCatalog", "Features"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "DatasetCatalog"]),
         .testTarget(name: "CurateCLITests", dependencies: ["ImageCodecs", "DatasetCatalog"]),
     ]

@@ -28,6 +28,19 @@ public struct DatasetAudit: Sendable {
     public var attributes: [AttributeAudit]
     public var images: ImageAudit?
     public var findings: [Finding]
+    /// The feature vectors' audit, when the audit was given features (see `adding(features:)`).
+    public var features: FeatureAudit? = nil
+
+    /// This audit with a feature audit, its findings merged by severity.
+    public func adding(features audit: FeatureAudit) -> DatasetAudit {
+        var copy = self
+        copy.features = audit
+        copy.findings = (findings + audit.findings).enumerated().sorted { a, b in
+            a.element.severity != b.element.severity ? a.element.severity > b.element.severity
+                : a.element.magnitude != b.element.magnitude ? a.element.magnitude > b.element.magnitude : a.offset < b.offset
+        }.map(\.element)
+        return copy
+    }
 
     /// Audits `manifest` (read from `path`) by `options.attributes`, each alone and, when there
     /// are several, their intersection; with the catalog's facts when `catalog` is given.

@@ -52,6 +52,7 @@ extension DatasetAudit {
                 md += String(format: "; nearest-centroid balanced accuracy %.1f%%.\n\n", 100 * s.balancedAccuracy)
             }
         }
+        if let features { md += features.markdown + "\n" }
         return md
     }
 
@@ -86,6 +87,20 @@ extension DatasetAudit {
                     + String(format: "; nearest-centroid balanced accuracy %.1f%%.</p>", 100 * s.balancedAccuracy)
             }
             body += "</section>"
+        }
+        if let f = features {
+            body += "<section><h2>Features</h2><p>\(htmlEscape(f.source)): \(f.rows) rows x \(f.dimension) values.</p>"
+            body += "<table><tr><th>attribute</th><th>probe balanced accuracy</th><th>95% interval</th><th>chance</th><th>folds</th></tr>"
+            for p in f.probes {
+                body += String(format: "<tr><td>%@</td><td>%.3f</td><td>%.3f-%.3f</td><td>%.3f</td><td>%d</td></tr>", htmlEscape(p.attribute), p.balancedAccuracy, p.low, p.high, p.chance, p.folds)
+            }
+            body += "</table><table><tr><th>attribute</th><th>groups</th><th>centroid distance</th><th>in pooled spreads</th></tr>"
+            for c in f.centroids {
+                for (a, b) in f.pairs(c) {
+                    body += String(format: "<tr><td>%@</td><td>%@ vs %@</td><td>%.4g</td><td>%.3f</td></tr>", htmlEscape(c.attribute), htmlEscape(c.groups[a]), htmlEscape(c.groups[b]), c.distances[a][b], c.normalized[a][b])
+                }
+            }
+            body += "</table></section>"
         }
         let style = """
         body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222}h1{margin-bottom:0}.sub{color:#666;margin-top:4px}

@@ -81,6 +81,7 @@ extension DatasetAudit {
         } else {
             fields.append(("images", .null))
         }
+        fields.append(("features", features?.json ?? .null))
         fields.append(("findings", .array(findings.map { f in
             .object([("severity", .string(f.severity.name)), ("kind", .string(f.kind)), ("attribute", f.attribute.map { .string($0) } ?? .null),
                      ("message", .string(f.message)), ("numbers", .object(f.numbers))])

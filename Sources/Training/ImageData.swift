@@ -1,4 +1,5 @@
 import DatasetCatalog
+import Features
 import Foundation
 import ImageCodecs
 import NeuralNet
@@ -16,6 +17,11 @@ public struct ImageData: Sendable {
     public var rows: [Int]
     /// The images that could not be decoded: manifest row, path, error.
     public var failures: [(row: Int, path: String, message: String)]
+    /// Feature vectors used in place of pixels (height = width = 1, channels = D): a batch
+    /// gathers rows straight from the (usually memory-mapped) matrix.
+    public var features: FeatureMatrix? = nil
+    /// The feature row of each loaded item, when `features` is set.
+    public var featureRows: [Int] = []
 
     public var count: Int { rows.count }
     public var itemSize: Int { height * width * channels }
@@ -90,6 +96,14 @@ public struct ImageData: Sendable {
     public func batch(_ indices: [Int], augmentation: Augmentation = [], seed: UInt64 = 0, epoch: Int = 0) -> Tensor {
         let item = itemSize
         var out = [Float](repeating: 0, count: indices.count * item)
+        if let features {
+            out.withUnsafeMutableBufferPointer { dst in
+                for (b, index) in indices.enumerated() {
+                    (dst.baseAddress! + b * item).update(from: features.row(featureRows[index]), count: item)
+                }
+            }
+            return Tensor(shape: [indices.count, 1, 1, item], storage: out)
+        }
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 for (b, index) in indices.enumerated() {
@@ -154,4 +168,28 @@ public struct Augmentation: OptionSet, Sendable {
 public struct TrainingError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension ImageData {
+    /// A manifest's rows with feature vectors in place of images (`spec`: a `.npy` or
+    /// `.safetensors` file, or `column:NAME`). The values are checked finite; nothing is copied
+    /// from a float32 file, which stays memory-mapped.
+    public static func load(_ path: String, features spec: String, requireLabels: Bool = true) throws -> ImageData {
+        let manifest = try ManifestReader.read(path)
+        if requireLabels { try manifest.require("label", file: path) }
+        let matrix = try FeatureMatrix.open(spec, for: manifest, manifestFile: path)
+        return try withFeatures(manifest, matrix: matrix, manifestFile: path)
+    }
+
+    /// `manifest` paired with `matrix` (see `FeatureMatrix.rows(for:manifestFile:)`).
+    public static func withFeatures(_ manifest: Manifest, matrix: FeatureMatrix, manifestFile: String) throws -> ImageData {
+        let featureRows = try matrix.rows(for: manifest, manifestFile: manifestFile)
+        guard matrix.dimension > 0 else { throw FeatureError(matrix.source, "vectors have no values (D = 0)") }
+        try matrix.validateFinite()
+        var data = ImageData(height: 1, width: 1, channels: matrix.dimension, pixels: [], manifest: manifest,
+                             rows: Array(0..<manifest.count), failures: [])
+        data.features = matrix
+        data.featureRows = featureRows
+        return data
+    }
 }

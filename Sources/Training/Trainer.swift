@@ -20,6 +20,9 @@ public struct TrainingRecipe: Sendable {
     public var weightDecay: Float = 5e-4
     public var schedule: ScheduleKind = .constant
     public var warmupEpochs = 0
+    /// L1 penalty on the weights of dense layers (mean-loss units), applied as a proximal
+    /// (soft-threshold) step after each update: Deep Feature Reweighting's sparse last layer.
+    public var l1: Float = 0
     public var augmentation: Augmentation = []
     public var seed: UInt64 = 0
 
@@ -139,6 +142,7 @@ public struct FitLoop {
                 _ = net.backward(grad, inputGradient: false)
                 lr = schedule.rate(at: step)
                 optimizer.step(parameters, learningRate: lr)
+                if recipe.l1 > 0 { softThreshold(parameters, by: lr * recipe.l1) }
                 step += 1
                 for j in 0..<idx.count {
                     lossSum += Double(w[j] * losses[j])
@@ -229,4 +233,16 @@ public func jttWeights(_ weights: [Float], predictions: [Int], labels: [Int], la
         errors += 1
     }
     return (out, errors)
+}
+
+/// The proximal step of an L1 penalty on dense weights: each moves toward 0 by `t`, and stops there.
+func softThreshold(_ parameters: [Parameter], by t: Float) {
+    for p in parameters where p.name == "weight" && p.shape.count == 2 {
+        p.value.withUnsafeMutableBufferPointer { v in
+            for j in v.indices {
+                let x = v[j]
+                v[j] = x > t ? x - t : (x < -t ? x + t : 0)
+            }
+        }
+    }
 }

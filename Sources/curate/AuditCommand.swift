@@ -2,7 +2,9 @@ import ArgumentParser
 import Audit
 import DatasetCatalog
 import Foundation
+import Features
 import ImageCodecs
+import Training
 
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +32,10 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "The label column.") var label = "label"
     @Option(help: "The favourable label value for the headline parity numbers (default: 1/yes/true for binary labels).") var positive: String?
     @Option(help: "A scan catalog with the images' facts.") var catalog: String?
+    @Option(help: "Feature vectors aligned with the manifest (.npy, .safetensors or column:NAME): audit how well they encode each attribute (a cross-validated linear probe's balanced accuracy) and the groups' centroid distances.") var features: String?
+    @Option(help: "With --features: the probe's folds.") var folds = 5
+    @Option(help: "With --features: the probe trains on at most this many rows (a seeded sample).") var probeRows = 100_000
+    @Option(help: "With --features: the seed of the probe's sample, folds and initialisation.") var seed: UInt64 = 0
     @Option(help: "Write the JSON report here ('-' for stdout).") var json: String?
     @Option(help: "Write a Markdown report here.") var markdown: String?
     @Option(help: "Write a single-file HTML report (inline SVG charts) here.") var html: String?
@@ -42,11 +48,20 @@ struct AuditCommand: ParsableCommand {
         var options = AuditOptions(attributes: attributes, labelColumn: label)
         options.positiveLabel = positive
         let cat = try catalogPath(explicit: catalog, manifest: manifest).map { (try Catalog(path: $0), $0) }
-        let audit: DatasetAudit
+        var audit: DatasetAudit
         do {
             audit = try DatasetAudit.run(m, path: manifest, options: options, catalog: cat)
         } catch let e as AuditError {
             throw ManifestError(file: manifest, e.description.replacingOccurrences(of: "\(manifest): ", with: ""))
+        }
+        if let features {
+            let matrix = try FeatureMatrix.open(features, for: m, manifestFile: manifest)
+            let data = try ImageData.withFeatures(m, matrix: matrix, manifestFile: manifest)
+            var fo = FeatureAudit.Options()
+            fo.folds = max(2, folds)
+            fo.maxProbeRows = max(10, probeRows)
+            fo.seed = seed
+            audit = audit.adding(features: try FeatureAudit.run(data, attributes: attributes, options: fo))
         }
         if let json {
             let text = audit.json.rendered() + "\n"
@@ -64,6 +79,18 @@ struct AuditCommand: ParsableCommand {
                     a.disparateImpact.map { String(format: "DI %.3f", $0) },
                     a.representationRatio.map { String(format: "representation %.3f", $0) },
                 ].compactMap { $0 }.joined(separator: ", "))
+            }
+            if let f = audit.features {
+                print("features: \(f.rows) x \(f.dimension) (\(f.source))")
+                for p in f.probes {
+                    print(String(format: "  %@: probe balanced accuracy %.3f (95%% %.3f-%.3f, chance %.3f)", p.attribute, p.balancedAccuracy, p.low, p.high, p.chance))
+                }
+                for c in f.centroids {
+                    let far = f.pairs(c).max { c.normalized[$0.0][$0.1] < c.normalized[$1.0][$1.1] }
+                    if let (a, b) = far {
+                        print(String(format: "  %@: farthest centroids %@ vs %@, %.3f pooled spreads", c.attribute, c.groups[a], c.groups[b], c.normalized[a][b]))
+                    }
+                }
             }
             print("findings: \(audit.findings.count)")
             for f in audit.findings.prefix(12) { print("  [\(f.severity.name)] \(f.message)") }

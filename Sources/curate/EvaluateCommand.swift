@@ -26,6 +26,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Write the metrics as JSON to this file ('-' for stdout).") var json: String?
     @Option(help: "Write each row's path, label, prediction, class probabilities and attributes to this CSV.") var predictions: String?
     @Option(help: "A manifest aligned row by row with --test, for the flip rate.") var counterfactual: String?
+    @Option(help: "Feature vectors for the --test rows, for a model trained with --features (.npy, .safetensors or column:NAME).") var features: String?
+    @Option(help: "Feature vectors for the --counterfactual rows.") var counterfactualFeatures: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "The favourable class for the fairness gaps (default: 1/yes/true/positive for two classes; otherwise each class one-vs-rest, the worst reported).") var positive: String?
 
@@ -67,8 +69,21 @@ struct EvaluateCommand: ParsableCommand {
         if let threads { Parallel.threads = max(1, threads) }
         let (net, header) = try Checkpoint.read(path: model)
         let spec = header.model
-        let testData = try TrainCommand.load(test, size: spec.height, channels: spec.channels)
-        let cf = try counterfactual.map { try TrainCommand.load($0, size: spec.height, channels: spec.channels, requireLabels: false) }
+        let takesFeatures = header.metadata["input"] == "features"
+        if takesFeatures && features == nil { throw ValidationError("\(model) takes feature vectors (\(spec.channels) values): give --features") }
+        if !takesFeatures && features != nil { throw ValidationError("\(model) takes images, not feature vectors") }
+        let testData: ImageData, cf: ImageData?
+        if let features {
+            testData = try ImageData.load(test, features: features)
+            if counterfactual != nil && counterfactualFeatures == nil { throw ValidationError("--counterfactual with --features needs --counterfactual-features") }
+            cf = try counterfactual.map { try ImageData.load($0, features: counterfactualFeatures!, requireLabels: false) }
+            for d in [testData] + (cf.map { [$0] } ?? []) where d.channels != spec.channels {
+                throw ValidationError("\(d.features!.source) has \(d.channels) values per row; \(model) takes \(spec.channels)")
+            }
+        } else {
+            testData = try TrainCommand.load(test, size: spec.height, channels: spec.channels)
+            cf = try counterfactual.map { try TrainCommand.load($0, size: spec.height, channels: spec.channels, requireLabels: false) }
+        }
         let columns = columnList(by)
         let e = try Evaluation.run(net, classes: header.classes, test: testData, by: columns, counterfactual: cf)
         let doc: JSONValue = .object([

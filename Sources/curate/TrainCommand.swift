@@ -35,6 +35,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "The training manifest.") var train: String?
     @Option(help: "A curation plan (curate build ffr): its stages train in order, each from the previous one's weights.") var plan: String?
     @Option(help: "A validation manifest (accuracy printed after every epoch).") var val: String?
+    @Option(help: "Feature vectors in place of the --train images: a .npy (float32/float16, C or Fortran order) or .safetensors file aligned with the manifest's rows (or mapped through its source_row), or column:NAME for vectors in a manifest column. Models: linear (a linear probe) or mlp.") var features: String?
+    @Option(help: "Feature vectors for the --val manifest (as --features).") var valFeatures: String?
+    @Option(help: "L1 penalty on the dense weights (per example, mean-loss units; as in Deep Feature Reweighting's last layer).") var l1: Float = 0
     @Option(help: "The architecture: linear, mlp, cnn-small, resnet-small.") var model: ModelName = .cnnSmall
     @Option(help: "Epochs.") var epochs = 5
     @Option(help: "Images are resized to SIZE x SIZE.") var size = 32
@@ -71,6 +74,12 @@ struct TrainCommand: ParsableCommand {
         guard ["constant", "step", "cosine"].contains(schedule) else { throw ValidationError("--schedule must be constant, step or cosine") }
         if from == nil && mode != .full { throw ValidationError("--mode \(mode.rawValue) needs --from CKPT") }
         if (train == nil) == (plan == nil) { throw ValidationError("give --train MANIFEST or --plan PLAN (one of them)") }
+        guard l1 >= 0 else { throw ValidationError("--l1 must be 0 or more") }
+        if features != nil {
+            if plan != nil { throw ValidationError("--features trains on one manifest; a --plan's stages are images") }
+            if from == nil && model != .linear && model != .mlp { throw ValidationError("--features needs --model linear (a linear probe) or mlp") }
+            if val != nil && valFeatures == nil { throw ValidationError("--val with --features needs --val-features") }
+        } else if valFeatures != nil { throw ValidationError("--val-features needs --features") }
     }
 
     var groupColumns: [String] { columnList(by) }
@@ -90,6 +99,7 @@ struct TrainCommand: ParsableCommand {
         recipe.warmupEpochs = warmup
         recipe.augmentation = try Augmentation(parsing: augment)
         recipe.seed = seed
+        recipe.l1 = l1
 
         var job = TrainingJob()
         job.model = model
@@ -105,6 +115,9 @@ struct TrainCommand: ParsableCommand {
         }
         if let from {
             let (net, header) = try Checkpoint.read(path: from)
+            let takesFeatures = header.metadata["input"] == "features"
+            if takesFeatures && features == nil { throw ValidationError("\(from) takes feature vectors (\(header.model.channels) values): give --features") }
+            if !takesFeatures && features != nil { throw ValidationError("\(from) takes images, not feature vectors") }
             job.from = (net, header)
             job.size = header.model.height
             job.channels = header.model.channels
@@ -126,8 +139,17 @@ struct TrainCommand: ParsableCommand {
             train = stages.last!
         }
         let started = Date()
-        let trainData = try TrainCommand.load(train, size: job.size, channels: job.channels)
-        let valData = try val.map { try TrainCommand.load($0, size: job.size, channels: job.channels) }
+        let trainData: ImageData, valData: ImageData?
+        if let features {
+            trainData = try ImageData.load(train, features: features)
+            valData = try val.map { try ImageData.load($0, features: valFeatures!) }
+            if let v = valData, v.channels != trainData.channels {
+                throw ValidationError("--val-features has \(v.channels) values per row; --features has \(trainData.channels)")
+            }
+        } else {
+            trainData = try TrainCommand.load(train, size: job.size, channels: job.channels)
+            valData = try val.map { try TrainCommand.load($0, size: job.size, channels: job.channels) }
+        }
         let loaded = Date().timeIntervalSince(started)
         let tty = !json && isatty(2) != 0
         // On a terminal: a line that updates twice a second within an epoch, and stays at
@@ -141,6 +163,9 @@ struct TrainCommand: ParsableCommand {
             return text + String(format: "  %.0f img/s  %d:%02d left", rate, Int(left) / 60, Int(left) % 60)
         }
         let total = job.mode == .lastLayer && job.from != nil ? 0 : trainData.count
+        if let f = trainData.features, !json, isatty(2) != 0 {
+            note("features: \(f.rows) x \(f.dimension) from \(f.source), \(f.layout)")
+        }
         let outcome = try job.run(train: trainData, validation: valData, progress: { r in
             guard tty else { return }
             FileHandle.standardError.write(Data(("\r" + line(r, total: r.images) + "\u{1B}[K\n").utf8))
@@ -155,6 +180,11 @@ struct TrainCommand: ParsableCommand {
             "batch_size": String(batchSize),
         ]
         if let from { metadata["from"] = from }
+        if let features {
+            metadata["input"] = "features"
+            metadata["features"] = features
+            if l1 > 0 { metadata["l1"] = String(l1) }
+        }
         if !groupColumns.isEmpty { metadata["by"] = groupColumns.joined(separator: ",") }
         for (k, v) in outcome.notes { metadata[k] = v }
         let data = Checkpoint.encode(outcome.model, spec: outcome.spec, classes: outcome.classes, metadata: metadata)
