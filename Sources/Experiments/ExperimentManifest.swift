@@ -28,6 +28,8 @@ public struct ExperimentManifest: Sendable {
     public var name: String
     public var benchmark: String?
     public var datasets: [String: String]
+    /// Feature files standing in for the images of datasets (same keys), resolved paths.
+    public var features: [String: String] = [:]
     public var attribute: String
     public var by: [String]
     public var interventions: [Intervention]
@@ -42,7 +44,7 @@ public struct ExperimentManifest: Sendable {
     public var learningRate: Float
     public var seeds: [UInt64]
 
-    static let topKeys: Set<String> = ["name", "benchmark", "datasets", "attribute", "by", "interventions", "transfers", "sources", "recipe", "seeds"]
+    static let topKeys: Set<String> = ["name", "benchmark", "datasets", "attribute", "by", "interventions", "transfers", "sources", "recipe", "seeds", "features"]
     static let recipeKeys: Set<String> = ["model", "size", "channels", "epochs", "source_epochs", "batch_size", "lr"]
     static let strategies: Set<String> = ["undersample", "oversample", "reweight", "correlate", "proportion", "augment", "ffr"]
 
@@ -95,6 +97,24 @@ public struct ExperimentManifest: Sendable {
                 }
                 let p = try string(v, key)
                 m.datasets[key] = p.hasPrefix("/") ? p : base + "/" + p
+            }
+        }
+        if let f = fields["features"] {
+            guard let map = f.mapping else { throw fail(f, "features must map dataset names (source_biased, source_clean, target, test, counterfactual) to .npy or .safetensors files") }
+            let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            for (k, v) in map {
+                let key = try string(k, "a dataset name")
+                guard ["source_biased", "source_clean", "target", "test", "counterfactual"].contains(key) else {
+                    throw fail(k, "unknown dataset '\(key)' for features (source_biased, source_clean, target, test, counterfactual)")
+                }
+                let p = try string(v, key)
+                m.features[key] = p.hasPrefix("/") || p.hasPrefix("column:") ? p : base + "/" + p
+            }
+            for key in ["target", "test"] where m.features[key] == nil {
+                throw fail(f, "features need at least target and test (and the sources the experiment uses)")
+            }
+            for i in m.interventions where i.strategy == "augment" || i.strategy == "ffr" {
+                throw fail(f, "intervention \(i.name): \(i.strategy!) makes new images, which a feature file cannot cover; use images, or another strategy")
             }
         }
         if m.benchmark == nil {
@@ -172,6 +192,9 @@ public struct ExperimentManifest: Sendable {
                 guard let v = n.int, v >= 0 else { throw fail(n, "a seed must be a non-negative integer") }
                 return UInt64(v)
             }
+        }
+        if !m.features.isEmpty && !["linear", "mlp"].contains(m.model) {
+            throw fail(fields["recipe"] ?? root, "with features the model must be linear or mlp (a head on the vectors), not \(m.model)")
         }
         return m
     }

@@ -44,9 +44,19 @@ public final class ExperimentRunner {
         return manifest.datasets
     }
 
-    func load(_ path: String) throws -> ImageData {
+    /// A dataset's images, or its feature vectors when the manifest gives features for
+    /// `dataset` (a curated target's rows map to the target's vectors through source_row).
+    func load(_ path: String, dataset: String) throws -> ImageData {
         if let d = cache[path] { return d }
-        let d = try ImageData.load(path, size: manifest.size, channels: manifest.channels, requireLabels: true)
+        let d: ImageData
+        if !manifest.features.isEmpty {
+            guard let f = manifest.features[dataset] else {
+                throw ExperimentError(manifest.file, nil, "features: no feature file for \(dataset)")
+            }
+            d = try ImageData.load(path, features: f, requireLabels: dataset != "counterfactual")
+        } else {
+            d = try ImageData.load(path, size: manifest.size, channels: manifest.channels, requireLabels: dataset != "counterfactual")
+        }
         cache[path] = d
         return d
     }
@@ -107,7 +117,7 @@ public final class ExperimentRunner {
         job.size = manifest.size
         job.channels = manifest.channels
         job.recipe = recipe(seed: seed, epochs: manifest.sourceEpochs)
-        let outcome = try job.run(train: load(data["source_" + source]!))
+        let outcome = try job.run(train: load(data["source_" + source]!, dataset: "source_" + source))
         try AtomicFile.write(Checkpoint.encode(outcome.model, spec: outcome.spec, classes: outcome.classes, metadata: ["seed": String(seed)]), to: path)
         let (m, h) = try Checkpoint.read(path: path)
         return (m, h)
@@ -190,13 +200,13 @@ public final class ExperimentRunner {
         }
         for stage in stages.dropLast() {
             // An earlier stage: trained in the cell's transfer mode; the next stage starts from it.
-            let first = try job.run(train: try load(stage))
+            let first = try job.run(train: try load(stage, dataset: "target"))
             job.from = (first.model, Checkpoint.Header(model: first.spec, classes: first.classes, tensors: [], metadata: [:]))
             job.keepHeadWhenClassesMatch = true
         }
-        let outcome = try job.run(train: try load(targetPath))
-        let test = try load(data["test"]!)
-        let cf = try data["counterfactual"].map { try load($0) }
+        let outcome = try job.run(train: try load(targetPath, dataset: "target"))
+        let test = try load(data["test"]!, dataset: "test")
+        let cf = try data["counterfactual"].map { try load($0, dataset: "counterfactual") }
         let e = try Evaluation.run(outcome.model, classes: outcome.classes, test: test, by: manifest.by, counterfactual: cf)
         // Fairness across the attribute, worst class one-vs-rest.
         let classIndex = Dictionary(uniqueKeysWithValues: outcome.classes.enumerated().map { ($1, $0) })

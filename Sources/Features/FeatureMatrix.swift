@@ -121,13 +121,21 @@ public final class FeatureMatrix: @unchecked Sendable {
         DispatchQueue.concurrentPerform(iterations: parts) { p in
             let start = p * chunk, end = min(total, start + chunk)
             var i = start
-            // The exponent bits all set means NaN or infinity; 8 lanes at a time.
+            // All exponent bits set means NaN or infinity, and only then does adding one to the
+            // exponent carry into the sign bit: integer lane arithmetic, OR-ed over a block
+            // (the stdlib's SIMD comparisons do not become vector code).
             let raw = UnsafeRawPointer(base)
-            while i + 8 <= end {
-                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self)
-                let e = v & 0x7F80_0000
-                if (e .== SIMD8(repeating: 0x7F80_0000)) != SIMDMask(repeating: false) { break }
-                i += 8
+            while i + 4096 <= end {
+                var acc = SIMD8<UInt32>()
+                var j = i
+                while j < i + 4096 {
+                    let a = raw.loadUnaligned(fromByteOffset: j &* 4, as: SIMD8<UInt32>.self)
+                    let b = raw.loadUnaligned(fromByteOffset: (j &+ 8) &* 4, as: SIMD8<UInt32>.self)
+                    acc |= ((a & 0x7F80_0000) &+ 0x0080_0000) | ((b & 0x7F80_0000) &+ 0x0080_0000)
+                    j &+= 16
+                }
+                if (acc &>> 31).wrappedSum() != 0 { break }
+                i += 4096
             }
             while i < end {
                 if !base[i].isFinite { firstBad[p] = i; return }

@@ -14,6 +14,15 @@ public final class Dense: Layer {
     }
 
     public var parameters: [Parameter] { [weight, bias] }
+
+    /// Few outputs over wide inputs (a classifier head, a linear probe) take `ThinDense`'s kernels.
+    var thin: Bool { outputs <= ThinDense.maxOutputs && inputs >= 64 }
+
+    func transposedWeight() -> [Float] {
+        var t = [Float](repeating: 0, count: inputs * outputs)
+        for j in 0..<inputs { for c in 0..<outputs { t[c * inputs + j] = weight.value[j * outputs + c] } }
+        return t
+    }
     public var summary: String { "Dense(\(inputs)->\(outputs))" }
     public func outputShape(_ input: [Int]) -> [Int] { [outputs] }
 
@@ -21,6 +30,20 @@ public final class Dense: Layer {
         let n = x.batch
         precondition(x.itemCount == inputs, "Dense expects \(inputs) inputs, got \(x.itemCount)")
         var y = Tensor(zeros: [n, outputs])
+        if thin {
+            let wT = transposedWeight()
+            x.storage.withUnsafeBufferPointer { px in
+                y.storage.withUnsafeMutableBufferPointer { py in
+                    for i in 0..<n { (py.baseAddress! + i * outputs).update(from: bias.value, count: outputs) }
+                    let (xp, yp, k, o) = (px.baseAddress!, py.baseAddress!, inputs, outputs)
+                    wT.withUnsafeBufferPointer { pw in
+                        Parallel.ranges(n, grain: 32) { rows in ThinDense.forward(x: xp, k: k, wT: pw.baseAddress!, n: o, y: yp, rows: rows) }
+                    }
+                }
+            }
+            if training { input = x }
+            return y
+        }
         x.storage.withUnsafeBufferPointer { px in
             weight.value.withUnsafeBufferPointer { pw in
                 y.storage.withUnsafeMutableBufferPointer { py in
@@ -37,11 +60,31 @@ public final class Dense: Layer {
     public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
         guard let x = input else { preconditionFailure("Dense.backward before forward") }
         let n = x.batch
-        x.storage.withUnsafeBufferPointer { px in
-            dy.storage.withUnsafeBufferPointer { pd in
-                weight.grad.withUnsafeMutableBufferPointer { pg in
-                    GEMM.multiply(m: inputs, n: outputs, k: n, a: px.baseAddress!, lda: inputs, transA: true,
-                                  b: pd.baseAddress!, ldb: outputs, c: pg.baseAddress!, ldc: outputs)
+        if thin {
+            var gT = [Float](repeating: 0, count: inputs * outputs)
+            let (k, o) = (inputs, outputs)
+            x.storage.withUnsafeBufferPointer { px in
+                dy.storage.withUnsafeBufferPointer { pd in
+                    gT.withUnsafeMutableBufferPointer { pg in
+                        let (xp, dp, gp) = (px.baseAddress!, pd.baseAddress!, pg.baseAddress!)
+                        Parallel.ranges(k / 8, grain: 8) { blocks in
+                            let hi = blocks.upperBound * 8 == k & ~7 ? k : blocks.upperBound * 8
+                            ThinDense.weightGradient(x: xp, count: n, k: k, dy: dp, n: o, gT: gp, columns: (blocks.lowerBound * 8)..<hi)
+                        }
+                        if k < 8 { ThinDense.weightGradient(x: xp, count: n, k: k, dy: dp, n: o, gT: gp, columns: 0..<k) }
+                    }
+                }
+            }
+            weight.grad.withUnsafeMutableBufferPointer { g in
+                for j in 0..<k { for c in 0..<o { g[j * o + c] = gT[c * k + j] } }
+            }
+        } else {
+            x.storage.withUnsafeBufferPointer { px in
+                dy.storage.withUnsafeBufferPointer { pd in
+                    weight.grad.withUnsafeMutableBufferPointer { pg in
+                        GEMM.multiply(m: inputs, n: outputs, k: n, a: px.baseAddress!, lda: inputs, transA: true,
+                                      b: pd.baseAddress!, ldb: outputs, c: pg.baseAddress!, ldc: outputs)
+                    }
                 }
             }
         }

@@ -9,21 +9,26 @@ public enum SoftmaxCrossEntropy {
         var probs = [Float](repeating: 0, count: n * k)
         var losses = [Float](repeating: 0, count: n)
         logits.storage.withUnsafeBufferPointer { pl in
-            for i in 0..<n {
-                let row = pl.baseAddress! + i * k
-                var top = row[0]
-                for j in 1..<max(k, 1) { top = max(top, row[j]) }
-                var sum: Float = 0
-                for j in 0..<k {
-                    let e = expf(row[j] - top)
-                    probs[i * k + j] = e
-                    sum += e
-                }
-                for j in 0..<k { probs[i * k + j] /= sum }
-                losses[i] = -(row[labels[i]] - top - logf(sum))
+            probs.withUnsafeMutableBufferPointer { pp in
+                for i in 0..<n { losses[i] = row(pl.baseAddress! + i * k, classes: k, label: labels[i], probabilities: pp.baseAddress! + i * k) }
             }
         }
         return (losses, probs)
+    }
+
+    /// One sample: writes its k class probabilities and returns its loss.
+    @inline(__always)
+    public static func row(_ logits: UnsafePointer<Float>, classes k: Int, label: Int, probabilities: UnsafeMutablePointer<Float>) -> Float {
+        var top = logits[0]
+        for j in 1..<max(k, 1) { top = max(top, logits[j]) }
+        var sum: Float = 0
+        for j in 0..<k {
+            let e = expf(logits[j] - top)
+            probabilities[j] = e
+            sum += e
+        }
+        for j in 0..<k { probabilities[j] /= sum }
+        return -(logits[label] - top - logf(sum))
     }
 
     /// dL/dlogits when L = sum_i coefficient_i * loss_i: coefficient_i * (p_i - onehot_i).

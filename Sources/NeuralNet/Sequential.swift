@@ -75,8 +75,11 @@ public final class Sequential: Layer {
 
     public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
         var g: Tensor? = dy
+        // Below the first layer with parameters no gradient is needed (a Flatten in front of a
+        // linear model's only Dense layer), unless the caller wants dL/dx.
+        let firstWithParameters = layers.indices.dropFirst(trainableFrom).first { !layers[$0].parameters.isEmpty } ?? layers.count
         for i in stride(from: layers.count - 1, through: trainableFrom, by: -1) {
-            let needInput = i > trainableFrom || inputGradient
+            let needInput = i > max(trainableFrom, firstWithParameters) || inputGradient
             let t = LayerTiming.enabled ? DispatchTime.now().uptimeNanoseconds : 0
             g = layers[i].backward(g!, inputGradient: needInput)
             if LayerTiming.enabled { LayerTiming.add("\(i) \(layers[i].summary) backward", t) }

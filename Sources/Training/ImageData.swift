@@ -95,15 +95,22 @@ public struct ImageData: Sendable {
     /// The images at `indices` as a batch tensor, with optional seeded augmentation.
     public func batch(_ indices: [Int], augmentation: Augmentation = [], seed: UInt64 = 0, epoch: Int = 0) -> Tensor {
         let item = itemSize
-        var out = [Float](repeating: 0, count: indices.count * item)
         if let features {
-            out.withUnsafeMutableBufferPointer { dst in
-                for (b, index) in indices.enumerated() {
-                    (dst.baseAddress! + b * item).update(from: features.row(featureRows[index]), count: item)
+            // Rows gathered over all cores straight from the (mapped) matrix, no zero-fill first.
+            let out = [Float](unsafeUninitializedCapacity: indices.count * item) { dst, initialized in
+                let base = dst.baseAddress!
+                featureRows.withUnsafeBufferPointer { map in
+                    indices.withUnsafeBufferPointer { idx in
+                        Parallel.ranges(idx.count, grain: 16) { part in
+                            for b in part { (base + b * item).initialize(from: features.row(map[idx[b]]), count: item) }
+                        }
+                    }
                 }
+                initialized = indices.count * item
             }
             return Tensor(shape: [indices.count, 1, 1, item], storage: out)
         }
+        var out = [Float](repeating: 0, count: indices.count * item)
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 for (b, index) in indices.enumerated() {

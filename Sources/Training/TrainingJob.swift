@@ -101,6 +101,51 @@ extension TrainingJob {
             net = spec.build(seed: recipe.seed)
         }
 
+        let validate: ((Int) -> Double?)? = validation.map { val in
+            let valLabels = val.labels.map { classIndex[$0] }
+            return { _ in
+                let p = predict(net, count: val.count) { val.batch($0) }
+                var correct = 0
+                for (i, c) in p.classes.enumerated() where valLabels[i] == c { correct += 1 }
+                return val.count > 0 ? Double(correct) / Double(val.count) : nil
+            }
+        }
+
+        // A linear model on feature vectors (or any model whose layers below the head are only a
+        // Flatten, with the head alone trained) trains in place on the mapped rows.
+        let probe: Dense? = {
+            guard let f = train.features, recipe.augmentation.isEmpty, let head = net.layers[net.headIndex] as? Dense,
+                  net.layers[..<net.headIndex].allSatisfy({ $0 is Flatten }), head.inputs == f.dimension else { return nil }
+            return head
+        }()
+        if let probe {
+            let (matrix, map) = (train.features!, train.featureRows)
+            let rows: (Int) -> UnsafePointer<Float> = { matrix.row(map[$0]) }
+            var sampler: ((Int) -> [Int])?
+            if mode == .lastLayer, from != nil, let grouping { sampler = balancedSampler(grouping, notes: &notes) }
+            var reports: [EpochReport] = []
+            switch loss {
+            case .erm, .groupDRO:
+                let loop = FitLoop(recipe: recipe, stage: "train", progress: progress, validate: validate, batchProgress: batchProgress)
+                reports = loop.fitProbe(probe, rows: rows, count: train.count, epochs: recipe.epochs, labels: labels, weights: weights,
+                                        groups: grouping?.ids, groupCount: grouping?.names.count ?? 0, loss: loss, sampler: sampler)
+            case .jtt(let lambda, let firstEpochs):
+                let start = probe.parameters.map(\.value)
+                let first = FitLoop(recipe: recipe, stage: "jtt-identify", progress: progress, batchProgress: batchProgress)
+                reports = first.fitProbe(probe, rows: rows, count: train.count, epochs: firstEpochs, labels: labels, weights: weights, sampler: sampler)
+                let p = predict(net, count: train.count) { train.batch($0) }
+                let upweighted = jttWeights(weights, predictions: p.classes, labels: labels, lambda: lambda)
+                weights = upweighted.weights
+                for (param, value) in zip(probe.parameters, start) { param.value = value }
+                notes["jtt_error_set"] = String(upweighted.errors)
+                notes["jtt_lambda"] = String(lambda)
+                let second = FitLoop(recipe: recipe, stage: "jtt-retrain", progress: progress, validate: validate, batchProgress: batchProgress)
+                reports += second.fitProbe(probe, rows: rows, count: train.count, epochs: recipe.epochs, labels: labels, weights: weights, sampler: sampler)
+            }
+            net.trainableFrom = 0
+            return TrainingOutcome(model: net, spec: spec, classes: classes, reports: reports, notes: notes)
+        }
+
         // Frozen features without augmentation are computed once, not every epoch.
         let frozen = net.trainableFrom == net.headIndex && net.trainableFrom > 0
         let trainNet: Sequential
@@ -115,32 +160,9 @@ extension TrainingJob {
             input = { idx, epoch in train.batch(idx, augmentation: aug, seed: seed, epoch: epoch) }
         }
 
-        let validate: ((Int) -> Double?)? = validation.map { val in
-            let valLabels = val.labels.map { classIndex[$0] }
-            return { _ in
-                let p = predict(net, count: val.count) { val.batch($0) }
-                var correct = 0
-                for (i, c) in p.classes.enumerated() where valLabels[i] == c { correct += 1 }
-                return val.count > 0 ? Double(correct) / Double(val.count) : nil
-            }
-        }
 
         var sampler: ((Int) -> [Int])?
-        if mode == .lastLayer, from != nil, let grouping {
-            let (members, smallest) = groupMembers(grouping)
-            notes["dfr_per_group"] = String(smallest)
-            let seed = recipe.seed
-            sampler = { epoch in
-                var rng = SplitMix64(seed: seed, stream: 0xDF2, UInt64(epoch))
-                var chosen: [Int] = []
-                for m in members {
-                    let p = rng.permutation(m.count)
-                    chosen += p.prefix(smallest).map { m[$0] }
-                }
-                let order = rng.permutation(chosen.count)
-                return order.map { chosen[$0] }
-            }
-        }
+        if mode == .lastLayer, from != nil, let grouping { sampler = balancedSampler(grouping, notes: &notes) }
 
         var reports: [EpochReport] = []
         switch loss {
@@ -177,6 +199,24 @@ extension TrainingJob {
             rows += f.storage
         }
         return Tensor(shape: [data.count, width], storage: rows)
+    }
+
+    /// Deep Feature Reweighting's epochs: a fresh group-balanced subset each epoch (the
+    /// smallest group's size from every group), shuffled.
+    func balancedSampler(_ grouping: Grouping, notes: inout [String: String]) -> (Int) -> [Int] {
+        let (members, smallest) = groupMembers(grouping)
+        notes["dfr_per_group"] = String(smallest)
+        let seed = recipe.seed
+        return { epoch in
+            var rng = SplitMix64(seed: seed, stream: 0xDF2, UInt64(epoch))
+            var chosen: [Int] = []
+            for m in members {
+                let p = rng.permutation(m.count)
+                chosen += p.prefix(smallest).map { m[$0] }
+            }
+            let order = rng.permutation(chosen.count)
+            return order.map { chosen[$0] }
+        }
     }
 
     func groupMembers(_ g: Grouping) -> ([[Int]], Int) {

@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (speed is measured here, never in tests).",
-        subcommands: [Decode.self, ManifestRead.self, Scan.self, GEMMBench.self])
+        subcommands: [Decode.self, ManifestRead.self, Scan.self, GEMMBench.self, FeaturesBench.self])
 
     struct Decode: ParsableCommand {
         static let configuration = CommandConfiguration(

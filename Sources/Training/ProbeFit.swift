@@ -1,0 +1,160 @@
+import Dispatch
+import Features
+import NeuralNet
+
+extension FitLoop {
+    /// The training loop of `fit`, for a model that is one dense layer over feature vectors read
+    /// in place (a linear probe on a memory-mapped `.npy`): no batch is copied. Each batch runs
+    /// two parallel passes over fixed blocks of 64 rows: logits, then (after the loss and its
+    /// coefficients, computed exactly as `fit` does) each block's weight gradient, summed in
+    /// block order. The optimizer, schedule, L1 step, group DRO and reports are `fit`'s, so the
+    /// two loops train the same model (up to float rounding), and the result does not depend on
+    /// the thread count.
+    public func fitProbe(_ dense: Dense, rows: (Int) -> UnsafePointer<Float>, count: Int, epochs: Int,
+                         labels: [Int], weights: [Float], groups: [Int]? = nil, groupCount: Int = 0,
+                         loss: TrainingLoss = .erm, sampler: ((Int) -> [Int])? = nil) -> [EpochReport] {
+        let optimizer = recipe.makeOptimizer()
+        let parameters = dense.parameters
+        let batch = max(1, recipe.batchSize)
+        let perEpoch = sampler.map { $0(0).count } ?? count
+        let stepsPerEpoch = max(1, (perEpoch + batch - 1) / batch)
+        let schedule = recipe.makeSchedule(stepsPerEpoch: stepsPerEpoch, epochs: epochs)
+        let (k, n) = (dense.inputs, dense.outputs)
+        // Fixed blocks of rows, each with its own gradient partial (summed in block order).
+        let block = 256
+        var droState = GroupDRO(groups: groupCount)
+        let buffers = ProbeBuffers(batch: batch, blocks: (batch + block - 1) / block, k: k, n: n)
+        var step = 0
+        var reports: [EpochReport] = []
+        let wT = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+        defer { wT.deallocate() }
+        for epoch in 0..<epochs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            var order: [Int]
+            if let sampler {
+                order = sampler(epoch)
+            } else {
+                var rng = SplitMix64(seed: recipe.seed, stream: 0x5AFF1E, UInt64(epoch))
+                order = rng.permutation(count)
+            }
+            var lossSum = 0.0, weightSum = 0.0, correct = 0
+            var lr: Float = 0
+            var i = 0
+            while i < order.count {
+                let idx = Array(order[i..<min(i + batch, order.count)])
+                i += batch
+                let m = idx.count
+                let pointers = idx.map { rows($0) }
+                let y = idx.map { labels[$0] }
+                let w = idx.map { weights[$0] }
+                for j in 0..<k { for c in 0..<n { wT[c * k + j] = dense.weight.value[j * n + c] } }
+                let blocks = (m + block - 1) / block
+                // Work under ~256k multiply-adds is not worth waking a second core for.
+                let parallel = m * k * n >= 1 << 18
+                let dro: Float? = { if case .groupDRO(let eta) = loss { return eta } else { return nil } }()
+                // ERM and JTT know each row's coefficient before the pass (w / sum w), so one pass
+                // does logits, loss and weight gradient while the block's rows are in cache; group
+                // DRO needs the whole batch's losses first, so it takes two passes.
+                var coefficients = [Float](repeating: 0, count: m)
+                if dro == nil {
+                    let total = max(w.reduce(0, +), 1e-12)
+                    for j in 0..<m { coefficients[j] = w[j] / total }
+                }
+                let (pp, wp, bp) = (pointers, wT, dense.bias.value)
+                let (lg, pr, ls, gd, pa) = (buffers.logits, buffers.probabilities, buffers.losses, buffers.gradient, buffers.partials)
+                func pass(_ body: @escaping (Int, Range<Int>) -> Void) {
+                    let run = { (b: Int) in body(b, (b * block)..<min(m, (b + 1) * block)) }
+                    if parallel { Parallel.forEach(blocks, run) } else { for b in 0..<blocks { run(b) } }
+                }
+                let forward = { (range: Range<Int>) in
+                    pp.withUnsafeBufferPointer { p in
+                        ThinDense.forward(rows: p.baseAddress!, k: k, wT: wp, n: n, bias: bp, y: lg, range: range)
+                    }
+                    for r in range { ls[r] = SoftmaxCrossEntropy.row(lg + r * n, classes: n, label: y[r], probabilities: pr + r * n) }
+                }
+                let backward = { (b: Int, range: Range<Int>, c: [Float], accumulate: Bool) in
+                    for r in range {
+                        for j in 0..<n { gd[r * n + j] = pr[r * n + j] * c[r] }
+                        gd[r * n + y[r]] -= c[r]
+                    }
+                    pp.withUnsafeBufferPointer { p in
+                        ThinDense.weightGradient(rows: p.baseAddress!, k: k, dy: gd, n: n, gT: pa + b * n * k, range: range, accumulate: accumulate)
+                    }
+                }
+                if let eta = dro {
+                    pass { _, range in forward(range) }
+                    let losses = Array(UnsafeBufferPointer(start: ls, count: m))
+                    coefficients = droState.step(losses: losses, groups: idx.map { groups![$0] }, weights: w, eta: eta)
+                    let c = coefficients
+                    pass { b, range in backward(b, range, c, false) }
+                } else {
+                    // Sub-blocks of 32 rows: their logits, loss and gradient while the rows are in L1/L2.
+                    let c = coefficients
+                    pass { b, range in
+                        for s in stride(from: range.lowerBound, to: range.upperBound, by: 32) {
+                            let sub = s..<min(range.upperBound, s + 32)
+                            forward(sub)
+                            backward(b, sub, c, s != range.lowerBound)
+                        }
+                    }
+                }
+                // Block partials summed in block order (contiguous, vectorised), then transposed.
+                let total = buffers.total
+                total.update(from: pa, count: n * k)
+                for b in 1..<max(blocks, 1) {
+                    let src = pa + b * n * k
+                    for j in 0..<(n * k) { total[j] += src[j] }
+                }
+                dense.weight.grad.withUnsafeMutableBufferPointer { g in
+                    for c in 0..<n { for j in 0..<k { g[j * n + c] = total[c * k + j] } }
+                }
+                for c in 0..<n {
+                    var s: Float = 0
+                    for r in 0..<m { s += gd[r * n + c] }
+                    dense.bias.grad[c] = s
+                }
+                let losses = UnsafeBufferPointer(start: ls, count: m)
+                let probs = UnsafeBufferPointer(start: pr, count: m * n)
+                lr = schedule.rate(at: step)
+                optimizer.step(parameters, learningRate: lr)
+                if recipe.l1 > 0 { softThreshold(parameters, by: lr * recipe.l1) }
+                step += 1
+                for j in 0..<m {
+                    lossSum += Double(w[j] * losses[j])
+                    weightSum += Double(w[j])
+                    var best = 0
+                    for c in 1..<max(n, 1) where probs[j * n + c] > probs[j * n + best] { best = c }
+                    if best == y[j] { correct += 1 }
+                }
+                if let batchProgress {
+                    let done = min(i, order.count)
+                    batchProgress(EpochReport(stage: stage, epoch: epoch + 1, epochs: epochs, loss: weightSum > 0 ? lossSum / weightSum : 0,
+                                              accuracy: Double(correct) / Double(max(done, 1)), learningRate: lr,
+                                              seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, images: done))
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            var report = EpochReport(stage: stage, epoch: epoch + 1, epochs: epochs, loss: weightSum > 0 ? lossSum / weightSum : 0,
+                                     accuracy: order.isEmpty ? 0 : Double(correct) / Double(order.count),
+                                     learningRate: lr, seconds: seconds, images: order.count)
+            report.validationAccuracy = validate?(epoch)
+            progress?(report)
+            reports.append(report)
+        }
+        return reports
+    }
+}
+
+/// A probe's per-batch scratch, allocated once for the run.
+final class ProbeBuffers {
+    let logits, probabilities, losses, gradient, partials, total: UnsafeMutablePointer<Float>
+    init(batch: Int, blocks: Int, k: Int, n: Int) {
+        logits = .allocate(capacity: batch * n)
+        probabilities = .allocate(capacity: batch * n)
+        losses = .allocate(capacity: batch)
+        gradient = .allocate(capacity: batch * n)
+        partials = .allocate(capacity: max(1, blocks) * n * k)
+        total = .allocate(capacity: n * k)
+    }
+    deinit { for p in [logits, probabilities, losses, gradient, partials, total] { p.deallocate() } }
+}

@@ -1,0 +1,137 @@
+import ArgumentParser
+import DatasetCatalog
+import Dispatch
+import Features
+import Foundation
+import NeuralNet
+import Training
+
+extension BenchCommand {
+    struct FeaturesBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "features",
+            abstract: "Time a linear probe's epochs on a feature file beside this machine's measured memory bandwidth.",
+            discussion: """
+            Measures, in one run: the copy bandwidth (1 GiB memcpy over all cores, median of 5; \
+            bytes copied per second), the read bandwidth of the feature file itself (every row \
+            summed in a shuffled order over all cores, as an epoch visits them), then trains a \
+            linear probe (ERM, SGD) for --epochs epochs and reports the median epoch's GB/s of \
+            feature data and its share of both bandwidths. bench/features.sh runs scikit-learn's \
+            SGDClassifier and LogisticRegression on the same files beside it.
+
+            Example:
+              curate bench features ../bench-inputs/features/train.csv --features ../bench-inputs/features/train.npy
+            """)
+
+        @Argument(help: "The training manifest (with label).") var manifest: String
+        @Option(help: "Its feature vectors (.npy or .safetensors).") var features: String
+        @Option(help: "A test manifest, for the probe's accuracy.") var test: String?
+        @Option(help: "The test manifest's features.") var testFeatures: String?
+        @Option(help: "Epochs.") var epochs = 3
+        @Option(help: "Batch size.") var batchSize = 1024
+        @Option(name: .customLong("lr"), help: "Learning rate.") var learningRate: Float = 0.05
+        @Option(help: "Threads (default: all cores).") var threads: Int?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            if let threads { Parallel.threads = max(1, threads) }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let data = try ImageData.load(manifest, features: features)
+            let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let matrix = data.features!
+            let bytes = Double(matrix.byteCount)
+            let copy = Self.copyBandwidth()
+            let read = Self.readBandwidth(matrix, rows: data.featureRows)
+
+            var job = TrainingJob()
+            job.model = .linear
+            job.recipe.epochs = epochs
+            job.recipe.batchSize = batchSize
+            job.recipe.learningRate = learningRate
+            job.recipe.weightDecay = 0
+            let outcome = try job.run(train: data)
+            let seconds = outcome.reports.map(\.seconds).sorted()
+            let median = seconds.isEmpty ? 0 : seconds[seconds.count / 2]
+            let epochGBs = median > 0 ? bytes / median / 1e9 : 0
+            var accuracy: Double?
+            if let test, let testFeatures {
+                let t = try ImageData.load(test, features: testFeatures)
+                let index = Dictionary(uniqueKeysWithValues: outcome.classes.enumerated().map { ($1, $0) })
+                let p = predict(outcome.model, count: t.count) { t.batch($0) }
+                let labels = t.labels
+                accuracy = Double(zip(p.classes, labels).filter { index[$0.1] == $0.0 }.count) / Double(max(1, t.count))
+            }
+            if json {
+                let v: JSONValue = .object([
+                    ("rows", .int(matrix.rows)), ("dimension", .int(matrix.dimension)), ("bytes", .int(matrix.byteCount)),
+                    ("layout", .string(matrix.layout)), ("threads", .int(Parallel.threads)),
+                    ("load_seconds", .number(loadSeconds)), ("copy_gb_per_s", .number(copy)), ("read_gb_per_s", .number(read)),
+                    ("epoch_seconds", .array(outcome.reports.map { .number($0.seconds) })), ("median_epoch_seconds", .number(median)),
+                    ("epoch_gb_per_s", .number(epochGBs)), ("share_of_copy", .number(epochGBs / copy)), ("share_of_read", .number(epochGBs / read)),
+                    ("train_accuracy", .optional(outcome.reports.last?.accuracy)), ("test_accuracy", .optional(accuracy)),
+                    ("batch_size", .int(batchSize)), ("learning_rate", .number(Double(learningRate))),
+                ])
+                print(v.rendered())
+            } else {
+                print("features: \(matrix.rows) x \(matrix.dimension) float32, \(String(format: "%.2f", bytes / 1e9)) GB, \(matrix.layout); loaded and checked in \(String(format: "%.2f", loadSeconds)) s")
+                print(String(format: "copy bandwidth          %6.2f GB/s  (1 GiB memcpy, %d threads, median of 5)", copy, Parallel.threads))
+                print(String(format: "read bandwidth          %6.2f GB/s  (the feature rows summed in a shuffled order)", read))
+                print(String(format: "linear probe epoch      %6.3f s = %.2f GB/s: %.0f%% of copy, %.0f%% of read bandwidth  (median of %d epochs, batch %d)",
+                             median, epochGBs, 100 * epochGBs / copy, 100 * epochGBs / read, seconds.count, batchSize))
+                if let a = outcome.reports.last?.accuracy { print(String(format: "train accuracy          %.2f%%", 100 * a)) }
+                if let accuracy { print(String(format: "test accuracy           %.2f%%", 100 * accuracy)) }
+            }
+        }
+
+        /// GB copied per second by memcpy over all cores: a 1 GiB buffer, median of 5 after a warm-up.
+        static func copyBandwidth() -> Double {
+            let size = 1 << 30
+            let src = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+            let dst = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+            defer { src.deallocate(); dst.deallocate() }
+            memset(src, 1, size)
+            memset(dst, 0, size)
+            nonisolated(unsafe) let (s, d) = (src, dst)
+            var times: [Double] = []
+            for rep in 0..<6 {
+                let t = DispatchTime.now().uptimeNanoseconds
+                Parallel.ranges(size / 4096, grain: 1) { r in memcpy(d + r.lowerBound * 4096, s + r.lowerBound * 4096, r.count * 4096) }
+                if rep > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9) }
+            }
+            times.sort()
+            return Double(size) / times[times.count / 2] / 1e9
+        }
+
+        /// GB of the matrix read per second when every row is summed in a seeded shuffled order
+        /// over all cores (the access pattern of an epoch, without the arithmetic). Median of 3.
+        static func readBandwidth(_ m: FeatureMatrix, rows: [Int]) -> Double {
+            var rng = SplitMix64(seed: 1, stream: 0xBA5D, 0)
+            let order = rng.permutation(rows.count).map { rows[$0] }
+            let d = m.dimension
+            var times: [Double] = []
+            for _ in 0..<3 {
+                let t = DispatchTime.now().uptimeNanoseconds
+                nonisolated(unsafe) var sink = SIMD8<Float>()
+                order.withUnsafeBufferPointer { o in
+                    Parallel.ranges(o.count, grain: 1024) { part in
+                        var a = SIMD8<Float>(), b = SIMD8<Float>()
+                        for i in part {
+                            let p = UnsafeRawPointer(m.row(o[i]))
+                            var j = 0
+                            while j + 16 <= d {
+                                a += p.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+                                b += p.loadUnaligned(fromByteOffset: (j + 8) * 4, as: SIMD8<Float>.self)
+                                j += 16
+                            }
+                        }
+                        sink += a + b
+                    }
+                }
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+                if sink.sum().isNaN { print("") }
+            }
+            times.sort()
+            return Double(rows.count * d * 4) / times[1] / 1e9
+        }
+    }
+}
