@@ -85,6 +85,7 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "DatasetCatalog", "ImageCodecs", "Features"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "DatasetCatalog", "Features"]),
+        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Training", "Audit", "NeuralNet", "DatasetCatalog"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "DatasetCatalog"]),
         .testTarget(name: "CurateCLITests", dependencies: ["ImageCodecs", "DatasetCatalog"]),
     ]

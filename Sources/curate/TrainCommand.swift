@@ -215,9 +215,9 @@ struct TrainCommand: ParsableCommand {
             print(summary.rendered())
         } else {
             let last = outcome.reports.last
-            print("trained \(outcome.spec.name.rawValue) on \(trainData.count) images, \(outcome.classes.count) classes; "
+            print("trained \(outcome.spec.name.rawValue) on \(trainData.count) \(features == nil ? "images" : "feature vectors"), \(outcome.classes.count) classes; "
                   + (last.map { String(format: "final loss %.4f, train accuracy %.2f%%", $0.loss, 100 * $0.accuracy) } ?? "no epochs")
-                  + String(format: ", %.0f images/s (median epoch)", median))
+                  + String(format: ", %.0f %@/s (median epoch)", median, features == nil ? "images" : "rows"))
             if let v = last?.validationAccuracy { print(String(format: "validation accuracy %.2f%%", 100 * v)) }
             for (k, v) in outcome.notes.sorted(by: { $0.key < $1.key }) { print("\(k): \(v)") }
             print("wrote \(out)")

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+/// `--features` through the commands a user runs, on fixtures/features/spurious (8-D Gaussian
+/// features with a planted spurious "place" direction; see make_fixtures.py).
+@Suite struct FeaturesCommandTests {
+    static let spurious = CLI.projectRoot.appendingPathComponent("fixtures/features/spurious").path
+
+    func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    func worstGroup(_ checkpoint: String) throws -> Double {
+        let e = try CLI.run(["evaluate", "--model", checkpoint, "--test", "test.csv", "--features", "test.npy",
+                             "--by", "label,place", "--json", "-"], in: Self.spurious)
+        #expect(e.status == 0, "\(e.stderr)")
+        return try #require(try json(e.stdout)["worst_group_accuracy"] as? Double)
+    }
+
+    @Test("train and evaluate a linear probe, group DRO and DFR on a feature file")
+    func trainAndEvaluate() throws {
+        let dir = try CLI.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let common = ["--model", "linear", "--epochs", "20", "--lr", "0.1", "--schedule", "cosine"]
+        let erm = try CLI.run(["train", "--train", "train.csv", "--features", "train.npy", "--out", dir + "/erm.ckpt"] + common, in: Self.spurious)
+        #expect(erm.status == 0, "\(erm.stderr)")
+        let ermWorst = try worstGroup(dir + "/erm.ckpt")
+        #expect(ermWorst < 0.45, "ERM should lean on the place: worst group \(ermWorst)")
+
+        let dro = try CLI.run(["train", "--train", "train.csv", "--features", "train.npy", "--loss", "group-dro", "--by", "label,place",
+                               "--eta", "0.01", "--out", dir + "/dro.ckpt"] + common, in: Self.spurious)
+        #expect(dro.status == 0, "\(dro.stderr)")
+        #expect(try worstGroup(dir + "/dro.ckpt") > 0.75)
+
+        let dfr = try CLI.run(["train", "--train", "val.csv", "--features", "val.npy", "--from", dir + "/erm.ckpt", "--mode", "last-layer",
+                               "--by", "label,place", "--l1", "0.001", "--epochs", "20", "--lr", "0.1", "--schedule", "cosine",
+                               "--out", dir + "/dfr.ckpt"], in: Self.spurious)
+        #expect(dfr.status == 0, "\(dfr.stderr)")
+        #expect(dfr.stdout.contains("dfr_per_group: 300"))
+        #expect(try worstGroup(dir + "/dfr.ckpt") > 0.75)
+    }
+
+    @Test("mismatched or missing features are clear errors, and nothing is written")
+    func errors() throws {
+        let dir = try CLI.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let wrong = try CLI.run(["train", "--train", "train.csv", "--features", "val.npy", "--model", "linear", "--out", dir + "/x.ckpt"], in: Self.spurious)
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("val.npy: holds 1200 vectors but train.csv has 4000 rows"), "\(wrong.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/x.ckpt"))
+        let cnn = try CLI.run(["train", "--train", "train.csv", "--features", "train.npy", "--model", "cnn-small", "--out", dir + "/x.ckpt"], in: Self.spurious)
+        #expect(cnn.status != 0 && cnn.stderr.contains("--model linear"))
+        let ok = try CLI.run(["train", "--train", "train.csv", "--features", "train.npy", "--model", "linear", "--epochs", "1", "--out", dir + "/p.ckpt"], in: Self.spurious)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let noFeatures = try CLI.run(["evaluate", "--model", dir + "/p.ckpt", "--test", "test.csv"], in: Self.spurious)
+        #expect(noFeatures.status != 0 && noFeatures.stderr.contains("takes feature vectors"), "\(noFeatures.stderr)")
+    }
+
+    @Test("audit --features reports how well each attribute can be read from the features")
+    func audit() throws {
+        let r = try CLI.run(["audit", "test.csv", "--by", "place", "--features", "test.npy", "--json", "-"], in: Self.spurious)
+        #expect(r.status == 1)  // the place is encoded: a high-severity finding
+        let report = try json(r.stdout)
+        let features = try #require(report["features"] as? [String: Any])
+        let probes = try #require(features["attribute_probes"] as? [String: Any])
+        let place = try #require(probes["place"] as? [String: Any])
+        let ba = try #require(place["balanced_accuracy"] as? Double)
+        #expect(abs(ba - 0.99865) < 0.01)  // Phi(3): the place direction is 3 noise SDs from 0
+        #expect(features["rows"] as? Int == 4000 && features["dimension"] as? Int == 8)
+        let findings = try #require(report["findings"] as? [[String: Any]])
+        #expect(findings.first?["kind"] as? String == "attribute_in_features")
+    }
+
+    @Test("an experiment over feature files runs every cell")
+    func experiment() throws {
+        let dir = try CLI.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = Self.spurious
+        let yaml = """
+        name: features-test
+        datasets: {source_biased: \(s)/train.csv, source_clean: \(s)/val.csv, target: \(s)/train.csv, test: \(s)/test.csv}
+        features: {source_biased: \(s)/train.npy, source_clean: \(s)/val.npy, target: \(s)/train.npy, test: \(s)/test.npy}
+        attribute: place
+        interventions: [none, {name: reweight, strategy: reweight}, {name: undersample, strategy: undersample}]
+        transfers: [linear]
+        sources: [scratch]
+        recipe: {model: linear, epochs: 10, lr: 0.1}
+        seeds: [0]
+        """
+        try yaml.write(toFile: dir + "/e.yaml", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["experiment", "run", dir + "/e.yaml", "--out", dir + "/out"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let results = try json(try String(contentsOfFile: dir + "/out/results.json", encoding: .utf8))
+        let cells = try #require(results["cells"] as? [[String: Any]])
+        #expect(cells.count == 3)
+        func worst(_ name: String) -> Double? { cells.first { $0["intervention"] as? String == name }?["worst_group_accuracy"] as? Double }
+        #expect((worst("none") ?? 1) < 0.5 && (worst("reweight") ?? 0) > 0.7 && (worst("undersample") ?? 0) > 0.7)
+
+        try yaml.replacingOccurrences(of: "model: linear", with: "model: cnn-small").write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["experiment", "run", dir + "/bad.yaml", "--out", dir + "/out2"])
+        #expect(bad.status != 0 && bad.stderr.contains("linear or mlp"), "\(bad.stderr)")
+    }
+}
