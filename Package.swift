@@ -55,7 +55,9 @@ let package = Package(
         // It knows nothing about images or manifests. Swift 5 mode: its kernels hand raw
         // buffers to worker threads, each writing a disjoint part, which strict Sendable
         // checking cannot see.
-        .target(name: "NeuralNet", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "CPrefetch", cSettings: fastC),
+
+        .target(name: "NeuralNet", dependencies: ["CPrefetch", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fastSwift + [.swiftLanguageMode(.v5)]),
 
         // Dataset audits: counts, intervals, association, parity, reweighing, image statistics, findings, reports.

@@ -1,4 +1,7 @@
 
+import CPrefetch
+import Foundation
+
 /// Kernels for dense layers with few outputs (a classifier head, a linear probe): wide inputs,
 /// at most `ThinDense.maxOutputs` outputs. The packed GEMM pads such a product to its 16-wide
 /// register tile and copies the input into panels first; these kernels read the input rows in
@@ -11,6 +14,7 @@
 public enum ThinDense {
     /// The widest layer these kernels take.
     public static let maxOutputs = 32
+    nonisolated(unsafe) public static var prefetching = getenv("CURATE_NO_PREFETCH") == nil
 
     /// y[i, c] += sum_k x[i, k] * wT[c, k] for rows i in `rows` (x: ? x k, row-major; y: ? x n).
     /// Tiles of 4 rows x 2 outputs: 8 accumulators, 6 loads per 8 multiply-adds.
@@ -160,40 +164,90 @@ extension ThinDense {
             return s
         }
         var r = range.lowerBound
-        while r &+ 4 <= range.upperBound {
-            let p0 = UnsafeRawPointer(rows[r]), p1 = UnsafeRawPointer(rows[r &+ 1])
-            let p2 = UnsafeRawPointer(rows[r &+ 2]), p3 = UnsafeRawPointer(rows[r &+ 3])
-            var c = 0
-            while c &+ 2 <= n {
-                var a00 = V(), a01 = V(), a10 = V(), a11 = V(), a20 = V(), a21 = V(), a30 = V(), a31 = V()
-                let w0 = c &* k &* 4, w1 = w0 &+ k &* 4
-                var o = 0
-                while o < kv &* 4 {
-                    let v0 = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
-                    let v1 = rw.loadUnaligned(fromByteOffset: w1 &+ o, as: V.self)
-                    let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self)
-                    a00.addProduct(u0, v0); a01.addProduct(u0, v1)
-                    let u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
-                    a10.addProduct(u1, v0); a11.addProduct(u1, v1)
-                    let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self)
-                    a20.addProduct(u2, v0); a21.addProduct(u2, v1)
-                    let u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
-                    a30.addProduct(u3, v0); a31.addProduct(u3, v1)
-                    o &+= 32
+        // Along k in chunks of 256 values, so a chunk of every output's weights (10 KB for 10
+        // outputs) and of the four rows stay in L1 while all outputs use them; the 4 x n
+        // accumulators wait in a small scratch between chunks.
+        let chunk: Int = 1024
+        withUnsafeTemporaryAllocation(of: V.self, capacity: 4 &* n) { acc in
+            let a = acc.baseAddress!
+            while r &+ 4 <= range.upperBound {
+                let p0 = UnsafeRawPointer(rows[r]), p1 = UnsafeRawPointer(rows[r &+ 1])
+                let p2 = UnsafeRawPointer(rows[r &+ 2]), p3 = UnsafeRawPointer(rows[r &+ 3])
+                // The next four rows are prefetched a line at a time, spread over the first
+                // output pair's pass, so memory works while the arithmetic does.
+                let ahead = r &+ 8 <= range.upperBound && ThinDense.prefetching
+                let q0 = ahead ? UnsafeRawPointer(rows[r &+ 4]) : p0, q1 = ahead ? UnsafeRawPointer(rows[r &+ 5]) : p1
+                let q2 = ahead ? UnsafeRawPointer(rows[r &+ 6]) : p2, q3 = ahead ? UnsafeRawPointer(rows[r &+ 7]) : p3
+                a.update(repeating: V(), count: 4 &* n)
+                var kc = 0
+                while kc < kv &* 4 {
+                    let end: Int = Swift.min(kc &+ chunk, kv &* 4)
+                    var c = 0
+                    while c &+ 2 <= n {
+                        var a00 = a[c], a01 = a[c &+ 1], a10 = a[n &+ c], a11 = a[n &+ c &+ 1]
+                        var a20 = a[2 &* n &+ c], a21 = a[2 &* n &+ c &+ 1], a30 = a[3 &* n &+ c], a31 = a[3 &* n &+ c &+ 1]
+                        let w0 = c &* k &* 4, w1 = w0 &+ k &* 4
+                        var o = kc
+                        if c == 0 && ahead {
+                            while o < end {
+                                if o & 63 == 0 { curate_prefetch(q0 + o); curate_prefetch(q1 + o); curate_prefetch(q2 + o); curate_prefetch(q3 + o) }
+                                let v0 = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
+                                let v1 = rw.loadUnaligned(fromByteOffset: w1 &+ o, as: V.self)
+                                let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self)
+                                a00.addProduct(u0, v0); a01.addProduct(u0, v1)
+                                let u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
+                                a10.addProduct(u1, v0); a11.addProduct(u1, v1)
+                                let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self)
+                                a20.addProduct(u2, v0); a21.addProduct(u2, v1)
+                                let u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
+                                a30.addProduct(u3, v0); a31.addProduct(u3, v1)
+                                o &+= 32
+                            }
+                        }
+                        while o < end {
+                            let v0 = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
+                            let v1 = rw.loadUnaligned(fromByteOffset: w1 &+ o, as: V.self)
+                            let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self)
+                            a00.addProduct(u0, v0); a01.addProduct(u0, v1)
+                            let u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
+                            a10.addProduct(u1, v0); a11.addProduct(u1, v1)
+                            let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self)
+                            a20.addProduct(u2, v0); a21.addProduct(u2, v1)
+                            let u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
+                            a30.addProduct(u3, v0); a31.addProduct(u3, v1)
+                            o &+= 32
+                        }
+                        a[c] = a00; a[c &+ 1] = a01; a[n &+ c] = a10; a[n &+ c &+ 1] = a11
+                        a[2 &* n &+ c] = a20; a[2 &* n &+ c &+ 1] = a21; a[3 &* n &+ c] = a30; a[3 &* n &+ c &+ 1] = a31
+                        c &+= 2
+                    }
+                    if c < n {
+                        let w0 = c &* k &* 4
+                        var b0 = a[c], b1 = a[n &+ c], b2 = a[2 &* n &+ c], b3 = a[3 &* n &+ c]
+                        var o = kc
+                        while o < end {
+                            let v = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
+                            b0.addProduct(p0.loadUnaligned(fromByteOffset: o, as: V.self), v)
+                            b1.addProduct(p1.loadUnaligned(fromByteOffset: o, as: V.self), v)
+                            b2.addProduct(p2.loadUnaligned(fromByteOffset: o, as: V.self), v)
+                            b3.addProduct(p3.loadUnaligned(fromByteOffset: o, as: V.self), v)
+                            o &+= 32
+                        }
+                        a[c] = b0; a[n &+ c] = b1; a[2 &* n &+ c] = b2; a[3 &* n &+ c] = b3
+                    }
+                    kc = end
                 }
-                @inline(__always) func store(_ q: Int, _ h: Int, _ acc: V) {
-                    var s = acc.sum()
-                    var j = kv
+                for q in 0..<4 {
                     let x = rows[r &+ q]
-                    while j < k { s += x[j] * wT[(c &+ h) &* k &+ j]; j &+= 1 }
-                    y[(r &+ q) &* n &+ c &+ h] = bias[c &+ h] + s
+                    for c in 0..<n {
+                        var s = a[q &* n &+ c].sum()
+                        var j = kv
+                        while j < k { s += x[j] * wT[c &* k &+ j]; j &+= 1 }
+                        y[(r &+ q) &* n &+ c] = bias[c] + s
+                    }
                 }
-                store(0, 0, a00); store(0, 1, a01); store(1, 0, a10); store(1, 1, a11)
-                store(2, 0, a20); store(2, 1, a21); store(3, 0, a30); store(3, 1, a31)
-                c &+= 2
+                r &+= 4
             }
-            if c < n { for q in 0..<4 { y[(r &+ q) &* n &+ c] = bias[c] + full(rows[r &+ q], c) } }
-            r &+= 4
         }
         while r < range.upperBound {
             for c in 0..<n { y[r &* n &+ c] = bias[c] + full(rows[r], c) }

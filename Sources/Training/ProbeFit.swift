@@ -47,7 +47,9 @@ extension FitLoop {
                 let pointers = idx.map { rows($0) }
                 let y = idx.map { labels[$0] }
                 let w = idx.map { weights[$0] }
-                for j in 0..<k { for c in 0..<n { wT[c * k + j] = dense.weight.value[j * n + c] } }
+                dense.weight.value.withUnsafeBufferPointer { v in
+                    for j in 0..<k { for c in 0..<n { wT[c * k + j] = v[j * n + c] } }
+                }
                 let blocks = (m + block - 1) / block
                 // Work under ~256k multiply-adds is not worth waking a second core for.
                 let parallel = m * k * n >= 1 << 18

@@ -118,7 +118,7 @@ struct EvaluateCommand: ParsableCommand {
             try ManifestWriter.write(m, to: predictions)
         }
         if json != "-" {
-            print(String(format: "%d images: accuracy %.2f%%, balanced %.2f%%", e.count, 100 * e.overallAccuracy, 100 * e.balancedAccuracy)
+            print(String(format: "%d %@: accuracy %.2f%%, balanced %.2f%%", e.count, features == nil ? "images" : "rows", 100 * e.overallAccuracy, 100 * e.balancedAccuracy)
                   + (e.worstGroupAccuracy.map { String(format: ", worst group %.2f%%", 100 * $0) } ?? "")
                   + (e.flipRate.map { String(format: ", flip rate %.2f%%", 100 * $0) } ?? ""))
             for ((name, acc), (_, n)) in zip(e.groupAccuracy, e.groupCount) {

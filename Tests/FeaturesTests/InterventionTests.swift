@@ -67,11 +67,13 @@ import Training
 
     /// Random features: the in-place probe loop and the generic loop (a Sequential with a
     /// Dense layer fed copied batches) train the same weights, up to float rounding.
-    @Test func probeLoopMatchesTheGenericLoop() throws {
-        let (rows, d, k) = (600, 100, 3)
+    /// Sizes cover the kernels' edges: odd output counts, inputs not a multiple of 8, inputs
+    /// across the 256-value chunks, rows not a multiple of 4.
+    @Test(arguments: [(600, 100, 3), (301, 300, 10), (67, 9, 2), (130, 530, 1 + 4)])
+    func probeLoopMatchesTheGenericLoop(rows: Int, d: Int, k: Int) throws {
         var rng = SplitMix64(seed: 9)
         let values = (0..<(rows * d)).map { _ in rng.uniform(-1, 1) }
-        let labels = (0..<rows).map { r in values[r * d] + values[r * d + 1] > 0 ? 0 : (values[r * d + 2] > 0 ? 1 : 2) }
+        let labels = (0..<rows).map { r in (values[r * d] + values[r * d + 1] > 0 ? 0 : (values[r * d + 2] > 0 ? 1 : 2)) % k }
         let weights = (0..<rows).map { Float(1 + $0 % 3) }
         let matrix = FeatureMatrix(rows: rows, dimension: d, values: values)
         var recipe = TrainingRecipe()
