@@ -7,7 +7,7 @@ SWIFT ?= swift
 APT_PACKAGES := libpng-dev libjpeg-dev zlib1g-dev libsqlite3-dev pkg-config dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test deps build bench-decode bench-train clean
+.PHONY: demo test deps build bench-decode bench-train bench-features clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -32,6 +32,10 @@ bench-decode: deps
 # cnn-small beside the PyTorch reference on Fashion-MNIST (needs torch in ../peers-venv).
 bench-train: deps
 	bench/train.sh
+
+# A linear probe on 1M x 768 features beside scikit-learn (needs ../peers-venv; makes 3.2 GB of data).
+bench-features: deps
+	bench/features.sh
 
 clean:
 	rm -rf .build

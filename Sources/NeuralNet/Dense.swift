@@ -37,7 +37,12 @@ public final class Dense: Layer {
                     for i in 0..<n { (py.baseAddress! + i * outputs).update(from: bias.value, count: outputs) }
                     let (xp, yp, k, o) = (px.baseAddress!, py.baseAddress!, inputs, outputs)
                     wT.withUnsafeBufferPointer { pw in
-                        Parallel.ranges(n, grain: 32) { rows in ThinDense.forward(x: xp, k: k, wT: pw.baseAddress!, n: o, y: yp, rows: rows) }
+                        // Small products (a classifier head on a batch) are not worth waking a second core for.
+                        if n * k * o < 1 << 18 {
+                            ThinDense.forward(x: xp, k: k, wT: pw.baseAddress!, n: o, y: yp, rows: 0..<n)
+                        } else {
+                            Parallel.ranges(n, grain: 32) { rows in ThinDense.forward(x: xp, k: k, wT: pw.baseAddress!, n: o, y: yp, rows: rows) }
+                        }
                     }
                 }
             }
@@ -67,7 +72,7 @@ public final class Dense: Layer {
                 dy.storage.withUnsafeBufferPointer { pd in
                     gT.withUnsafeMutableBufferPointer { pg in
                         let (xp, dp, gp) = (px.baseAddress!, pd.baseAddress!, pg.baseAddress!)
-                        Parallel.ranges(k / 8, grain: 8) { blocks in
+                        Parallel.ranges(k / 8, grain: n * k * o < 1 << 18 ? k : 8) { blocks in
                             let hi = blocks.upperBound * 8 == k & ~7 ? k : blocks.upperBound * 8
                             ThinDense.weightGradient(x: xp, count: n, k: k, dy: dp, n: o, gT: gp, columns: (blocks.lowerBound * 8)..<hi)
                         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DatasetCatalog
+import Features
 import Foundation
 import ImageCodecs
 import NeuralNet
@@ -45,6 +46,8 @@ extension Curate {
         } catch let error as ExperimentError {
             stop(error.description)
         } catch let error as CurationError {
+            stop(error.description)
+        } catch let error as FeatureError {
             stop(error.description)
         } catch {
             exit(withError: error)

@@ -45,8 +45,8 @@ import Testing
         let dir = try CLI.temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let wrong = try CLI.run(["train", "--train", "train.csv", "--features", "val.npy", "--model", "linear", "--out", dir + "/x.ckpt"], in: Self.spurious)
-        #expect(wrong.status != 0)
-        #expect(wrong.stderr.contains("val.npy: holds 1200 vectors but train.csv has 4000 rows"), "\(wrong.stderr)")
+        #expect(wrong.status == 2)
+        #expect(wrong.stderr.contains("curate: val.npy: holds 1200 vectors but train.csv has 4000 rows"), "\(wrong.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/x.ckpt"))
         let cnn = try CLI.run(["train", "--train", "train.csv", "--features", "train.npy", "--model", "cnn-small", "--out", dir + "/x.ckpt"], in: Self.spurious)
         #expect(cnn.status != 0 && cnn.stderr.contains("--model linear"))
