@@ -188,23 +188,11 @@ extension ThinDense {
                         var a20 = a[2 &* n &+ c], a21 = a[2 &* n &+ c &+ 1], a30 = a[3 &* n &+ c], a31 = a[3 &* n &+ c &+ 1]
                         let w0 = c &* k &* 4, w1 = w0 &+ k &* 4
                         var o = kc
-                        if c == 0 && ahead {
-                            while o < end {
-                                if o & 63 == 0 { curate_prefetch(q0 + o); curate_prefetch(q1 + o); curate_prefetch(q2 + o); curate_prefetch(q3 + o) }
-                                let v0 = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
-                                let v1 = rw.loadUnaligned(fromByteOffset: w1 &+ o, as: V.self)
-                                let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self)
-                                a00.addProduct(u0, v0); a01.addProduct(u0, v1)
-                                let u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
-                                a10.addProduct(u1, v0); a11.addProduct(u1, v1)
-                                let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self)
-                                a20.addProduct(u2, v0); a21.addProduct(u2, v1)
-                                let u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
-                                a30.addProduct(u3, v0); a31.addProduct(u3, v1)
-                                o &+= 32
-                            }
-                        }
+                        let prefetch = c == 0 && ahead
                         while o < end {
+                            if prefetch && o & 63 == 0 {
+                                curate_prefetch(q0 + o); curate_prefetch(q1 + o); curate_prefetch(q2 + o); curate_prefetch(q3 + o)
+                            }
                             let v0 = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
                             let v1 = rw.loadUnaligned(fromByteOffset: w1 &+ o, as: V.self)
                             let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self)

@@ -16,9 +16,7 @@ extension FitLoop {
         let optimizer = recipe.makeOptimizer()
         let parameters = dense.parameters
         let batch = max(1, recipe.batchSize)
-        let perEpoch = sampler.map { $0(0).count } ?? count
-        let stepsPerEpoch = max(1, (perEpoch + batch - 1) / batch)
-        let schedule = recipe.makeSchedule(stepsPerEpoch: stepsPerEpoch, epochs: epochs)
+        let schedule = self.schedule(count: count, epochs: epochs, sampler: sampler)
         let (k, n) = (dense.inputs, dense.outputs)
         // Fixed blocks of rows, each with its own gradient partial (summed in block order).
         let block = 256
@@ -29,15 +27,8 @@ extension FitLoop {
         let wT = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
         defer { wT.deallocate() }
         for epoch in 0..<epochs {
-            let start = DispatchTime.now().uptimeNanoseconds
-            var order: [Int]
-            if let sampler {
-                order = sampler(epoch)
-            } else {
-                var rng = SplitMix64(seed: recipe.seed, stream: 0x5AFF1E, UInt64(epoch))
-                order = rng.permutation(count)
-            }
-            var lossSum = 0.0, weightSum = 0.0, correct = 0
+            var tally = EpochTally(stage: stage, epoch: epoch, epochs: epochs)
+            let order = self.order(epoch: epoch, count: count, sampler: sampler)
             var lr: Float = 0
             var i = 0
             while i < order.count {
@@ -118,27 +109,12 @@ extension FitLoop {
                 let losses = UnsafeBufferPointer(start: ls, count: m)
                 let probs = UnsafeBufferPointer(start: pr, count: m * n)
                 lr = schedule.rate(at: step)
-                optimizer.step(parameters, learningRate: lr)
-                if recipe.l1 > 0 { softThreshold(parameters, by: lr * recipe.l1) }
+                update(optimizer, parameters, learningRate: lr)
                 step += 1
-                for j in 0..<m {
-                    lossSum += Double(w[j] * losses[j])
-                    weightSum += Double(w[j])
-                    var best = 0
-                    for c in 1..<max(n, 1) where probs[j * n + c] > probs[j * n + best] { best = c }
-                    if best == y[j] { correct += 1 }
-                }
-                if let batchProgress {
-                    let done = min(i, order.count)
-                    batchProgress(EpochReport(stage: stage, epoch: epoch + 1, epochs: epochs, loss: weightSum > 0 ? lossSum / weightSum : 0,
-                                              accuracy: Double(correct) / Double(max(done, 1)), learningRate: lr,
-                                              seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, images: done))
-                }
+                tally.add(losses: losses, probabilities: probs, labels: y, weights: w, classes: n)
+                batchProgress?(tally.report(learningRate: lr, images: min(i, order.count)))
             }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            var report = EpochReport(stage: stage, epoch: epoch + 1, epochs: epochs, loss: weightSum > 0 ? lossSum / weightSum : 0,
-                                     accuracy: order.isEmpty ? 0 : Double(correct) / Double(order.count),
-                                     learningRate: lr, seconds: seconds, images: order.count)
+            var report = tally.report(learningRate: lr, images: order.count)
             report.validationAccuracy = validate?(epoch)
             progress?(report)
             reports.append(report)

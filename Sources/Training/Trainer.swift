@@ -103,22 +103,13 @@ public struct FitLoop {
         let optimizer = recipe.makeOptimizer()
         let parameters = net.trainableParameters
         let batch = max(1, recipe.batchSize)
-        let perEpoch = sampler.map { $0(0).count } ?? count
-        let stepsPerEpoch = max(1, (perEpoch + batch - 1) / batch)
-        let schedule = recipe.makeSchedule(stepsPerEpoch: stepsPerEpoch, epochs: epochs)
+        let schedule = self.schedule(count: count, epochs: epochs, sampler: sampler)
         var dro = GroupDRO(groups: groupCount)
         var step = 0
         var reports: [EpochReport] = []
         for epoch in 0..<epochs {
-            let start = DispatchTime.now().uptimeNanoseconds
-            var order: [Int]
-            if let sampler {
-                order = sampler(epoch)
-            } else {
-                var rng = SplitMix64(seed: recipe.seed, stream: 0x5AFF1E, UInt64(epoch))
-                order = rng.permutation(count)
-            }
-            var lossSum = 0.0, weightSum = 0.0, correct = 0
+            var tally = EpochTally(stage: stage, epoch: epoch, epochs: epochs)
+            let order = self.order(epoch: epoch, count: count, sampler: sampler)
             var lr: Float = 0
             var i = 0
             while i < order.count {
@@ -141,27 +132,14 @@ public struct FitLoop {
                 let grad = SoftmaxCrossEntropy.gradient(probabilities: probs, labels: y, coefficients: coefficients, classes: k)
                 _ = net.backward(grad, inputGradient: false)
                 lr = schedule.rate(at: step)
-                optimizer.step(parameters, learningRate: lr)
-                if recipe.l1 > 0 { softThreshold(parameters, by: lr * recipe.l1) }
+                update(optimizer, parameters, learningRate: lr)
                 step += 1
-                for j in 0..<idx.count {
-                    lossSum += Double(w[j] * losses[j])
-                    weightSum += Double(w[j])
-                    var best = 0
-                    for c in 1..<max(k, 1) where probs[j * k + c] > probs[j * k + best] { best = c }
-                    if best == y[j] { correct += 1 }
+                losses.withUnsafeBufferPointer { l in
+                    probs.withUnsafeBufferPointer { pr in tally.add(losses: l, probabilities: pr, labels: y, weights: w, classes: k) }
                 }
-                if let batchProgress {
-                    let done = min(i, order.count)
-                    batchProgress(EpochReport(stage: stage, epoch: epoch + 1, epochs: epochs, loss: weightSum > 0 ? lossSum / weightSum : 0,
-                                              accuracy: Double(correct) / Double(max(done, 1)), learningRate: lr,
-                                              seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, images: done))
-                }
+                batchProgress?(tally.report(learningRate: lr, images: min(i, order.count)))
             }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            var report = EpochReport(stage: stage, epoch: epoch + 1, epochs: epochs, loss: weightSum > 0 ? lossSum / weightSum : 0,
-                                     accuracy: order.isEmpty ? 0 : Double(correct) / Double(order.count),
-                                     learningRate: lr, seconds: seconds, images: order.count)
+            var report = tally.report(learningRate: lr, images: order.count)
             report.validationAccuracy = validate?(epoch)
             progress?(report)
             reports.append(report)
@@ -244,5 +222,58 @@ func softThreshold(_ parameters: [Parameter], by t: Float) {
                 v[j] = x > t ? x - t : (x < -t ? x + t : 0)
             }
         }
+    }
+}
+
+extension FitLoop {
+    /// The learning-rate schedule of a run (its steps per epoch from the sampler's first epoch).
+    func schedule(count: Int, epochs: Int, sampler: ((Int) -> [Int])?) -> LearningRateSchedule {
+        let batch = max(1, recipe.batchSize)
+        let perEpoch = sampler.map { $0(0).count } ?? count
+        return recipe.makeSchedule(stepsPerEpoch: max(1, (perEpoch + batch - 1) / batch), epochs: epochs)
+    }
+
+    /// The examples an epoch visits, in order: the sampler's, or a seeded shuffle of all.
+    func order(epoch: Int, count: Int, sampler: ((Int) -> [Int])?) -> [Int] {
+        if let sampler { return sampler(epoch) }
+        var rng = SplitMix64(seed: recipe.seed, stream: 0x5AFF1E, UInt64(epoch))
+        return rng.permutation(count)
+    }
+
+    /// One optimizer step, then the L1 penalty's proximal step.
+    func update(_ optimizer: Optimizer, _ parameters: [Parameter], learningRate lr: Float) {
+        optimizer.step(parameters, learningRate: lr)
+        if recipe.l1 > 0 { softThreshold(parameters, by: lr * recipe.l1) }
+    }
+}
+
+/// An epoch's running weighted loss and correct count, and the reports made from them.
+struct EpochTally {
+    let stage: String, epoch: Int, epochs: Int
+    let start = DispatchTime.now().uptimeNanoseconds
+    var lossSum = 0.0, weightSum = 0.0, correct = 0
+
+    init(stage: String, epoch: Int, epochs: Int) {
+        self.stage = stage
+        self.epoch = epoch
+        self.epochs = epochs
+    }
+
+    /// Adds a batch: per-sample losses, class probabilities (k per sample), labels and weights.
+    mutating func add(losses: UnsafeBufferPointer<Float>, probabilities probs: UnsafeBufferPointer<Float>, labels y: [Int], weights w: [Float], classes k: Int) {
+        for j in 0..<y.count {
+            lossSum += Double(w[j] * losses[j])
+            weightSum += Double(w[j])
+            var best = 0
+            for c in 1..<max(k, 1) where probs[j * k + c] > probs[j * k + best] { best = c }
+            if best == y[j] { correct += 1 }
+        }
+    }
+
+    /// The epoch so far, after `images` samples.
+    func report(learningRate: Float, images: Int) -> EpochReport {
+        EpochReport(stage: stage, epoch: epoch + 1, epochs: epochs, loss: weightSum > 0 ? lossSum / weightSum : 0,
+                    accuracy: images > 0 ? Double(correct) / Double(images) : 0, learningRate: learningRate,
+                    seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, images: images)
     }
 }

@@ -118,48 +118,42 @@ extension TrainingJob {
                   net.layers[..<net.headIndex].allSatisfy({ $0 is Flatten }), head.inputs == f.dimension else { return nil }
             return head
         }()
+        // What one run of the loop trains: the probe in place, or the network on batches.
+        let fit: (FitLoop, Int, [Float], Bool, ((Int) -> [Int])?) -> [EpochReport]
+        let trainPredictions: () -> [Int]
+        let trained: [Parameter]
         if let probe {
             let (matrix, map) = (train.features!, train.featureRows)
             let rows: (Int) -> UnsafePointer<Float> = { matrix.row(map[$0]) }
-            var sampler: ((Int) -> [Int])?
-            if mode == .lastLayer, from != nil, let grouping { sampler = balancedSampler(grouping, notes: &notes) }
-            var reports: [EpochReport] = []
-            switch loss {
-            case .erm, .groupDRO:
-                let loop = FitLoop(recipe: recipe, stage: "train", progress: progress, validate: validate, batchProgress: batchProgress)
-                reports = loop.fitProbe(probe, rows: rows, count: train.count, epochs: recipe.epochs, labels: labels, weights: weights,
-                                        groups: grouping?.ids, groupCount: grouping?.names.count ?? 0, loss: loss, sampler: sampler)
-            case .jtt(let lambda, let firstEpochs):
-                let start = probe.parameters.map(\.value)
-                let first = FitLoop(recipe: recipe, stage: "jtt-identify", progress: progress, batchProgress: batchProgress)
-                reports = first.fitProbe(probe, rows: rows, count: train.count, epochs: firstEpochs, labels: labels, weights: weights, sampler: sampler)
-                let p = predict(net, count: train.count) { train.batch($0) }
-                let upweighted = jttWeights(weights, predictions: p.classes, labels: labels, lambda: lambda)
-                weights = upweighted.weights
-                for (param, value) in zip(probe.parameters, start) { param.value = value }
-                notes["jtt_error_set"] = String(upweighted.errors)
-                notes["jtt_lambda"] = String(lambda)
-                let second = FitLoop(recipe: recipe, stage: "jtt-retrain", progress: progress, validate: validate, batchProgress: batchProgress)
-                reports += second.fitProbe(probe, rows: rows, count: train.count, epochs: recipe.epochs, labels: labels, weights: weights, sampler: sampler)
+            fit = { loop, epochs, weights, robust, sampler in
+                loop.fitProbe(probe, rows: rows, count: train.count, epochs: epochs, labels: labels, weights: weights,
+                              groups: robust ? grouping?.ids : nil, groupCount: robust ? grouping?.names.count ?? 0 : 0,
+                              loss: robust ? self.loss : .erm, sampler: sampler)
             }
-            net.trainableFrom = 0
-            return TrainingOutcome(model: net, spec: spec, classes: classes, reports: reports, notes: notes)
-        }
-
-        // Frozen features without augmentation are computed once, not every epoch.
-        let frozen = net.trainableFrom == net.headIndex && net.trainableFrom > 0
-        let trainNet: Sequential
-        let input: ([Int], Int) -> Tensor
-        if frozen && recipe.augmentation.isEmpty {
-            let features = computeFeatures(net, train)
-            trainNet = Sequential([net.layers[net.headIndex]])
-            input = { idx, _ in features.gather(idx) }
+            trainPredictions = { predict(net, count: train.count) { train.batch($0) }.classes }
+            trained = probe.parameters
         } else {
-            trainNet = net
-            let (aug, seed) = (recipe.augmentation, recipe.seed)
-            input = { idx, epoch in train.batch(idx, augmentation: aug, seed: seed, epoch: epoch) }
+            // Frozen features without augmentation are computed once, not every epoch.
+            let frozen = net.trainableFrom == net.headIndex && net.trainableFrom > 0
+            let trainNet: Sequential
+            let input: ([Int], Int) -> Tensor
+            if frozen && recipe.augmentation.isEmpty {
+                let features = computeFeatures(net, train)
+                trainNet = Sequential([net.layers[net.headIndex]])
+                input = { idx, _ in features.gather(idx) }
+            } else {
+                trainNet = net
+                let (aug, seed) = (recipe.augmentation, recipe.seed)
+                input = { idx, epoch in train.batch(idx, augmentation: aug, seed: seed, epoch: epoch) }
+            }
+            fit = { loop, epochs, weights, robust, sampler in
+                loop.fit(trainNet, count: train.count, epochs: epochs, input: input, labels: labels, weights: weights,
+                         groups: robust ? grouping?.ids : nil, groupCount: robust ? grouping?.names.count ?? 0 : 0,
+                         loss: robust ? self.loss : .erm, sampler: sampler)
+            }
+            trainPredictions = { predict(trainNet, count: train.count) { input($0, 0) }.classes }
+            trained = net.parameters
         }
-
 
         var sampler: ((Int) -> [Int])?
         if mode == .lastLayer, from != nil, let grouping { sampler = balancedSampler(grouping, notes: &notes) }
@@ -168,20 +162,18 @@ extension TrainingJob {
         switch loss {
         case .erm, .groupDRO:
             let loop = FitLoop(recipe: recipe, stage: "train", progress: progress, validate: validate, batchProgress: batchProgress)
-            reports = loop.fit(trainNet, count: train.count, epochs: recipe.epochs, input: input, labels: labels, weights: weights,
-                               groups: grouping?.ids, groupCount: grouping?.names.count ?? 0, loss: loss, sampler: sampler)
+            reports = fit(loop, recipe.epochs, weights, true, sampler)
         case .jtt(let lambda, let firstEpochs):
-            let start = net.parameters.map(\.value)
+            let start = trained.map(\.value)
             let first = FitLoop(recipe: recipe, stage: "jtt-identify", progress: progress, batchProgress: batchProgress)
-            reports = first.fit(trainNet, count: train.count, epochs: firstEpochs, input: input, labels: labels, weights: weights, sampler: sampler)
-            let p = predict(trainNet, count: train.count) { input($0, 0) }
-            let upweighted = jttWeights(weights, predictions: p.classes, labels: labels, lambda: lambda)
+            reports = fit(first, firstEpochs, weights, false, sampler)
+            let upweighted = jttWeights(weights, predictions: trainPredictions(), labels: labels, lambda: lambda)
             weights = upweighted.weights
-            for (param, value) in zip(net.parameters, start) { param.value = value }
+            for (param, value) in zip(trained, start) { param.value = value }
             notes["jtt_error_set"] = String(upweighted.errors)
             notes["jtt_lambda"] = String(lambda)
             let second = FitLoop(recipe: recipe, stage: "jtt-retrain", progress: progress, validate: validate, batchProgress: batchProgress)
-            reports += second.fit(trainNet, count: train.count, epochs: recipe.epochs, input: input, labels: labels, weights: weights, sampler: sampler)
+            reports += fit(second, recipe.epochs, weights, false, sampler)
         }
         net.trainableFrom = 0
         return TrainingOutcome(model: net, spec: spec, classes: classes, reports: reports, notes: notes)
