@@ -38,6 +38,16 @@ import Testing
         #expect(dfr.status == 0, "\(dfr.stderr)")
         #expect(dfr.stdout.contains("dfr_per_group: 300"))
         #expect(try worstGroup(dir + "/dfr.ckpt") > 0.75)
+
+        // An MLP head (the generic loop, batches gathered from the mapped rows), reweighted by
+        // group through a curated manifest whose rows map to the features by source_row.
+        let build = try CLI.run(["build", "oversample", "train.csv", "--by", "label,place", "--out", dir + "/over.csv"], in: Self.spurious)
+        #expect(build.status == 0, "\(build.stderr)")
+        let mlp = try CLI.run(["train", "--train", dir + "/over.csv", "--features", "train.npy", "--model", "mlp", "--epochs", "3",
+                               "--lr", "0.05", "--schedule", "cosine", "--out", dir + "/mlp.ckpt"], in: Self.spurious)
+        #expect(mlp.status == 0, "\(mlp.stderr)")
+        #expect(mlp.stdout.contains("trained mlp on 7600 feature vectors"), "\(mlp.stdout)")
+        #expect(try worstGroup(dir + "/mlp.ckpt") > 0.7)
     }
 
     @Test("mismatched or missing features are clear errors, and nothing is written")
