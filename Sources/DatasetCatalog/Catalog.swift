@@ -119,6 +119,13 @@ public final class Catalog: @unchecked Sendable {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in try createImageTable(db) }
+        // The last scan's duplicate clusters, keyed by a digest of everything they depend on.
+        m.registerMigration("v2") { db in
+            try db.create(table: "clusters") { t in
+                t.primaryKey("digest", .text)
+                t.column("json", .blob).notNull()
+            }
+        }
         return m
     }
 
@@ -187,6 +194,21 @@ public final class Catalog: @unchecked Sendable {
                     throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                 }
             }
+        }
+    }
+
+    /// Duplicate clusters stored under `digest` by `storeClusters`, or nil.
+    public func cachedClusters(digest: String) throws -> [DuplicateCluster]? {
+        let data = try db.read { db in try Data.fetchOne(db, sql: "SELECT json FROM clusters WHERE digest = ?", arguments: [digest]) }
+        return data.flatMap { try? JSONDecoder().decode([DuplicateCluster].self, from: $0) }
+    }
+
+    /// Keeps one set of clusters (the latest scan's), under `digest`.
+    public func storeClusters(_ clusters: [DuplicateCluster], digest: String) throws {
+        let data = try JSONEncoder().encode(clusters)
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM clusters")
+            try db.execute(sql: "INSERT INTO clusters (digest, json) VALUES (?, ?)", arguments: [digest, data])
         }
     }
 

@@ -141,9 +141,18 @@ public struct Scanner: Sendable {
             case .missing: summary.missing += 1; summary.problemPaths.append(r.path)
             }
         }
-        let clusters = try Self.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records,
+        // Clusters depend only on the files' identities, hashes and splits and on the two
+        // thresholds: when none changed since the last scan (a rescan), the stored ones hold.
+        let digest = clusterDigest(paths: paths, pathOfRow: pathOfRow, records: records, manifest: manifest)
+        let clusters: [DuplicateCluster]
+        if let cached = try catalog.cachedClusters(digest: digest) {
+            clusters = cached
+        } else {
+            clusters = try Self.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records,
                                                   nearDistance: nearDistance, nearDifference: nearDifference) { needed in
-            try catalog.details(for: needed)
+                try catalog.details(for: needed)
+            }
+            try catalog.storeClusters(clusters, digest: digest)
         }
         phase("duplicates")
         let groups = clusters.filter { $0.paths.count > 1 }
@@ -152,6 +161,33 @@ public struct Scanner: Sendable {
         summary.nearDuplicateGroups = groups.count - summary.exactDuplicateGroups
         summary.leakingGroups = clusters.filter(\.leaks).count
         return (summary, clusters)
+    }
+
+    /// SHA-256 over what duplicate clusters depend on: the thresholds, then per file its path,
+    /// status, size, modification time, content prefix and pHash, then each row's file and split.
+    func clusterDigest(paths: [String], pathOfRow: [Int], records: [CatalogRecord], manifest: Manifest) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(paths.count * 96 + pathOfRow.count * 9)
+        func int(_ v: Int64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+        int(Int64(nearDistance))
+        int(Int64(nearDifference.bitPattern))
+        for (i, p) in paths.enumerated() {
+            bytes.append(contentsOf: p.utf8)
+            bytes.append(0)
+            let r = records[i]
+            bytes.append(r.status == .ok ? 1 : r.status == .failed ? 2 : 3)
+            int(r.fileSize ?? -1)
+            int(r.mtimeNanoseconds ?? -1)
+            int(r.contentPrefix.map { Int64(bitPattern: $0) } ?? -1)
+            int(r.perceptualHash.map { Int64(bitPattern: $0) } ?? -1)
+        }
+        let splits = manifest.column("split")
+        for (row, p) in pathOfRow.enumerated() {
+            int(Int64(p))
+            bytes.append(contentsOf: (splits?[row] ?? "").utf8)
+            bytes.append(0)
+        }
+        return SHA256.hash(data: bytes).hexString
     }
 
     /// The record for one file, and whether it is new (false: the known record still holds).

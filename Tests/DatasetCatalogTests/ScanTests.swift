@@ -112,10 +112,20 @@ struct ScanTests {
         try FileManager.default.copyItem(atPath: dir.path + "/img/b.png", toPath: dir.path + "/img/b2.png")
         try "path,split\nimg/b.png,train\nimg/b2.png,test\n".write(toFile: dir.path + "/m2.csv", atomically: true, encoding: .utf8)
         let m2 = try ManifestReader.read(dir.path + "/m2.csv")
-        _ = try scanner.scan(m2, into: catalog)
+        let (firstM2, firstClusters) = try scanner.scan(m2, into: catalog)
+        #expect(firstM2.exactDuplicateGroups == 1)
+        // A plain rescan reuses the stored clusters (nothing they depend on changed) ...
+        let (cached, cachedClusters) = try scanner.scan(m2, into: catalog)
+        #expect(cached.unchanged == 2 && cachedClusters == firstClusters)
+        // ... and a changed threshold recomputes them, from the stored prefixes and full hashes.
+        scanner.nearDifference = 4.5
         let (rescan, exactClusters) = try scanner.scan(m2, into: catalog)
         #expect(rescan.unchanged == 2 && rescan.exactDuplicateGroups == 1 && rescan.leakingGroups == 1)
         #expect(exactClusters.first?.exact == true)
+        // A changed split changes the leakage, cache or no cache.
+        try "path,split\nimg/b.png,train\nimg/b2.png,train\n".write(toFile: dir.path + "/m2.csv", atomically: true, encoding: .utf8)
+        let (sameSplit, _) = try scanner.scan(try ManifestReader.read(dir.path + "/m2.csv"), into: catalog)
+        #expect(sameSplit.exactDuplicateGroups == 1 && sameSplit.leakingGroups == 0)
     }
 
     @Test("the same file in two splits leaks even without duplicates")
