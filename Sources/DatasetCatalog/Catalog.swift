@@ -231,22 +231,30 @@ public final class Catalog: @unchecked Sendable {
     public func scanState() throws -> CatalogState {
         try db.read { db in
             var state = CatalogState()
-            // Non-optional columns (NULLs coalesced, flagged separately) take GRDB's fast path,
-            // reading straight from SQLite instead of through DatabaseValue.
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT path, status, COALESCE(file_size, -1), COALESCE(mtime_ns, -1), COALESCE(sha_prefix, 0),
-                       sha_prefix IS NOT NULL, COALESCE(phash, 0), phash IS NOT NULL FROM image ORDER BY rowid
+            // Stepped through SQLite's C API: a rescan reads every row, and GRDB's row cursor
+            // costs more per value than the read itself.
+            let statement = try db.makeStatement(sql: """
+                SELECT path, status, file_size, mtime_ns, sha_prefix, phash FROM image ORDER BY rowid
                 """)
-            while let row = try cursor.next() {
-                let path: String = row[0], status: String = row[1]
-                let size: Int64 = row[2], mtime: Int64 = row[3], prefix: Int64 = row[4], hasPrefix: Bool = row[5]
-                let phash: Int64 = row[6], hasHash: Bool = row[7]
-                state.paths.append(path)
-                state.statuses.append(CatalogRecord.Status(rawValue: status) ?? .failed)
-                state.sizes.append(size < 0 ? nil : size)
-                state.mtimes.append(mtime < 0 ? nil : mtime)
-                state.prefixes.append(hasPrefix ? UInt64(bitPattern: prefix) : nil)
-                state.phashes.append(hasHash ? UInt64(bitPattern: phash) : nil)
+            let stmt = statement.sqliteStatement
+            defer { sqlite3_reset(stmt) }
+            func int(_ i: Int32) -> Int64? { sqlite3_column_type(stmt, i) == SQLITE_NULL ? nil : sqlite3_column_int64(stmt, i) }
+            func text(_ i: Int32) -> String {
+                guard let p = sqlite3_column_text(stmt, i) else { return "" }
+                return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i))), as: UTF8.self)
+            }
+            while true {
+                let rc = sqlite3_step(stmt)
+                if rc == SQLITE_DONE { break }
+                guard rc == SQLITE_ROW else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                }
+                state.paths.append(text(0))
+                state.statuses.append(CatalogRecord.Status(rawValue: text(1)) ?? .failed)
+                state.sizes.append(int(2))
+                state.mtimes.append(int(3))
+                state.prefixes.append(int(4).map { UInt64(bitPattern: $0) })
+                state.phashes.append(int(5).map { UInt64(bitPattern: $0) })
             }
             return state
         }

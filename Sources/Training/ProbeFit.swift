@@ -35,9 +35,14 @@ extension FitLoop {
                 let idx = Array(order[i..<min(i + batch, order.count)])
                 i += batch
                 let m = idx.count
-                let pointers = idx.map { rows($0) }
-                let y = idx.map { labels[$0] }
-                let w = idx.map { weights[$0] }
+                // The batch's row pointers, labels and weights in one pass.
+                var pointers = [UnsafePointer<Float>](), y = [Int](), w = [Float]()
+                pointers.reserveCapacity(m); y.reserveCapacity(m); w.reserveCapacity(m)
+                labels.withUnsafeBufferPointer { l in
+                    weights.withUnsafeBufferPointer { ws in
+                        for j in idx { pointers.append(rows(j)); y.append(l[j]); w.append(ws[j]) }
+                    }
+                }
                 dense.weight.value.withUnsafeBufferPointer { v in
                     for j in 0..<k { for c in 0..<n { wT[c * k + j] = v[j * n + c] } }
                 }
