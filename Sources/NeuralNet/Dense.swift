@@ -76,7 +76,6 @@ public final class Dense: Layer {
                             let hi = blocks.upperBound * 8 == k & ~7 ? k : blocks.upperBound * 8
                             ThinDense.weightGradient(x: xp, count: n, k: k, dy: dp, n: o, gT: gp, columns: (blocks.lowerBound * 8)..<hi)
                         }
-                        if k < 8 { ThinDense.weightGradient(x: xp, count: n, k: k, dy: dp, n: o, gT: gp, columns: 0..<k) }
                     }
                 }
             }
