@@ -99,6 +99,11 @@ public final class Catalog: @unchecked Sendable {
             try db.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                // A scan writes a few hundred bytes an image. SQLite's default checkpoints the WAL
+                // every 1,000 pages (4 MiB), each time with two fsyncs, which on a slow disk cost a
+                // 10,000-image scan more than its inserts; every 64 MiB keeps the WAL bounded and
+                // the fsyncs rare. Reads are unaffected.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
             }
             try Self.migrator.migrate(db)
             // A catalog written by an older development build may lack columns: it is a cache

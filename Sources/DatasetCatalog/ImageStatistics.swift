@@ -39,34 +39,33 @@ public struct ImageStatistics: Sendable, Equatable, Codable {
     }
 
     /// Sums (R, G, B, rg, rg², yb2, yb2² where yb2 = r + g - 2b) and hue-bin counts (bins 0-8,
-    /// 8 wrapping to red; bin 9: pixels without colour), 16 pixels at a time.
-    /// - Complexity: O(pixels), about 2 cycles a pixel.
+    /// 8 wrapping to red; bin 9: pixels without colour), 16 pixels at a time, read straight from
+    /// the RGBA words (a last partial block is padded with black, which adds nothing).
+    /// - Complexity: O(pixels), about 2 cycles a pixel; no allocation.
     static func accumulate(_ pixels: [UInt8], count n: Int) -> ([Int], [Int]) {
         typealias V = SIMD16<Int32>
-        var sums = [Int](repeating: 0, count: 7)
-        var atLeast = [Int](repeating: 0, count: 9)  // chromatic pixels with hue >= bound k (k = 0: all)
-        let padded = (n + 15) / 16 * 16
-        pixels.withUnsafeBufferPointer { p in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 3 * max(padded, 16)) { planes in
-                // Planar channels, padded with black (which adds nothing to any sum or count).
-                for i in 0..<padded {
-                    let inside = i < n
-                    planes[i] = inside ? Int32(p[i &* 4]) : 0
-                    planes[padded &+ i] = inside ? Int32(p[i &* 4 &+ 1]) : 0
-                    planes[2 &* padded &+ i] = inside ? Int32(p[i &* 4 &+ 2]) : 0
-                }
-                let raw = UnsafeRawPointer(planes.baseAddress!)
+        var sums = SIMD8<Int>()  // R, G, B, rg, rg², yb, yb²
+        var atLeast = (SIMD8<Int>(), 0)  // chromatic pixels with hue >= bound k (k = 0: all), k < 8, then k = 8
+        pixels.withUnsafeBytes { raw in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 16) { last in
                 var block = 0
-                while block < padded {
+                while block < n {
                     // Int32 lanes are flushed to Int every 4,096 pixels, before any could overflow.
-                    let end = min(block &+ 4096, padded)
+                    let end = min(block &+ 4096, n)
                     var sR = V(), sG = V(), sB = V(), sRG = V(), sRG2 = V(), sYB = V(), sYB2 = V()
                     var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V(), c6 = V(), c7 = V(), c8 = V()
                     var i = block
                     while i < end {
-                        let r = raw.loadUnaligned(fromByteOffset: i &* 4, as: V.self)
-                        let g = raw.loadUnaligned(fromByteOffset: (padded &+ i) &* 4, as: V.self)
-                        let b = raw.loadUnaligned(fromByteOffset: (2 &* padded &+ i) &* 4, as: V.self)
+                        let words: SIMD16<UInt32>
+                        if i &+ 16 <= n {
+                            words = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<UInt32>.self)
+                        } else {
+                            last.initialize(repeating: 0)
+                            for j in 0..<(n &- i) { last[j] = raw.loadUnaligned(fromByteOffset: (i &+ j) &* 4, as: UInt32.self) }
+                            words = UnsafeRawPointer(last.baseAddress!).loadUnaligned(as: SIMD16<UInt32>.self)
+                        }
+                        let r = V(truncatingIfNeeded: words & 0xFF), g = V(truncatingIfNeeded: (words &>> 8) & 0xFF)
+                        let b = V(truncatingIfNeeded: (words &>> 16) & 0xFF)
                         sR &+= r; sG &+= g; sB &+= b
                         let rg = r &- g, yb = r &+ g &- 2 &* b
                         sRG &+= rg; sRG2 &+= rg &* rg; sYB &+= yb; sYB2 &+= yb &* yb
@@ -95,16 +94,19 @@ public struct ImageStatistics: Sendable, Equatable, Codable {
                         c5 &+= atLeast(200); c6 &+= atLeast(260); c7 &+= atLeast(290); c8 &+= atLeast(335)
                         i &+= 16
                     }
-                    for (k, v) in [sR, sG, sB, sRG, sRG2, sYB, sYB2].enumerated() { sums[k] &+= Int(v.wrappedSum()) }
-                    for (k, v) in [c0, c1, c2, c3, c4, c5, c6, c7, c8].enumerated() { atLeast[k] &+= Int(v.wrappedSum()) }
+                    @inline(__always) func total(_ v: V) -> Int { Int(v.wrappedSum()) }
+                    sums &+= SIMD8(total(sR), total(sG), total(sB), total(sRG), total(sRG2), total(sYB), total(sYB2), 0)
+                    atLeast.0 &+= SIMD8(total(c0), total(c1), total(c2), total(c3), total(c4), total(c5), total(c6), total(c7))
+                    atLeast.1 &+= total(c8)
                     block = end
                 }
             }
         }
         // bin j holds atLeast[j] - atLeast[j + 1]; bin 9 the pixels without colour
-        var bins = (0..<9).map { atLeast[$0] - ($0 < 8 ? atLeast[$0 + 1] : 0) }
-        bins.append(n - atLeast[0])
-        return (sums, bins)
+        let bound = (0..<9).map { $0 < 8 ? atLeast.0[$0] : atLeast.1 }
+        var bins = (0..<9).map { bound[$0] - ($0 < 8 ? bound[$0 + 1] : 0) }
+        bins.append(n - bound[0])
+        return ((0..<7).map { sums[$0] }, bins)
     }
 
     public init(brightness: Double, colourfulness: Double, meanR: Double, meanG: Double, meanB: Double, dominantHue: String) {

@@ -16,38 +16,90 @@ public enum PerceptualHash {
     /// The hash and a 16x16 grey thumbnail (2x2 means of the 32x32 grey image, rounded), which
     /// confirms near duplicates: a 64-bit hash of low frequencies alone calls many merely similar
     /// pictures (two plain shirts) the same.
-    /// - Complexity: O(pixels) for the shrink, then 1,280 8-wide multiply-adds.
+    /// - Complexity: O(pixels) for the shrink, then 1,280 8-wide multiply-adds. Scans call it once
+    ///   an image, so it allocates only the thumbnail: the grey plane, the row transforms and the
+    ///   coefficients live on the stack, four rows' dot products run side by side (each keeps
+    ///   its own order of additions), and the median comes from ranks, not a sort.
     public static func fingerprint(_ image: Image) -> (hash: UInt64, thumbnail: [UInt8]) {
         let small = image.width == 32 && image.height == 32 ? image : image.resized(to: PixelSize(width: 32, height: 32))
-        var coefficients = [Float](repeating: 0, count: 64)
         var thumbnail = [UInt8](repeating: 0, count: 256)
-        small.pixels.withUnsafeBufferPointer { px in
-            basis.withUnsafeBufferPointer { cosines in
-                // Rows first, keeping only the 8 lowest frequencies (8 lanes), then columns.
-                var rows = [SIMD8<Float>](repeating: .zero, count: 32)
-                var quads = [Float](repeating: 0, count: 256)
-                for y in 0..<32 {
-                    var acc = SIMD8<Float>.zero
-                    for x in 0..<32 {
-                        let i = (y &* 32 &+ x) &* 4
-                        let grey = 0.299 * Float(px[i]) + 0.587 * Float(px[i &+ 1]) + 0.114 * Float(px[i &+ 2])
-                        acc.addProduct(SIMD8(repeating: grey), cosines[x])
-                        quads[(y >> 1) &* 16 &+ (x >> 1)] += grey
-                    }
-                    rows[y] = acc
-                }
-                for i in 0..<256 { thumbnail[i] = UInt8(min(255, (quads[i] / 4).rounded())) }
-                for k2 in 0..<8 {
-                    var acc = SIMD8<Float>.zero
-                    for y in 0..<32 { acc.addProduct(rows[y], SIMD8(repeating: cosines[y][k2])) }
-                    for k1 in 0..<8 { coefficients[k2 &* 8 &+ k1] = acc[k1] }
+        var bits: UInt64 = 0
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 1024 + 64) { scratch in
+            let grey = scratch.baseAddress!, coefficients = grey + 1024
+            small.pixels.withUnsafeBytes { raw in
+                // BT.601 grey, 8 pixels at a time: (0.299 r + 0.587 g) + 0.114 b, as the scalar formula rounds.
+                var i = 0
+                while i < 1024 {
+                    let v = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<UInt32>.self)
+                    let r = SIMD8<Float>(v & 0xFF), g = SIMD8<Float>((v &>> 8) & 0xFF), b = SIMD8<Float>((v &>> 16) & 0xFF)
+                    let y = (0.299 * r + 0.587 * g) + 0.114 * b
+                    UnsafeMutableRawPointer(grey).storeBytes(of: y, toByteOffset: i &* 4, as: SIMD8<Float>.self)
+                    i &+= 8
                 }
             }
+            thumbnail.withUnsafeMutableBufferPointer { thumb in
+                for qy in 0..<16 {
+                    let top = grey + qy &* 64, bottom = top + 32
+                    for qx in 0..<16 {
+                        let q = ((top[2 &* qx] + top[2 &* qx &+ 1]) + bottom[2 &* qx]) + bottom[2 &* qx &+ 1]
+                        thumb[qy &* 16 &+ qx] = UInt8(min(255, (q / 4).rounded()))
+                    }
+                }
+            }
+            basis.withUnsafeBufferPointer { cosines in
+                withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 32) { rows in
+                    // Rows first, keeping only the 8 lowest frequencies (8 lanes), four rows at once.
+                    var y = 0
+                    while y < 32 {
+                        var a0 = SIMD8<Float>.zero, a1 = a0, a2 = a0, a3 = a0
+                        let g0 = grey + y &* 32, g1 = g0 + 32, g2 = g1 + 32, g3 = g2 + 32
+                        for x in 0..<32 {
+                            let c = cosines[x]
+                            a0.addProduct(SIMD8(repeating: g0[x]), c); a1.addProduct(SIMD8(repeating: g1[x]), c)
+                            a2.addProduct(SIMD8(repeating: g2[x]), c); a3.addProduct(SIMD8(repeating: g3[x]), c)
+                        }
+                        rows[y] = a0; rows[y &+ 1] = a1; rows[y &+ 2] = a2; rows[y &+ 3] = a3
+                        y &+= 4
+                    }
+                    // Then columns: all 8 vertical frequencies at once.
+                    var acc = (SIMD8<Float>.zero, SIMD8<Float>.zero, SIMD8<Float>.zero, SIMD8<Float>.zero,
+                               SIMD8<Float>.zero, SIMD8<Float>.zero, SIMD8<Float>.zero, SIMD8<Float>.zero)
+                    for y in 0..<32 {
+                        let row = rows[y], c = cosines[y]
+                        acc.0.addProduct(row, SIMD8(repeating: c[0])); acc.1.addProduct(row, SIMD8(repeating: c[1]))
+                        acc.2.addProduct(row, SIMD8(repeating: c[2])); acc.3.addProduct(row, SIMD8(repeating: c[3]))
+                        acc.4.addProduct(row, SIMD8(repeating: c[4])); acc.5.addProduct(row, SIMD8(repeating: c[5]))
+                        acc.6.addProduct(row, SIMD8(repeating: c[6])); acc.7.addProduct(row, SIMD8(repeating: c[7]))
+                    }
+                    let out = UnsafeMutableRawPointer(coefficients)
+                    for (k2, v) in [acc.0, acc.1, acc.2, acc.3, acc.4, acc.5, acc.6, acc.7].enumerated() {
+                        out.storeBytes(of: v, toByteOffset: k2 &* 32, as: SIMD8<Float>.self)
+                    }
+                }
+            }
+            // The median of the 64 coefficients is the mean of sorted[31] and sorted[32]: x is
+            // sorted[j] when fewer than j + 1 coefficients are below it and at least j + 1 are at
+            // or below it. A difference of two finite floats is negative exactly when the first is
+            // smaller (x - x is +0), so its sign bit counts.
+            let c = UnsafeRawPointer(coefficients)
+            let v0 = c.load(as: SIMD16<Float>.self), v1 = c.load(fromByteOffset: 64, as: SIMD16<Float>.self)
+            let v2 = c.load(fromByteOffset: 128, as: SIMD16<Float>.self), v3 = c.load(fromByteOffset: 192, as: SIMD16<Float>.self)
+            @inline(__always) func negatives(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ d: SIMD16<Float>, _ e: SIMD16<Float>) -> Int {
+                let sum = (unsafeBitCast(a, to: SIMD16<UInt32>.self) &>> 31) &+ (unsafeBitCast(b, to: SIMD16<UInt32>.self) &>> 31)
+                    &+ (unsafeBitCast(d, to: SIMD16<UInt32>.self) &>> 31) &+ (unsafeBitCast(e, to: SIMD16<UInt32>.self) &>> 31)
+                return Int(sum.wrappedSum())
+            }
+            var low: Float = 0, high: Float = 0
+            for i in 0..<64 {
+                let x = coefficients[i], s = SIMD16<Float>(repeating: x)
+                let below = negatives(v0 - s, v1 - s, v2 - s, v3 - s)
+                let atOrBelow = 64 - negatives(s - v0, s - v1, s - v2, s - v3)
+                if below <= 31 && atOrBelow >= 32 { low = x }
+                if below <= 32 && atOrBelow >= 33 { high = x }
+            }
+            let median = (low + high) / 2
+            for i in 0..<64 where coefficients[i] > median { bits |= 1 << UInt64(63 - i) }
         }
-        let sorted = coefficients.sorted()
-        let median = (sorted[31] + sorted[32]) / 2
-        var bits: UInt64 = 0
-        for (i, c) in coefficients.enumerated() where c > median { bits |= 1 << UInt64(63 - i) }
         return (bits, thumbnail)
     }
 

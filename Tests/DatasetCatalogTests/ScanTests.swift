@@ -31,6 +31,52 @@ struct DuplicateTests {
         #expect(ha.nonzeroBitCount == 32)  // the median splits the 64 coefficients in half
     }
 
+    /// The textbook definition in Double: BT.601 grey, the 2-D DCT-II's 8 x 8 lowest frequencies
+    /// summed directly, bits above their median (sorted), and 2 x 2 means for the thumbnail.
+    func textbookFingerprint(_ image: Image) -> (hash: UInt64, thumbnail: [Double]) {
+        var grey = [Double](repeating: 0, count: 1024)
+        for y in 0..<32 { for x in 0..<32 {
+            let p = image[x, y]
+            grey[y * 32 + x] = 0.299 * Double(p[0]) + 0.587 * Double(p[1]) + 0.114 * Double(p[2])
+        } }
+        var coefficients: [Double] = []
+        for k2 in 0..<8 { for k1 in 0..<8 {
+            var s = 0.0
+            for y in 0..<32 { for x in 0..<32 {
+                s += grey[y * 32 + x] * cos(Double.pi * Double(2 * x + 1) * Double(k1) / 64) * cos(Double.pi * Double(2 * y + 1) * Double(k2) / 64)
+            } }
+            coefficients.append(s)
+        } }
+        let sorted = coefficients.sorted(), median = (sorted[31] + sorted[32]) / 2
+        var bits: UInt64 = 0
+        for (i, c) in coefficients.enumerated() where c > median { bits |= 1 << UInt64(63 - i) }
+        let thumbnail = (0..<256).map { q -> Double in
+            let (qy, qx) = (q / 16, q % 16)
+            return (grey[64 * qy + 2 * qx] + grey[64 * qy + 2 * qx + 1] + grey[64 * qy + 32 + 2 * qx] + grey[64 * qy + 33 + 2 * qx]) / 4
+        }
+        return (bits, thumbnail)
+    }
+
+    @Test("the fingerprint equals a textbook double-precision DCT, bit for bit, on random colour images")
+    func fingerprintAgainstTextbook() {
+        var rng = SplitMix(state: 2026)
+        for trial in 0..<40 {
+            var image = Image(width: 32, height: 32)
+            for y in 0..<32 { for x in 0..<32 {
+                // Smooth content for half the trials (low frequencies dominate), noise for the rest.
+                let base = trial % 2 == 0 ? Double((x * 7 + y * 3 + trial * 11) % 256) : 0
+                func channel() -> UInt8 { UInt8(min(255, base / 2 + Double.random(in: 0..<128, using: &rng))) }
+                image[x, y] = SIMD4(channel(), channel(), channel(), 255)
+            } }
+            let fast = PerceptualHash.fingerprint(image), reference = textbookFingerprint(image)
+            #expect(fast.hash == reference.hash, "trial \(trial)")
+            #expect(fast.hash.nonzeroBitCount == 32)
+            for (a, b) in zip(fast.thumbnail, reference.thumbnail) { #expect(abs(Double(a) - b) <= 0.5 + 1e-3, "trial \(trial)") }
+        }
+        // All 64 coefficients tie at 0: the median is 0 and no bit is set.
+        #expect(PerceptualHash.fingerprint(Image(width: 32, height: 32, fill: [0, 0, 0, 255])).hash == 0)
+    }
+
     @Test("multi-index hashing finds exactly the pairs brute force finds", arguments: [0, 2, 4, 8])
     func nearPairsMatchBruteForce(_ distance: Int) {
         var rng = SplitMix(state: UInt64(distance) + 7)
