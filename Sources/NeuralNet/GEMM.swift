@@ -1,15 +1,17 @@
 /// Single-precision matrix multiplication, written in Swift with SIMD.
 ///
 /// `C = alpha * op(A) * op(B) + beta * C`, row-major, with either operand optionally
-/// transposed. The design is BLIS's: B is packed into 32-column panels (two 16-lane vectors),
-/// A is read in place through its row and column strides (or packed when a block has fewer
-/// than 8 rows), and an 8 x 32 register tile of 16 accumulators does 16 fused multiply-adds
-/// per 2 vector loads and 8 broadcasts. Blocks: up to 384 along the shared dimension (in equal
-/// parts), MC = 128 rows, NC = 512 columns.
+/// transposed. The design is BLIS's: B is packed into nr-column panels (two vectors), A is
+/// read in place through its row and column strides, and a register tile (8 x 32 of 16
+/// accumulators on AVX-512, 6 x 16 of 12 on AVX2) does 2 mr multiply-adds per 2 vector loads
+/// and mr broadcasts. Rows past the last full tile use 4-row and 1-row kernels; when A has at
+/// most two row tiles and B is not transposed, B's full panels are read in place. Blocks: up
+/// to 384 along the shared dimension (in equal parts), MC = 128 rows, NC = 512 columns.
 ///
-/// Work is split over the cores by rows of C (or by columns when C has few rows). Each value
-/// of C is computed by one task with the same order of additions whatever the split, so the
-/// result is bit-identical for any number of threads.
+/// Work is split over the cores by columns of C when B has at least four panels a core (each
+/// task packs only its own), otherwise by rows. Each value of C is computed by one task with
+/// the same order of additions whatever the split, so the result is bit-identical for any
+/// number of threads.
 public enum GEMM {
     static let kc = 256
     static let mc = 128
@@ -54,7 +56,18 @@ public enum GEMM {
         let operands = Operands(a: a, rsA: transA ? 1 : lda, csA: transA ? lda : 1,
                                 b: b, ldb: ldb, transB: transB, c: c, ldc: ldc,
                                 k: k, alpha: alpha, beta: beta)
-        if threads > 1 && rowTiles >= threads {
+        func byColumns() {
+            // Each task packs only its own panels of B and reads all of A in place: no task
+            // waits for another and nothing is done twice.
+            Parallel.forEach(threads) { t in
+                let c0 = colTiles * t / threads * nr
+                let c1 = min(n, colTiles * (t + 1) / threads * nr)
+                if c0 < c1 { serial(K.self, operands, rows: 0..<m, cols: c0..<c1) }
+            }
+        }
+        if threads > 1 && colTiles >= 4 * threads {
+            byColumns()
+        } else if threads > 1 && rowTiles >= threads {
             // A large B in few k blocks is packed once, by all tasks together; otherwise
             // (long k, or a narrow B) each task packs its own copy and no task ever waits.
             if n >= 4 * nr && (k + kStep(k) - 1) / kStep(k) <= 2 {
@@ -67,11 +80,7 @@ public enum GEMM {
                 }
             }
         } else if threads > 1 && colTiles >= threads {
-            Parallel.forEach(threads) { t in
-                let c0 = colTiles * t / threads * nr
-                let c1 = min(n, colTiles * (t + 1) / threads * nr)
-                if c0 < c1 { serial(K.self, operands, rows: 0..<m, cols: c0..<c1) }
-            }
+            byColumns()
         } else {
             serial(K.self, operands, rows: 0..<m, cols: 0..<n)
         }
@@ -98,21 +107,28 @@ public enum GEMM {
         return (k + blocks - 1) / blocks
     }
 
-    /// One task computes every block of C in `rows` x `cols`, packing B itself.
+    /// One task computes every block of C in `rows` x `cols`, packing B itself, except where
+    /// B is read in place: when it is not transposed and A has at most two row tiles, a packed
+    /// panel would be used by one or two tiles only, and packing would cost more than it saves
+    /// (conv1's weight gradient, 9 x 32 x 3136, packed 100,000 values for 900,000 multiply-adds).
+    /// Full-width panels are then read where they are; a last, narrower one is still packed.
     static func serial<K: MicroKernel>(_ kernel: K.Type, _ o: Operands, rows: Range<Int>, cols: Range<Int>) {
         let nr = K.nr
         let panelWidth = min(nc, cols.count)
         let packedB = alignedFloats((kc + kc / 2) * ((panelWidth + nr - 1) / nr) * nr)
         defer { packedB.deallocate() }
+        let inPlace = !o.transB && rows.count <= 2 * K.mr
         let step = kStep(o.k)
         var jc = cols.lowerBound
         while jc < cols.upperBound {
             let ncur = min(nc, cols.upperBound - jc)
+            let panels = (ncur + nr - 1) / nr
             var pc = 0
             while pc < o.k {
                 let kcur = min(step, o.k - pc)
-                packB(nr: nr, o, p0: pc, kcur: kcur, j0: jc, ncur: ncur, panels: 0..<((ncur + nr - 1) / nr), into: packedB)
-                compute(K.self, o, rows: rows, jc: jc, ncur: ncur, pc: pc, kcur: kcur, packedB: packedB)
+                packB(nr: nr, o, p0: pc, kcur: kcur, j0: jc, ncur: ncur, panels: (inPlace ? ncur / nr : 0)..<panels, into: packedB)
+                compute(K.self, o, rows: rows, jc: jc, ncur: ncur, pc: pc, kcur: kcur, packedB: packedB,
+                        inPlacePanels: inPlace ? ncur / nr : 0)
                 pc += kcur
             }
             jc += ncur
@@ -142,7 +158,7 @@ public enum GEMM {
                 Parallel.forEach(threads) { t in
                     let r0 = rowTiles * t / threads * mr
                     let r1 = min(m, rowTiles * (t + 1) / threads * mr)
-                    if r0 < r1 { compute(K.self, o, rows: r0..<r1, jc: j0, ncur: ncur, pc: p0, kcur: kcur, packedB: packedB) }
+                    if r0 < r1 { compute(K.self, o, rows: r0..<r1, jc: j0, ncur: ncur, pc: p0, kcur: kcur, packedB: packedB, inPlacePanels: 0) }
                 }
                 pc += kcur
             }
@@ -150,11 +166,14 @@ public enum GEMM {
         }
     }
 
-    /// C[rows, jc..<jc+ncur] (+)= A[rows, pc..<pc+kcur] B-block, B packed.
+    /// C[rows, jc..<jc+ncur] (+)= A[rows, pc..<pc+kcur] B-block: the first `inPlacePanels`
+    /// panels read from B where it is, the rest from `packedB`. Rows past the last full mr-row
+    /// tile go through the narrow edge kernels, and columns past the last full panel through a
+    /// scratch tile.
     static func compute<K: MicroKernel>(_ kernel: K.Type, _ o: Operands, rows: Range<Int>, jc: Int, ncur: Int,
-                                        pc: Int, kcur: Int, packedB: UnsafeMutablePointer<Float>) {
+                                        pc: Int, kcur: Int, packedB: UnsafeMutablePointer<Float>, inPlacePanels: Int) {
         let mr = K.mr, nr = K.nr
-        let edgeA = alignedFloats((kc + kc / 2) * mr)
+        let edgeA = alignedFloats((kc + kc / 2) * 4)
         let tile = alignedFloats(mr * nr)
         defer {
             edgeA.deallocate()
@@ -166,28 +185,28 @@ public enum GEMM {
             let mcur = min(mc, rows.upperBound - ic)
             var jr = 0
             while jr < ncur {
-                let bp = UnsafePointer(packedB + (jr / nr) * kcur * nr)
+                let panel = jr / nr
+                let (bp, bs) = panel < inPlacePanels
+                    ? (o.b + pc * o.ldb + jc + jr, o.ldb)
+                    : (UnsafePointer(packedB + panel * kcur * nr), nr)
                 let ncols = min(nr, ncur - jr)
                 var ir = ic
                 while ir < ic + mcur {
                     let mrows = min(mr, ic + mcur - ir)
-                    var ap = o.a + ir * o.rsA + pc * o.csA
-                    var rs = o.rsA, cs = o.csA
-                    if mrows < mr {
-                        for p in 0..<kcur {
-                            for i in 0..<mr {
-                                edgeA[p * mr + i] = i < mrows ? ap[i * o.rsA + p * o.csA] : 0
-                            }
-                        }
-                        ap = UnsafePointer(edgeA)
-                        rs = 1
-                        cs = mr
-                    }
+                    let ap = o.a + ir * o.rsA + pc * o.csA
                     let cp = o.c + ir * o.ldc + jc + jr
-                    if mrows == mr && ncols == nr {
-                        K.run(kcur, ap, rs, cs, bp, cp, o.ldc, o.alpha, beta)
+                    if ncols == nr {
+                        if mrows == mr {
+                            K.run(kcur, ap, o.rsA, o.csA, bp, bs, cp, o.ldc, o.alpha, beta)
+                        } else {
+                            K.runEdge(rows: mrows, kcur, ap, o.rsA, o.csA, bp, bs, cp, o.ldc, o.alpha, beta, scratch: edgeA)
+                        }
                     } else {
-                        K.run(kcur, ap, rs, cs, bp, tile, nr, o.alpha, 0)
+                        if mrows == mr {
+                            K.run(kcur, ap, o.rsA, o.csA, bp, bs, tile, nr, o.alpha, 0)
+                        } else {
+                            K.runEdge(rows: mrows, kcur, ap, o.rsA, o.csA, bp, bs, tile, nr, o.alpha, 0, scratch: edgeA)
+                        }
                         for i in 0..<mrows {
                             for j in 0..<ncols {
                                 let v = tile[i * nr + j]
@@ -225,18 +244,52 @@ public enum GEMM {
                     }
                 }
             } else {
+                // Bᵀ: 8 x 8 blocks transposed in registers, the rest one value at a time.
+                let full = width == nr ? kcur & ~7 : 0
+                var p = 0
+                while p < full {
+                    var jj = 0
+                    while jj < nr {
+                        transpose8(from: o.b + (j0 + j + jj) * o.ldb + p0 + p, stride: o.ldb, to: out + p * nr + jj, stride: nr)
+                        jj += 8
+                    }
+                    p += 8
+                }
                 for jj in 0..<nr {
                     if jj < width {
                         let src = o.b + (j0 + j + jj) * o.ldb + p0
-                        for p in 0..<kcur { out[p * nr + jj] = src[p] }
+                        for p in full..<kcur { out[p * nr + jj] = src[p] }
                     } else {
-                        for p in 0..<kcur { out[p * nr + jj] = 0 }
+                        for p in full..<kcur { out[p * nr + jj] = 0 }
                     }
                 }
             }
             panel += 1
             j += nr
         }
+    }
+
+    /// Writes the transpose of the 8 x 8 block at `src` (rows `stride` apart) to `dst`. Three
+    /// perfect unshuffles of the 64 values (each rotates the 6-bit index right by one bit)
+    /// swap its row and column bits; each is 8 even/odd selections of two rows, which become
+    /// vector shuffles.
+    @inline(__always)
+    static func transpose8(from src: UnsafePointer<Float>, stride: Int, to dst: UnsafeMutablePointer<Float>, stride dstStride: Int) {
+        typealias V = SIMD8<Float>
+        let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst), rb = stride * 4, db = dstStride * 4
+        var r = (s.loadUnaligned(as: V.self), s.loadUnaligned(fromByteOffset: rb, as: V.self),
+                 s.loadUnaligned(fromByteOffset: 2 * rb, as: V.self), s.loadUnaligned(fromByteOffset: 3 * rb, as: V.self),
+                 s.loadUnaligned(fromByteOffset: 4 * rb, as: V.self), s.loadUnaligned(fromByteOffset: 5 * rb, as: V.self),
+                 s.loadUnaligned(fromByteOffset: 6 * rb, as: V.self), s.loadUnaligned(fromByteOffset: 7 * rb, as: V.self))
+        for _ in 0..<3 {
+            let p0 = SIMD16(lowHalf: r.0, highHalf: r.1), p1 = SIMD16(lowHalf: r.2, highHalf: r.3)
+            let p2 = SIMD16(lowHalf: r.4, highHalf: r.5), p3 = SIMD16(lowHalf: r.6, highHalf: r.7)
+            r = (p0.evenHalf, p1.evenHalf, p2.evenHalf, p3.evenHalf, p0.oddHalf, p1.oddHalf, p2.oddHalf, p3.oddHalf)
+        }
+        d.storeBytes(of: r.0, as: V.self); d.storeBytes(of: r.1, toByteOffset: db, as: V.self)
+        d.storeBytes(of: r.2, toByteOffset: 2 * db, as: V.self); d.storeBytes(of: r.3, toByteOffset: 3 * db, as: V.self)
+        d.storeBytes(of: r.4, toByteOffset: 4 * db, as: V.self); d.storeBytes(of: r.5, toByteOffset: 5 * db, as: V.self)
+        d.storeBytes(of: r.6, toByteOffset: 6 * db, as: V.self); d.storeBytes(of: r.7, toByteOffset: 7 * db, as: V.self)
     }
 
     static func alignedFloats(_ count: Int) -> UnsafeMutablePointer<Float> {

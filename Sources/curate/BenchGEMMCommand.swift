@@ -9,8 +9,9 @@ extension BenchCommand {
             abstract: "Measure this CPU's fp32 peak and the GEMM kernel on 512x512x512 and on cnn-small's shapes.",
             discussion: """
             The peak is measured, not looked up: chains of independent 16-lane fused multiply-adds \
-            with no memory traffic, on one core and on all of them. Each GEMM figure is the median \
-            of 7 timed runs, with its share of the all-core peak.
+            with no memory traffic, on one core and on all of them, before and after the products \
+            (the higher figure is kept). Each GEMM figure is the median of 7 timed runs, with its \
+            share of the all-core peak.
 
             Example:
               curate bench gemm
@@ -26,8 +27,11 @@ extension BenchCommand {
         func run() throws {
             if let threads { Parallel.threads = max(1, threads) }
             let t = Parallel.threads
-            let peak1 = GEMMBenchmark.peak(threads: 1)
-            let peakAll = GEMMBenchmark.peak(threads: t)
+            // The peak is measured before and after the products and the highest figure kept:
+            // another tenant of a shared machine can only slow an FMA chain down, so the maximum
+            // is the better estimate of what the cores can do, and every share below is conservative.
+            var peak1 = GEMMBenchmark.peak(threads: 1)
+            var peakAll = GEMMBenchmark.peak(threads: t)
             let b = batch, s = size, c = channels
             let m1 = b * s * s, m2 = b * (s / 2) * (s / 2), flat = 64 * (s / 4) * (s / 4)
             let shapes: [(String, Int, Int, Int, Bool, Bool)] = [
@@ -55,6 +59,8 @@ extension BenchCommand {
             results += chunkShapes.map {
                 GEMMBenchmark.measureConcurrent(label: $0.0, m: $0.1, n: $0.2, k: $0.3, transA: $0.4, transB: $0.5, threads: t)
             }
+            peak1 = max(peak1, GEMMBenchmark.peak(threads: 1))
+            peakAll = max(peakAll, GEMMBenchmark.peak(threads: t))
             if json {
                 var lines = ["{\"threads\": \(t), \"peak_gflops_1_thread\": \(fmt(peak1)), \"peak_gflops\": \(fmt(peakAll)), \"shapes\": ["]
                 lines.append(results.map { r in

@@ -46,7 +46,11 @@ func runGEMM<K: MicroKernel>(_ kernel: K.Type, m: Int, n: Int, k: Int, a: [Float
 @Suite struct GEMMTests {
     // Shapes with edges in every direction, several k blocks, and sizes that take the
     // parallel paths (split by rows and by columns).
-    static let shapes: [(Int, Int, Int)] = [(1, 1, 1), (7, 5, 3), (13, 37, 19), (67, 45, 900), (9, 300, 130), (130, 20, 70)]
+    // Also: every count of edge rows for both tiles (m = 1 to 15), B read in place (at most two
+    // row tiles, full and partial panels, several k blocks), and column splits (many panels).
+    static let shapes: [(Int, Int, Int)] = [(1, 1, 1), (7, 5, 3), (13, 37, 19), (67, 45, 900), (9, 300, 130), (130, 20, 70),
+                                            (9, 32, 3136), (3, 70, 1300), (15, 64, 400), (11, 1000, 40), (20, 2100, 9), (128, 600, 50)]
+        + (1...15).map { ($0, 40, 33) }
 
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func matchesDoublePrecisionReference(transA: Bool, transB: Bool) {
@@ -67,15 +71,21 @@ func runGEMM<K: MicroKernel>(_ kernel: K.Type, m: Int, n: Int, k: Int, a: [Float
     }
 
     @Test func sameBitsWhateverTheThreadCount() {
-        for (m, n, k) in Self.shapes {
-            for (ta, tb) in [(false, false), (true, false), (false, true)] {
-                let a = randomArray(m * k, seed: 4), b = randomArray(k * n, seed: 5), c = [Float](repeating: 0, count: m * n)
-                let one = runGEMM(Kernel6x16.self, m: m, n: n, k: k, a: a, transA: ta, b: b, transB: tb, c: c, alpha: 1, beta: 0, threads: 1)
-                let two = runGEMM(Kernel6x16.self, m: m, n: n, k: k, a: a, transA: ta, b: b, transB: tb, c: c, alpha: 1, beta: 0, threads: 2)
-                let three = runGEMM(Kernel6x16.self, m: m, n: n, k: k, a: a, transA: ta, b: b, transB: tb, c: c, alpha: 1, beta: 0, threads: 3)
-                #expect(one == two && two == three, "m=\(m) n=\(n) k=\(k)")
+        func check<K: MicroKernel>(_ kernel: K.Type) {
+            for (m, n, k) in Self.shapes {
+                for (ta, tb) in [(false, false), (true, false), (false, true)] {
+                    let a = randomArray(m * k, seed: 4), b = randomArray(k * n, seed: 5), c = randomArray(m * n, seed: 8)
+                    for (alpha, beta): (Float, Float) in [(1, 0), (2, -0.25)] {
+                        let one = runGEMM(K.self, m: m, n: n, k: k, a: a, transA: ta, b: b, transB: tb, c: c, alpha: alpha, beta: beta, threads: 1)
+                        let two = runGEMM(K.self, m: m, n: n, k: k, a: a, transA: ta, b: b, transB: tb, c: c, alpha: alpha, beta: beta, threads: 2)
+                        let three = runGEMM(K.self, m: m, n: n, k: k, a: a, transA: ta, b: b, transB: tb, c: c, alpha: alpha, beta: beta, threads: 3)
+                        #expect(one == two && two == three, "\(K.self) m=\(m) n=\(n) k=\(k)")
+                    }
+                }
             }
         }
+        check(Kernel6x16.self)
+        check(Kernel8x32.self)
     }
 
     @Test func betaZeroIgnoresGarbageInC() {
