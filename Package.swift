@@ -74,7 +74,7 @@ let package = Package(
         // Training from manifests: the data pipeline, transfer modes, robust losses, evaluation.
         .target(name: "Features", dependencies: ["DatasetCatalog"], swiftSettings: fastSwift),
 
-        .target(name: "Training", dependencies: ["NeuralNet", "ImageCodecs", "DatasetCatalog", "Features"], swiftSettings: fastSwift),
+        .target(name: "Training", dependencies: ["NeuralNet", "CPrefetch", "ImageCodecs", "DatasetCatalog", "Features"], swiftSettings: fastSwift),
 
         .executableTarget(
             name: "curate",

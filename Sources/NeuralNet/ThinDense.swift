@@ -148,10 +148,13 @@ public enum ThinDense {
 extension ThinDense {
     /// `forward` over rows that live anywhere (feature vectors read in place from a memory map):
     /// y[r, c] = bias[c] + sum_k rows[r][k] * wT[c, k] for r in `range`. Four rows stream at
-    /// once, and the next four are prefetched a line at a time during the first output pair's
-    /// pass (measured about 4% faster than leaving it to the hardware streamers).
+    /// once. During each group's first output pair, four rows of `upcoming` (the rows the caller
+    /// needs next, four a group in order) are prefetched into L2 a line at a time, so memory
+    /// fetches them while the arithmetic runs; without `upcoming`, the range's own next four.
+    /// `wide` takes tiles of 4 rows x 5 outputs (20 accumulators: for 32 vector registers), else 4 x 2.
     public static func forward(rows: UnsafePointer<UnsafePointer<Float>>, k: Int, wT: UnsafePointer<Float>, n: Int,
-                               bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, range: Range<Int>) {
+                               bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, range: Range<Int>,
+                               upcoming: UnsafeBufferPointer<UnsafePointer<Float>>? = nil, wide: Bool = CPUFeatures.avx512) {
         typealias V = SIMD8<Float>
         let kv = k & ~7
         let rw = UnsafeRawPointer(wT)
@@ -171,16 +174,64 @@ extension ThinDense {
             while r &+ 4 <= range.upperBound {
                 let p0 = UnsafeRawPointer(rows[r]), p1 = UnsafeRawPointer(rows[r &+ 1])
                 let p2 = UnsafeRawPointer(rows[r &+ 2]), p3 = UnsafeRawPointer(rows[r &+ 3])
-                // The next four rows are prefetched a line at a time, spread over the first
-                // output pair's pass, so memory works while the arithmetic does.
-                let ahead = r &+ 8 <= range.upperBound
-                let q0 = ahead ? UnsafeRawPointer(rows[r &+ 4]) : p0, q1 = ahead ? UnsafeRawPointer(rows[r &+ 5]) : p1
-                let q2 = ahead ? UnsafeRawPointer(rows[r &+ 6]) : p2, q3 = ahead ? UnsafeRawPointer(rows[r &+ 7]) : p3
+                // Four rows to prefetch, a line at a time, spread over the first output pair's pass.
+                let ahead: Bool
+                let q0, q1, q2, q3: UnsafeRawPointer
+                if let upcoming {
+                    let g = r &- range.lowerBound
+                    ahead = g &+ 4 <= upcoming.count
+                    (q0, q1, q2, q3) = ahead ? (UnsafeRawPointer(upcoming[g]), UnsafeRawPointer(upcoming[g &+ 1]),
+                                                UnsafeRawPointer(upcoming[g &+ 2]), UnsafeRawPointer(upcoming[g &+ 3])) : (p0, p1, p2, p3)
+                } else {
+                    ahead = r &+ 8 <= range.upperBound
+                    q0 = ahead ? UnsafeRawPointer(rows[r &+ 4]) : p0; q1 = ahead ? UnsafeRawPointer(rows[r &+ 5]) : p1
+                    q2 = ahead ? UnsafeRawPointer(rows[r &+ 6]) : p2; q3 = ahead ? UnsafeRawPointer(rows[r &+ 7]) : p3
+                }
+                let far = upcoming != nil
                 a.update(repeating: V(), count: 4 &* n)
                 var kc = 0
                 while kc < kv &* 4 {
                     let end: Int = Swift.min(kc &+ chunk, kv &* 4)
                     var c = 0
+                    // With 32 vector registers (AVX-512), 4 rows x 5 outputs: 20 accumulators, 9
+                    // loads per 20 multiply-adds (the pairs below take 6 per 8).
+                    while wide && c &+ 5 <= n {
+                        let a0 = a + c, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n
+                        var x00 = a0[0], x01 = a0[1], x02 = a0[2], x03 = a0[3], x04 = a0[4]
+                        var x10 = a1[0], x11 = a1[1], x12 = a1[2], x13 = a1[3], x14 = a1[4]
+                        var x20 = a2[0], x21 = a2[1], x22 = a2[2], x23 = a2[3], x24 = a2[4]
+                        var x30 = a3[0], x31 = a3[1], x32 = a3[2], x33 = a3[3], x34 = a3[4]
+                        let w0 = c &* k &* 4, ws = k &* 4
+                        var o = kc
+                        let prefetch = c == 0 && ahead
+                        while o < end {
+                            if prefetch && o & 63 == 0 {
+                                if far {
+                                    curate_prefetch_l2(q0 + o); curate_prefetch_l2(q1 + o); curate_prefetch_l2(q2 + o); curate_prefetch_l2(q3 + o)
+                                } else {
+                                    curate_prefetch(q0 + o); curate_prefetch(q1 + o); curate_prefetch(q2 + o); curate_prefetch(q3 + o)
+                                }
+                            }
+                            let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self), u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
+                            let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self), u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
+                            var v = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
+                            x00.addProduct(u0, v); x10.addProduct(u1, v); x20.addProduct(u2, v); x30.addProduct(u3, v)
+                            v = rw.loadUnaligned(fromByteOffset: w0 &+ ws &+ o, as: V.self)
+                            x01.addProduct(u0, v); x11.addProduct(u1, v); x21.addProduct(u2, v); x31.addProduct(u3, v)
+                            v = rw.loadUnaligned(fromByteOffset: w0 &+ 2 &* ws &+ o, as: V.self)
+                            x02.addProduct(u0, v); x12.addProduct(u1, v); x22.addProduct(u2, v); x32.addProduct(u3, v)
+                            v = rw.loadUnaligned(fromByteOffset: w0 &+ 3 &* ws &+ o, as: V.self)
+                            x03.addProduct(u0, v); x13.addProduct(u1, v); x23.addProduct(u2, v); x33.addProduct(u3, v)
+                            v = rw.loadUnaligned(fromByteOffset: w0 &+ 4 &* ws &+ o, as: V.self)
+                            x04.addProduct(u0, v); x14.addProduct(u1, v); x24.addProduct(u2, v); x34.addProduct(u3, v)
+                            o &+= 32
+                        }
+                        a0[0] = x00; a0[1] = x01; a0[2] = x02; a0[3] = x03; a0[4] = x04
+                        a1[0] = x10; a1[1] = x11; a1[2] = x12; a1[3] = x13; a1[4] = x14
+                        a2[0] = x20; a2[1] = x21; a2[2] = x22; a2[3] = x23; a2[4] = x24
+                        a3[0] = x30; a3[1] = x31; a3[2] = x32; a3[3] = x33; a3[4] = x34
+                        c &+= 5
+                    }
                     while c &+ 2 <= n {
                         var a00 = a[c], a01 = a[c &+ 1], a10 = a[n &+ c], a11 = a[n &+ c &+ 1]
                         var a20 = a[2 &* n &+ c], a21 = a[2 &* n &+ c &+ 1], a30 = a[3 &* n &+ c], a31 = a[3 &* n &+ c &+ 1]
@@ -189,7 +240,11 @@ extension ThinDense {
                         let prefetch = c == 0 && ahead
                         while o < end {
                             if prefetch && o & 63 == 0 {
-                                curate_prefetch(q0 + o); curate_prefetch(q1 + o); curate_prefetch(q2 + o); curate_prefetch(q3 + o)
+                                if far {
+                                    curate_prefetch_l2(q0 + o); curate_prefetch_l2(q1 + o); curate_prefetch_l2(q2 + o); curate_prefetch_l2(q3 + o)
+                                } else {
+                                    curate_prefetch(q0 + o); curate_prefetch(q1 + o); curate_prefetch(q2 + o); curate_prefetch(q3 + o)
+                                }
                             }
                             let v0 = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
                             let v1 = rw.loadUnaligned(fromByteOffset: w1 &+ o, as: V.self)
@@ -242,78 +297,73 @@ extension ThinDense {
     }
 
     /// gT[c, j] (+)= sum over r in `range` of dy[r, c] * rows[r][j] (gT: n x k; overwritten
-    /// unless `accumulate`): the weight gradient of one block of rows. Rows go four at a time
-    /// and outputs four at a time, so the four rows and the four outputs' gradient rows stay in L1.
+    /// unless `accumulate`): the weight gradient of one block of rows. A strip of 16 columns of
+    /// five outputs' gradients (10 vectors) stays in registers across every row of the range, so
+    /// gT is read and written once a strip, not once every few rows (for 10 outputs it is 30 KB,
+    /// and rewriting it every 4 rows was bound by L2 bandwidth). Each value is summed over the
+    /// rows in order, one fused multiply-add a row.
     public static func weightGradient(rows: UnsafePointer<UnsafePointer<Float>>, k: Int, dy: UnsafePointer<Float>, n: Int,
                                       gT: UnsafeMutablePointer<Float>, range: Range<Int>, accumulate: Bool = false) {
         typealias V = SIMD8<Float>
         if !accumulate { gT.update(repeating: 0, count: n &* k) }
-        let kv = k & ~7
+        guard !range.isEmpty else { return }
         let g = UnsafeMutableRawPointer(gT)
-        var r = range.lowerBound
-        while r &+ 4 <= range.upperBound {
-            let p0 = UnsafeRawPointer(rows[r]), p1 = UnsafeRawPointer(rows[r &+ 1])
-            let p2 = UnsafeRawPointer(rows[r &+ 2]), p3 = UnsafeRawPointer(rows[r &+ 3])
-            let d0 = dy + r &* n, d1 = d0 + n, d2 = d1 + n, d3 = d2 + n
+        let stride = k &* 4
+        var j = 0
+        while j &+ 16 <= k {
+            let o = j &* 4
             var c = 0
+            while c &+ 5 <= n {
+                let g0 = c &* stride &+ o, g1 = g0 &+ stride, g2 = g1 &+ stride, g3 = g2 &+ stride, g4 = g3 &+ stride
+                var a00 = g.loadUnaligned(fromByteOffset: g0, as: V.self), a01 = g.loadUnaligned(fromByteOffset: g0 &+ 32, as: V.self)
+                var a10 = g.loadUnaligned(fromByteOffset: g1, as: V.self), a11 = g.loadUnaligned(fromByteOffset: g1 &+ 32, as: V.self)
+                var a20 = g.loadUnaligned(fromByteOffset: g2, as: V.self), a21 = g.loadUnaligned(fromByteOffset: g2 &+ 32, as: V.self)
+                var a30 = g.loadUnaligned(fromByteOffset: g3, as: V.self), a31 = g.loadUnaligned(fromByteOffset: g3 &+ 32, as: V.self)
+                var a40 = g.loadUnaligned(fromByteOffset: g4, as: V.self), a41 = g.loadUnaligned(fromByteOffset: g4 &+ 32, as: V.self)
+                for r in range {
+                    let x = UnsafeRawPointer(rows[r])
+                    let u0 = x.loadUnaligned(fromByteOffset: o, as: V.self), u1 = x.loadUnaligned(fromByteOffset: o &+ 32, as: V.self)
+                    let d = dy + (r &* n &+ c)
+                    var b = V(repeating: d[0])
+                    a00.addProduct(u0, b); a01.addProduct(u1, b)
+                    b = V(repeating: d[1])
+                    a10.addProduct(u0, b); a11.addProduct(u1, b)
+                    b = V(repeating: d[2])
+                    a20.addProduct(u0, b); a21.addProduct(u1, b)
+                    b = V(repeating: d[3])
+                    a30.addProduct(u0, b); a31.addProduct(u1, b)
+                    b = V(repeating: d[4])
+                    a40.addProduct(u0, b); a41.addProduct(u1, b)
+                }
+                g.storeBytes(of: a00, toByteOffset: g0, as: V.self); g.storeBytes(of: a01, toByteOffset: g0 &+ 32, as: V.self)
+                g.storeBytes(of: a10, toByteOffset: g1, as: V.self); g.storeBytes(of: a11, toByteOffset: g1 &+ 32, as: V.self)
+                g.storeBytes(of: a20, toByteOffset: g2, as: V.self); g.storeBytes(of: a21, toByteOffset: g2 &+ 32, as: V.self)
+                g.storeBytes(of: a30, toByteOffset: g3, as: V.self); g.storeBytes(of: a31, toByteOffset: g3 &+ 32, as: V.self)
+                g.storeBytes(of: a40, toByteOffset: g4, as: V.self); g.storeBytes(of: a41, toByteOffset: g4 &+ 32, as: V.self)
+                c &+= 5
+            }
             while c < n {
-                let width = min(4, n &- c)
-                if width == 4 {
-                    let (b00, b01, b02, b03) = (V(repeating: d0[c]), V(repeating: d0[c &+ 1]), V(repeating: d0[c &+ 2]), V(repeating: d0[c &+ 3]))
-                    let (b10, b11, b12, b13) = (V(repeating: d1[c]), V(repeating: d1[c &+ 1]), V(repeating: d1[c &+ 2]), V(repeating: d1[c &+ 3]))
-                    let (b20, b21, b22, b23) = (V(repeating: d2[c]), V(repeating: d2[c &+ 1]), V(repeating: d2[c &+ 2]), V(repeating: d2[c &+ 3]))
-                    let (b30, b31, b32, b33) = (V(repeating: d3[c]), V(repeating: d3[c &+ 1]), V(repeating: d3[c &+ 2]), V(repeating: d3[c &+ 3]))
-                    let g0 = c &* k &* 4, g1 = g0 &+ k &* 4, g2 = g1 &+ k &* 4, g3 = g2 &+ k &* 4
-                    var o = 0
-                    while o < kv &* 4 {
-                        let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self), u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
-                        let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self), u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
-                        var a0 = g.loadUnaligned(fromByteOffset: g0 &+ o, as: V.self)
-                        a0.addProduct(u0, b00); a0.addProduct(u1, b10); a0.addProduct(u2, b20); a0.addProduct(u3, b30)
-                        g.storeBytes(of: a0, toByteOffset: g0 &+ o, as: V.self)
-                        var a1 = g.loadUnaligned(fromByteOffset: g1 &+ o, as: V.self)
-                        a1.addProduct(u0, b01); a1.addProduct(u1, b11); a1.addProduct(u2, b21); a1.addProduct(u3, b31)
-                        g.storeBytes(of: a1, toByteOffset: g1 &+ o, as: V.self)
-                        var a2 = g.loadUnaligned(fromByteOffset: g2 &+ o, as: V.self)
-                        a2.addProduct(u0, b02); a2.addProduct(u1, b12); a2.addProduct(u2, b22); a2.addProduct(u3, b32)
-                        g.storeBytes(of: a2, toByteOffset: g2 &+ o, as: V.self)
-                        var a3 = g.loadUnaligned(fromByteOffset: g3 &+ o, as: V.self)
-                        a3.addProduct(u0, b03); a3.addProduct(u1, b13); a3.addProduct(u2, b23); a3.addProduct(u3, b33)
-                        g.storeBytes(of: a3, toByteOffset: g3 &+ o, as: V.self)
-                        o &+= 32
-                    }
-                } else {
-                    for cc in c..<(c &+ width) {
-                        let (b0, b1, b2, b3) = (V(repeating: d0[cc]), V(repeating: d1[cc]), V(repeating: d2[cc]), V(repeating: d3[cc]))
-                        let g0 = cc &* k &* 4
-                        var o = 0
-                        while o < kv &* 4 {
-                            var a = g.loadUnaligned(fromByteOffset: g0 &+ o, as: V.self)
-                            a.addProduct(p0.loadUnaligned(fromByteOffset: o, as: V.self), b0)
-                            a.addProduct(p1.loadUnaligned(fromByteOffset: o, as: V.self), b1)
-                            a.addProduct(p2.loadUnaligned(fromByteOffset: o, as: V.self), b2)
-                            a.addProduct(p3.loadUnaligned(fromByteOffset: o, as: V.self), b3)
-                            g.storeBytes(of: a, toByteOffset: g0 &+ o, as: V.self)
-                            o &+= 32
-                        }
-                    }
+                let g0 = c &* stride &+ o
+                var a0 = g.loadUnaligned(fromByteOffset: g0, as: V.self), a1 = g.loadUnaligned(fromByteOffset: g0 &+ 32, as: V.self)
+                for r in range {
+                    let x = UnsafeRawPointer(rows[r])
+                    let b = V(repeating: dy[r &* n &+ c])
+                    a0.addProduct(x.loadUnaligned(fromByteOffset: o, as: V.self), b)
+                    a1.addProduct(x.loadUnaligned(fromByteOffset: o &+ 32, as: V.self), b)
                 }
-                c &+= width
+                g.storeBytes(of: a0, toByteOffset: g0, as: V.self); g.storeBytes(of: a1, toByteOffset: g0 &+ 32, as: V.self)
+                c &+= 1
             }
-            for j in kv..<k {
-                for c in 0..<n {
-                    gT[c &* k &+ j] += d0[c] * rows[r][j] + d1[c] * rows[r &+ 1][j] + d2[c] * rows[r &+ 2][j] + d3[c] * rows[r &+ 3][j]
-                }
-            }
-            r &+= 4
+            j &+= 16
         }
-        while r < range.upperBound {
-            let x = rows[r]
+        // The last columns, fewer than 16: one value at a time, each summed over the rows in order.
+        while j < k {
             for c in 0..<n {
-                let d = dy[r &* n &+ c]
-                for j in 0..<k { gT[c &* k &+ j] += d * x[j] }
+                var s = gT[c &* k &+ j]
+                for r in range { s = s.addingProduct(dy[r &* n &+ c], rows[r][j]) }
+                gT[c &* k &+ j] = s
             }
-            r &+= 1
+            j &+= 1
         }
     }
 }

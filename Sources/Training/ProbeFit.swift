@@ -1,15 +1,18 @@
+import CPrefetch
 import Dispatch
 import Features
 import NeuralNet
 
 extension FitLoop {
     /// The training loop of `fit`, for a model that is one dense layer over feature vectors read
-    /// in place (a linear probe on a memory-mapped `.npy`): no batch is copied. Each batch runs
-    /// two parallel passes over fixed blocks of 64 rows: logits, then (after the loss and its
-    /// coefficients, computed exactly as `fit` does) each block's weight gradient, summed in
-    /// block order. The optimizer, schedule, L1 step, group DRO and reports are `fit`'s, so the
-    /// two loops train the same model (up to float rounding), and the result does not depend on
-    /// the thread count.
+    /// in place (a linear probe on a memory-mapped `.npy`): no batch is copied. Each batch's row
+    /// pointers, labels and weights are gathered on all cores; then, for ERM and JTT, one parallel
+    /// pass runs fixed blocks of 256 rows (block b on task b mod T) in sub-blocks of 32: logits,
+    /// loss and weight gradient while the rows are in cache, the task's next sub-block
+    /// prefetched meanwhile. Group DRO needs the batch's losses first and takes two passes. Block
+    /// partials are summed in block order. The optimizer, schedule, L1 step, group DRO and reports
+    /// are `fit`'s, so the two loops train the same model (up to float rounding), and the result
+    /// does not depend on the thread count.
     public func fitProbe(_ dense: Dense, rows: (Int) -> UnsafePointer<Float>, count: Int, epochs: Int,
                          labels: [Int], weights: [Float], groups: [Int]? = nil, groupCount: Int = 0,
                          loss: TrainingLoss = .erm, sampler: ((Int) -> [Int])? = nil) -> [EpochReport] {
@@ -35,14 +38,30 @@ extension FitLoop {
                 let idx = Array(order[i..<min(i + batch, order.count)])
                 i += batch
                 let m = idx.count
-                // The batch's row pointers, labels and weights in one pass.
-                var pointers = [UnsafePointer<Float>](), y = [Int](), w = [Float]()
-                pointers.reserveCapacity(m); y.reserveCapacity(m); w.reserveCapacity(m)
+                // The batch's row pointers, labels and weights, gathered on all cores. In shuffled
+                // order each is a random access into a large array (a cache and TLB miss), so labels
+                // and weights are prefetched 16 rows ahead. (Prefetching the feature rows here too
+                // measured slower: their pages' walks stall the gather, and the pass prefetches them.)
+                let (gp, gy, gw) = (buffers.pointers, buffers.labels, buffers.weights)
                 labels.withUnsafeBufferPointer { l in
                     weights.withUnsafeBufferPointer { ws in
-                        for j in idx { pointers.append(rows(j)); y.append(l[j]); w.append(ws[j]) }
+                        let (lb, wb) = (l.baseAddress!, ws.baseAddress!)
+                        idx.withUnsafeBufferPointer { order in
+                            Parallel.ranges(m, grain: 256) { part in
+                                for t in part {
+                                    if t &+ 16 < part.upperBound {
+                                        let ahead = order[t &+ 16]
+                                        curate_prefetch(lb + ahead); curate_prefetch(wb + ahead)
+                                    }
+                                    let j = order[t]
+                                    gp[t] = rows(j); gy[t] = lb[j]; gw[t] = wb[j]
+                                }
+                            }
+                        }
                     }
                 }
+                let pointers = UnsafeBufferPointer(start: UnsafePointer(gp), count: m)
+                let y = Array(UnsafeBufferPointer(start: gy, count: m)), w = Array(UnsafeBufferPointer(start: gw, count: m))
                 dense.weight.value.withUnsafeBufferPointer { v in
                     for j in 0..<k { for c in 0..<n { wT[c * k + j] = v[j * n + c] } }
                 }
@@ -64,10 +83,9 @@ extension FitLoop {
                     let run = { (b: Int) in body(b, (b * block)..<min(m, (b + 1) * block)) }
                     if parallel { Parallel.forEach(blocks, run) } else { for b in 0..<blocks { run(b) } }
                 }
-                let forward = { (range: Range<Int>) in
-                    pp.withUnsafeBufferPointer { p in
-                        ThinDense.forward(rows: p.baseAddress!, k: k, wT: wp, n: n, bias: bp, y: lg, range: range)
-                    }
+                let forward = { (range: Range<Int>, upcoming: Range<Int>?) in
+                    ThinDense.forward(rows: pp.baseAddress!, k: k, wT: wp, n: n, bias: bp, y: lg, range: range,
+                                      upcoming: upcoming.map { UnsafeBufferPointer(rebasing: pp[$0]) })
                     for r in range { ls[r] = SoftmaxCrossEntropy.row(lg + r * n, classes: n, label: y[r], probabilities: pr + r * n) }
                 }
                 let backward = { (b: Int, range: Range<Int>, c: [Float], accumulate: Bool) in
@@ -75,24 +93,30 @@ extension FitLoop {
                         for j in 0..<n { gd[r * n + j] = pr[r * n + j] * c[r] }
                         gd[r * n + y[r]] -= c[r]
                     }
-                    pp.withUnsafeBufferPointer { p in
-                        ThinDense.weightGradient(rows: p.baseAddress!, k: k, dy: gd, n: n, gT: pa + b * n * k, range: range, accumulate: accumulate)
-                    }
+                    ThinDense.weightGradient(rows: pp.baseAddress!, k: k, dy: gd, n: n, gT: pa + b * n * k, range: range, accumulate: accumulate)
                 }
                 if let eta = dro {
-                    pass { _, range in forward(range) }
+                    pass { _, range in forward(range, nil) }
                     let losses = Array(UnsafeBufferPointer(start: ls, count: m))
                     coefficients = droState.step(losses: losses, groups: idx.map { groups![$0] }, weights: w, eta: eta)
                     let c = coefficients
                     pass { b, range in backward(b, range, c, false) }
                 } else {
                     // Sub-blocks of 32 rows: their logits, loss and gradient while the rows are in L1/L2.
+                    // Blocks go to the tasks in turn (block b to task b mod T), so each task knows
+                    // which sub-block it takes next and prefetches its rows during this one.
                     let c = coefficients
-                    pass { b, range in
-                        for s in stride(from: range.lowerBound, to: range.upperBound, by: 32) {
-                            let sub = s..<min(range.upperBound, s + 32)
-                            forward(sub)
-                            backward(b, sub, c, s != range.lowerBound)
+                    let tasks = parallel ? min(Parallel.threads, blocks) : 1
+                    Parallel.forEach(tasks) { t in
+                        var subs: [(block: Int, rows: Range<Int>)] = []
+                        for b in Swift.stride(from: t, to: blocks, by: tasks) {
+                            for s in Swift.stride(from: b * block, to: min(m, (b + 1) * block), by: 32) {
+                                subs.append((b, s..<min(m, (b + 1) * block, s + 32)))
+                            }
+                        }
+                        for (q, sub) in subs.enumerated() {
+                            forward(sub.rows, q + 1 < subs.count ? subs[q + 1].rows : nil)
+                            backward(sub.block, sub.rows, c, sub.rows.lowerBound != sub.block * block)
                         }
                     }
                 }
@@ -130,8 +154,13 @@ extension FitLoop {
 
 /// A probe's per-batch scratch, allocated once for the run.
 final class ProbeBuffers {
-    let logits, probabilities, losses, gradient, partials, total: UnsafeMutablePointer<Float>
+    let logits, probabilities, losses, gradient, partials, total, weights: UnsafeMutablePointer<Float>
+    let pointers: UnsafeMutablePointer<UnsafePointer<Float>>
+    let labels: UnsafeMutablePointer<Int>
     init(batch: Int, blocks: Int, k: Int, n: Int) {
+        pointers = .allocate(capacity: batch)
+        labels = .allocate(capacity: batch)
+        weights = .allocate(capacity: batch)
         logits = .allocate(capacity: batch * n)
         probabilities = .allocate(capacity: batch * n)
         losses = .allocate(capacity: batch)
@@ -139,5 +168,9 @@ final class ProbeBuffers {
         partials = .allocate(capacity: max(1, blocks) * n * k)
         total = .allocate(capacity: n * k)
     }
-    deinit { for p in [logits, probabilities, losses, gradient, partials, total] { p.deallocate() } }
+    deinit {
+        for p in [logits, probabilities, losses, gradient, partials, total, weights] { p.deallocate() }
+        pointers.deallocate()
+        labels.deallocate()
+    }
 }

@@ -124,7 +124,10 @@ extension TrainingJob {
         let trained: [Parameter]
         if let probe {
             let (matrix, map) = (train.features!, train.featureRows)
-            let rows: (Int) -> UnsafePointer<Float> = { matrix.row(map[$0]) }
+            // Row-aligned features (the usual case) need no lookup: in an epoch's shuffled order
+            // each lookup is one more random access into a large array.
+            let aligned = map.count == matrix.rows && map.indices.allSatisfy { map[$0] == $0 }
+            let rows: (Int) -> UnsafePointer<Float> = aligned ? { matrix.row($0) } : { matrix.row(map[$0]) }
             fit = { loop, epochs, weights, robust, sampler in
                 loop.fitProbe(probe, rows: rows, count: train.count, epochs: epochs, labels: labels, weights: weights,
                               groups: robust ? grouping?.ids : nil, groupCount: robust ? grouping?.names.count ?? 0 : 0,

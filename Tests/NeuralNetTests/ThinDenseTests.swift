@@ -55,4 +55,46 @@ import Testing
         }
         #expect(outs[0] == outs[1] && outs[1] == outs[2])
     }
+
+    /// The probe's kernels read rows through pointers (anywhere in a memory map, in any order):
+    /// both forward tiles, with and without prefetching upcoming rows, and the weight gradient
+    /// from zero and accumulated, against Double references, at sizes that leave every edge.
+    @Test(arguments: [(37, 101, 10), (5, 64, 1), (9, 203, 3), (64, 768, 32), (3, 70, 7), (33, 768, 11), (12, 16, 5), (8, 17, 6)])
+    func rowPointerKernelsMatchADoubleReference(rows: Int, inputs: Int, outputs: Int) {
+        let store = randomArray((rows + 7) * inputs, seed: 21)
+        let wT = randomArray(outputs * inputs, seed: 22), bias = randomArray(outputs, seed: 23), dy = randomArray(rows * outputs, seed: 24)
+        let start = randomArray(outputs * inputs, seed: 25)
+        // Row r of the batch is stored row (r * 5 + 3) mod (rows + 7): scattered, out of order.
+        let order = (0..<rows).map { ($0 * 5 + 3) % (rows + 7) }
+        store.withUnsafeBufferPointer { sp in
+            let pointers = order.map { sp.baseAddress! + $0 * inputs }
+            pointers.withUnsafeBufferPointer { pp in
+                for wide in [false, true] {
+                    for upcoming in [nil, UnsafeBufferPointer(rebasing: pp[0..<min(rows, 6)])] {
+                        var y = [Float](repeating: .nan, count: rows * outputs)
+                        ThinDense.forward(rows: pp.baseAddress!, k: inputs, wT: wT, n: outputs, bias: bias, y: &y, range: 0..<rows,
+                                          upcoming: upcoming, wide: wide)
+                        for r in 0..<rows {
+                            for c in 0..<outputs {
+                                var want = Double(bias[c])
+                                for j in 0..<inputs { want += Double(store[order[r] * inputs + j]) * Double(wT[c * inputs + j]) }
+                                #expect(abs(Double(y[r * outputs + c]) - want) <= 1e-4 * max(1, abs(want)), "wide \(wide) row \(r) output \(c)")
+                            }
+                        }
+                    }
+                }
+                for accumulate in [false, true] {
+                    var g = start
+                    ThinDense.weightGradient(rows: pp.baseAddress!, k: inputs, dy: dy, n: outputs, gT: &g, range: 0..<rows, accumulate: accumulate)
+                    for c in 0..<outputs {
+                        for j in 0..<inputs {
+                            var want = accumulate ? Double(start[c * inputs + j]) : 0
+                            for r in 0..<rows { want += Double(dy[r * outputs + c]) * Double(store[order[r] * inputs + j]) }
+                            #expect(abs(Double(g[c * inputs + j]) - want) <= 1e-4 * max(1, abs(want)), "accumulate \(accumulate) output \(c) column \(j)")
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
