@@ -188,6 +188,13 @@ extension ThinDense {
                     q2 = ahead ? UnsafeRawPointer(rows[r &+ 6]) : p2; q3 = ahead ? UnsafeRawPointer(rows[r &+ 7]) : p3
                 }
                 let far = upcoming != nil
+                @inline(__always) func prefetchLine(_ o: Int) {
+                    if far {
+                        curate_prefetch_l2(q0 + o); curate_prefetch_l2(q1 + o); curate_prefetch_l2(q2 + o); curate_prefetch_l2(q3 + o)
+                    } else {
+                        curate_prefetch(q0 + o); curate_prefetch(q1 + o); curate_prefetch(q2 + o); curate_prefetch(q3 + o)
+                    }
+                }
                 a.update(repeating: V(), count: 4 &* n)
                 var kc = 0
                 while kc < kv &* 4 {
@@ -205,13 +212,7 @@ extension ThinDense {
                         var o = kc
                         let prefetch = c == 0 && ahead
                         while o < end {
-                            if prefetch && o & 63 == 0 {
-                                if far {
-                                    curate_prefetch_l2(q0 + o); curate_prefetch_l2(q1 + o); curate_prefetch_l2(q2 + o); curate_prefetch_l2(q3 + o)
-                                } else {
-                                    curate_prefetch(q0 + o); curate_prefetch(q1 + o); curate_prefetch(q2 + o); curate_prefetch(q3 + o)
-                                }
-                            }
+                            if prefetch && o & 63 == 0 { prefetchLine(o) }
                             let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self), u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
                             let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self), u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
                             var v = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
@@ -239,13 +240,7 @@ extension ThinDense {
                         var o = kc
                         let prefetch = c == 0 && ahead
                         while o < end {
-                            if prefetch && o & 63 == 0 {
-                                if far {
-                                    curate_prefetch_l2(q0 + o); curate_prefetch_l2(q1 + o); curate_prefetch_l2(q2 + o); curate_prefetch_l2(q3 + o)
-                                } else {
-                                    curate_prefetch(q0 + o); curate_prefetch(q1 + o); curate_prefetch(q2 + o); curate_prefetch(q3 + o)
-                                }
-                            }
+                            if prefetch && o & 63 == 0 { prefetchLine(o) }
                             let v0 = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
                             let v1 = rw.loadUnaligned(fromByteOffset: w1 &+ o, as: V.self)
                             let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self)
