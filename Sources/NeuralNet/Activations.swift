@@ -73,8 +73,14 @@ public final class Dropout: Layer {
     public var summary: String { "Dropout(\(rate))" }
     public func outputShape(_ input: [Int]) -> [Int] { input }
 
+    private var evaluationForward = false
+    public func setEvaluationForward(_ on: Bool) { evaluationForward = on }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        guard training, rate > 0 else { return x }
+        guard training, rate > 0, !evaluationForward else {
+            mask = []
+            return x
+        }
         calls += 1
         let scale = 1 / (1 - rate)
         let threshold = UInt64(Double(rate) * 0x1p64)

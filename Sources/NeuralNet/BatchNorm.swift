@@ -11,6 +11,10 @@ public final class BatchNorm: Layer {
     public let runningVar: Parameter
     private var normalized: [Float] = []
     private var inverseStd: [Float] = []
+    private var evaluationForward = false
+    /// Whether the last forward kept state for `backward` with running statistics (an affine map).
+    private var affineBackward = false
+    public func setEvaluationForward(_ on: Bool) { evaluationForward = on }
 
     public init(_ channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
         self.channels = channels
@@ -26,7 +30,9 @@ public final class BatchNorm: Layer {
     public var summary: String { "BatchNorm(\(channels))" }
     public func outputShape(_ input: [Int]) -> [Int] { input }
 
-    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+    public func forward(_ x: Tensor, training requested: Bool) -> Tensor {
+        let keep = requested
+        let training = requested && !evaluationForward
         let c = channels
         let rows = x.count / c
         precondition(x.shape.last == c, "BatchNorm expects \(c) channels last, got \(x.shape)")
@@ -61,19 +67,20 @@ public final class BatchNorm: Layer {
             }
         }
         var y = x
-        var xhat = training ? [Float](repeating: 0, count: x.count) : []
+        var xhat = keep ? [Float](repeating: 0, count: x.count) : []
         y.storage.withUnsafeMutableBufferPointer { py in
             for r in 0..<rows {
                 for j in 0..<c {
                     let h = (py[r * c + j] - mean[j]) * invStd[j]
-                    if training { xhat[r * c + j] = h }
+                    if keep { xhat[r * c + j] = h }
                     py[r * c + j] = gamma.value[j] * h + beta.value[j]
                 }
             }
         }
-        if training {
+        if keep {
             normalized = xhat
             inverseStd = invStd
+            affineBackward = !training
         }
         return y
     }
@@ -94,6 +101,11 @@ public final class BatchNorm: Layer {
         beta.grad = sumDy
         guard inputGradient else { return nil }
         var dx = dy
+        if affineBackward {
+            // Running statistics are constants: y = gamma (x - mean) invStd + beta.
+            for r in 0..<rows { for j in 0..<c { dx.storage[r * c + j] = dy.storage[r * c + j] * gamma.value[j] * inverseStd[j] } }
+            return dx
+        }
         let n = Float(rows)
         for r in 0..<rows {
             for j in 0..<c {

@@ -31,6 +31,15 @@ public protocol Layer: AnyObject {
     func forward(_ x: Tensor, training: Bool) -> Tensor
     /// Sets every parameter's gradient from `dy`; returns dL/dx when `inputGradient`.
     func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor?
+    /// While on, a training forward behaves as an evaluation one (BatchNorm uses its running
+    /// statistics and leaves them alone, Dropout passes its input through and draws nothing) but
+    /// keeps what `backward` needs: the gradient of the evaluated model, for attacks on its input.
+    func setEvaluationForward(_ on: Bool)
+}
+
+extension Layer {
+    /// Most layers behave the same in training and evaluation.
+    public func setEvaluationForward(_ on: Bool) {}
 }
 
 /// Initialisation as PyTorch does it for Conv2d and Linear (Kaiming uniform with a = sqrt(5)):

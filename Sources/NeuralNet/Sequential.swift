@@ -90,6 +90,29 @@ public final class Sequential: Layer {
 
     /// Replaces layer `index` (the head, when fine-tuning on new classes).
     public func replace(_ index: Int, with layer: Layer) { layers[index] = layer }
+
+    public func setEvaluationForward(_ on: Bool) { for layer in layers { layer.setEvaluationForward(on) } }
+
+    /// The gradient of the summed softmax cross-entropy of the evaluated model (evaluation
+    /// behaviour: running BatchNorm statistics, no dropout) with respect to its input, with the
+    /// logits. Parameter gradients are overwritten on the way, and nothing else changes.
+    /// Frozen layers are differentiated too (with every layer in evaluation behaviour, that is
+    /// the same model).
+    public func inputGradient(_ x: Tensor, labels: [Int]) -> (gradient: Tensor, logits: Tensor) {
+        let frozen = trainableFrom
+        setEvaluationForward(true)
+        trainableFrom = 0
+        defer {
+            trainableFrom = frozen
+            setEvaluationForward(false)
+        }
+        let logits = forward(x, training: true)
+        let (_, probabilities) = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels)
+        var dy = Tensor(shape: logits.shape, storage: probabilities)
+        let k = logits.itemCount
+        for (i, y) in labels.enumerated() { dy.storage[i * k + y] -= 1 }
+        return (backward(dy, inputGradient: true)!, logits)
+    }
 }
 
 /// A basic residual block (He et al.): conv3x3-BN-ReLU-conv3x3-BN plus the input (through a
@@ -114,6 +137,10 @@ public final class ResidualBlock: Layer {
     public var parameters: [Parameter] { namedParameters.map(\.1) }
     public var namedParameters: [(String, Parameter)] {
         body.namedParameters.map { ("body.\($0.0)", $0.1) } + (shortcut?.namedParameters.map { ("shortcut.\($0.0)", $0.1) } ?? [])
+    }
+    public func setEvaluationForward(_ on: Bool) {
+        body.setEvaluationForward(on)
+        shortcut?.setEvaluationForward(on)
     }
     public var summary: String { "Residual(\(body.summary)\(shortcut.map { "; shortcut " + $0.summary } ?? ""))" }
     public func outputShape(_ input: [Int]) -> [Int] { body.outputShape(input) }
