@@ -2,7 +2,8 @@ import Foundation
 import NeuralNet
 
 /// A model's accuracy on a test manifest: overall, balanced (mean per-class recall), per
-/// group and worst group, and the counterfactual flip rate.
+/// group and worst group, the counterfactual flip rate and, under an attack, the same accuracies
+/// on adversarial versions of the test images.
 public struct Evaluation: Sendable {
     public var count: Int
     public var overallAccuracy: Double
@@ -11,6 +12,10 @@ public struct Evaluation: Sendable {
     public var groupCount: [(String, Int)]
     public var worstGroupAccuracy: Double?
     public var flipRate: Double?
+    /// Accuracy on the attack's adversarial images, overall, per group and at the worst group.
+    public var robustAccuracy: Double?
+    public var robustGroupAccuracy: [(String, Double)] = []
+    public var worstGroupRobustAccuracy: Double?
     public var predictions: [Int]
     public var probabilities: [Float]
     public var classes: [String]
@@ -19,8 +24,10 @@ public struct Evaluation: Sendable {
     /// - Parameters:
     ///   - test: the test images (labels must be among `classes`).
     ///   - counterfactual: images aligned row by row with `test` (the attribute changed).
+    ///   - attack: when given, every test image is also attacked (against `net` itself, with
+    ///     its true label) and the robust accuracies are reported.
     public static func run(_ net: Sequential, classes: [String], test: ImageData, by columns: [String],
-                           counterfactual: ImageData? = nil) throws -> Evaluation {
+                           counterfactual: ImageData? = nil, attack: Attack? = nil) throws -> Evaluation {
         let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         let labelNames = test.labels
         var labels: [Int] = []
@@ -41,22 +48,29 @@ public struct Evaluation: Sendable {
         let present = perClass.filter { $0.1 > 0 }
         let balanced = present.isEmpty ? 0 : present.map { Double($0.0) / Double($0.1) }.reduce(0, +) / Double(present.count)
 
-        var groupAccuracy: [(String, Double)] = []
-        var groupCount: [(String, Int)] = []
-        var worst: Double?
-        if !columns.isEmpty {
-            let g = try Grouping(test, columns: columns)
+        let grouping = columns.isEmpty ? nil : try Grouping(test, columns: columns)
+        /// Accuracy per group (in the grouping's order) and its minimum.
+        func byGroup(_ correct: [Bool]) -> (accuracy: [(String, Double)], count: [(String, Int)], worst: Double?) {
+            guard let g = grouping else { return ([], [], nil) }
             var hits = [Int](repeating: 0, count: g.names.count)
             var totals = [Int](repeating: 0, count: g.names.count)
             for i in 0..<test.count {
                 totals[g.ids[i]] += 1
                 if correct[i] { hits[g.ids[i]] += 1 }
             }
-            for (j, name) in g.names.enumerated() {
-                groupAccuracy.append((name, Double(hits[j]) / Double(totals[j])))
-                groupCount.append((name, totals[j]))
+            let accuracy = g.names.enumerated().map { ($1, Double(hits[$0]) / Double(totals[$0])) }
+            return (accuracy, g.names.enumerated().map { ($1, totals[$0]) }, accuracy.map(\.1).min())
+        }
+        let (groupAccuracy, groupCount, worst) = byGroup(correct)
+        var robust: (overall: Double, groups: [(String, Double)], worst: Double?)?
+        if let attack {
+            guard test.features == nil else { throw TrainingError("attacks perturb images: a model on feature vectors cannot be attacked") }
+            let adversarial = predict(net, count: test.count) { idx in
+                attack.perturb(net, test.batch(idx), labels: idx.map { labels[$0] }, batchOffset: idx.first ?? 0)
             }
-            worst = groupAccuracy.map(\.1).min()
+            let hit = (0..<test.count).map { adversarial.classes[$0] == labels[$0] }
+            let groups = byGroup(hit)
+            robust = (test.count > 0 ? Double(hit.filter { $0 }.count) / Double(test.count) : 0, groups.accuracy, groups.worst)
         }
         var flip: Double?
         if let cf = counterfactual {
@@ -75,7 +89,8 @@ public struct Evaluation: Sendable {
             flip = compared > 0 ? Double(flips) / Double(compared) : nil
         }
         return Evaluation(count: test.count, overallAccuracy: overall, balancedAccuracy: balanced, groupAccuracy: groupAccuracy,
-                          groupCount: groupCount, worstGroupAccuracy: worst, flipRate: flip, predictions: p.classes,
-                          probabilities: p.probabilities, classes: classes, skipped: test.failures.count)
+                          groupCount: groupCount, worstGroupAccuracy: worst, flipRate: flip,
+                          robustAccuracy: robust?.overall, robustGroupAccuracy: robust?.groups ?? [], worstGroupRobustAccuracy: robust?.worst,
+                          predictions: p.classes, probabilities: p.probabilities, classes: classes, skipped: test.failures.count)
     }
 }

@@ -6,6 +6,9 @@ import ImageCodecs
 import NeuralNet
 import Training
 
+extension Attack.Method: ExpressibleByArgument {}
+extension Attack.Norm: ExpressibleByArgument {}
+
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
@@ -15,9 +18,15 @@ struct EvaluateCommand: ParsableCommand {
         manifest aligned row by row with the test manifest (the same images with the attribute \
         changed); the flip rate is the share of rows whose prediction changes.
 
+        --attack also attacks every test image against the model (FGSM, or PGD under an \
+        L-infinity or L2 budget; budgets are fractions of the pixel range, so --epsilon 8/255 \
+        means 8 grey levels) and adds robust_accuracy, robust_group_accuracy and \
+        worst_group_robust_accuracy to the JSON.
+
         Examples:
           curate evaluate --model ft.ckpt --test test.csv --by label --by tint --json eval.json
           curate evaluate --model ft.ckpt --test test.csv --counterfactual test_cf.csv --predictions preds.csv
+          curate evaluate --model ft.ckpt --test test.csv --by label --attack pgd --epsilon 2/255 --steps 10 --json eval.json
         """)
 
     @Option(help: "The checkpoint.") var model: String
@@ -29,6 +38,13 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Feature vectors for the --test rows, for a model trained with --features (.npy, .safetensors or column:NAME).") var features: String?
     @Option(help: "Feature vectors for the --counterfactual rows.") var counterfactualFeatures: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "Attack every test image: fgsm or pgd.") var attack: Attack.Method?
+    @Option(help: "The attack's budget, a fraction of the pixel range (8/255 or 0.0314).") var epsilon: String?
+    @Option(help: "The budget's norm: linf or l2.") var norm: Attack.Norm = .linf
+    @Option(help: "PGD's steps.") var steps = 10
+    @Option(help: "PGD's step, a fraction of the pixel range (default 2.5 epsilon / steps).") var stepSize: String?
+    @Flag(help: "PGD starts from the image itself, not a random point of the budget's ball.") var noRandomStart = false
+    @Option(help: "Seed of PGD's random starts.") var seed: UInt64 = 0
     @Option(help: "The favourable class for the fairness gaps (default: 1/yes/true/positive for two classes; otherwise each class one-vs-rest, the worst reported).") var positive: String?
 
     /// Demographic parity and equalized odds differences, TPR and FPR gaps (fairlearn's
@@ -65,13 +81,34 @@ struct EvaluateCommand: ParsableCommand {
         return .object([("positive_class", classes.count == 1 ? .string(e.classes[classes[0]]) : .null), ("by_attribute", .object(byAttribute))])
     }
 
+    /// A budget as a fraction ("8/255") or a number.
+    static func fraction(_ text: String, _ name: String) throws -> Float {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count == 2, let a = Float(parts[0]), let b = Float(parts[1]), b > 0, a >= 0 { return a / b }
+        if parts.count == 1, let v = Float(text), v >= 0 { return v }
+        throw ValidationError("--\(name) '\(text)' is not a non-negative number or fraction (8/255)")
+    }
+
+    func makeAttack() throws -> Attack? {
+        guard let attack else {
+            if epsilon != nil || stepSize != nil { throw ValidationError("--epsilon and --step-size need --attack fgsm|pgd") }
+            return nil
+        }
+        guard let epsilon else { throw ValidationError("--attack needs --epsilon (for example 8/255)") }
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        return Attack(attack, norm: norm, epsilon: try Self.fraction(epsilon, "epsilon"), stepSize: try stepSize.map { try Self.fraction($0, "step-size") },
+                      steps: steps, randomStart: !noRandomStart, seed: seed)
+    }
+
     func run() throws {
         if let threads { Parallel.threads = max(1, threads) }
+        let attack = try makeAttack()
         let (net, header) = try Checkpoint.read(path: model)
         let spec = header.model
         let takesFeatures = header.metadata["input"] == "features"
         if takesFeatures && features == nil { throw ValidationError("\(model) takes feature vectors (\(spec.channels) values): give --features") }
         if !takesFeatures && features != nil { throw ValidationError("\(model) takes images, not feature vectors") }
+        if takesFeatures && attack != nil { throw ValidationError("attacks perturb images: \(model) takes feature vectors") }
         let testData: ImageData, cf: ImageData?
         if let features {
             testData = try ImageData.load(test, features: features)
@@ -85,7 +122,12 @@ struct EvaluateCommand: ParsableCommand {
             cf = try counterfactual.map { try TrainCommand.load($0, size: spec.height, channels: spec.channels, requireLabels: false) }
         }
         let columns = columnList(by)
-        let e = try Evaluation.run(net, classes: header.classes, test: testData, by: columns, counterfactual: cf)
+        let e = try Evaluation.run(net, classes: header.classes, test: testData, by: columns, counterfactual: cf, attack: attack)
+        let attackJSON: JSONValue = attack.map { a in
+            .object([("method", .string(a.method.rawValue)), ("norm", .string(a.norm.rawValue)), ("epsilon", .number(Double(a.epsilon))),
+                     ("step_size", .number(Double(a.stepSize))), ("steps", .int(a.steps)), ("random_start", .bool(a.randomStart)),
+                     ("seed", .int(Int(a.seed)))])
+        } ?? .null
         let doc: JSONValue = .object([
             ("model", .string(model)),
             ("test", .string(test)),
@@ -98,6 +140,10 @@ struct EvaluateCommand: ParsableCommand {
             ("worst_group_accuracy", .optional(e.worstGroupAccuracy)),
             ("flip_rate", .optional(e.flipRate)),
             ("fairness", fairness(e, testData, columns)),
+            ("attack", attackJSON),
+            ("robust_accuracy", .optional(e.robustAccuracy)),
+            ("robust_group_accuracy", attack == nil ? .null : .object(e.robustGroupAccuracy.map { ($0.0, .number($0.1)) })),
+            ("worst_group_robust_accuracy", .optional(e.worstGroupRobustAccuracy)),
         ])
         if let json {
             if json == "-" { print(doc.rendered()) } else { try AtomicFile.write(Data((doc.rendered() + "\n").utf8), to: json) }
@@ -121,8 +167,13 @@ struct EvaluateCommand: ParsableCommand {
             print(String(format: "%d %@: accuracy %.2f%%, balanced %.2f%%", e.count, features == nil ? "images" : "rows", 100 * e.overallAccuracy, 100 * e.balancedAccuracy)
                   + (e.worstGroupAccuracy.map { String(format: ", worst group %.2f%%", 100 * $0) } ?? "")
                   + (e.flipRate.map { String(format: ", flip rate %.2f%%", 100 * $0) } ?? ""))
-            for ((name, acc), (_, n)) in zip(e.groupAccuracy, e.groupCount) {
-                print(String(format: "  %@  %.2f%%  (%d)", name, 100 * acc, n))
+            if let attack, let robust = e.robustAccuracy {
+                print(String(format: "under %@: robust accuracy %.2f%%", attack.description, 100 * robust)
+                      + (e.worstGroupRobustAccuracy.map { String(format: ", worst group %.2f%%", 100 * $0) } ?? ""))
+            }
+            for (i, ((name, acc), (_, n))) in zip(e.groupAccuracy, e.groupCount).enumerated() {
+                print(String(format: "  %@  %.2f%%  (%d)", name, 100 * acc, n)
+                      + (i < e.robustGroupAccuracy.count ? String(format: "  robust %.2f%%", 100 * e.robustGroupAccuracy[i].1) : ""))
             }
         }
     }

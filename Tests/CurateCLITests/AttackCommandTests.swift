@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+
+@Suite("curate evaluate --attack (end to end)")
+struct AttackCommandTests {
+    @Test("robust accuracies: equal to the clean ones at epsilon 0, lower under a budget that can cross the cue, the same every run")
+    func evaluateUnderAttack() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        let trained = try CLI.run(["train", "--train", "\(d)/train.csv", "--model", "cnn-small"] + ToySet.quick + ["--out", "\(d)/m.ckpt"])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        func evaluate(_ extra: [String]) throws -> [String: Any] {
+            let run = try CLI.run(["evaluate", "--model", "\(d)/m.ckpt", "--test", "\(d)/test.csv", "--by", "label", "--json", "-"] + extra)
+            #expect(run.status == 0, "\(run.stderr)")
+            return try jsonObject(run.stdout)
+        }
+        let none = try evaluate(["--attack", "pgd", "--epsilon", "0"])
+        #expect(none["robust_accuracy"] as? Double == none["overall_accuracy"] as? Double)
+        #expect(none["robust_group_accuracy"] as? [String: Double] == none["group_accuracy"] as? [String: Double])
+
+        // The classes differ by 150 grey levels (200 against 50): a budget of 100 levels a pixel
+        // can carry every image across.
+        let strong = try evaluate(["--attack", "pgd", "--epsilon", "100/255", "--steps", "10", "--seed", "7"])
+        let clean = try #require(strong["overall_accuracy"] as? Double), robust = try #require(strong["robust_accuracy"] as? Double)
+        #expect(clean >= 0.95 && robust <= 0.5, "clean \(clean), robust \(robust)")
+        let groups = try #require(strong["robust_group_accuracy"] as? [String: Double])
+        #expect(Set(groups.keys) == ["label=bright", "label=dark"])
+        #expect(strong["worst_group_robust_accuracy"] as? Double == groups.values.min())
+        let attack = try #require(strong["attack"] as? [String: Any])
+        #expect(attack["method"] as? String == "pgd" && attack["norm"] as? String == "linf" && attack["steps"] as? Int == 10)
+        #expect(attack["seed"] as? Int == 7 && attack["random_start"] as? Bool == true)
+        #expect(abs((attack["epsilon"] as? Double ?? 0) - 100.0 / 255) < 1e-6)
+        let again = try evaluate(["--attack", "pgd", "--epsilon", "100/255", "--steps", "10", "--seed", "7"])
+        #expect(again["robust_accuracy"] as? Double == robust && again["robust_group_accuracy"] as? [String: Double] == groups)
+
+        let missing = try CLI.run(["evaluate", "--model", "\(d)/m.ckpt", "--test", "\(d)/test.csv", "--attack", "fgsm"])
+        #expect(missing.status != 0 && missing.stderr.contains("--epsilon"))
+        let plain = try evaluate([])
+        #expect(plain["robust_accuracy"] is NSNull && plain["attack"] is NSNull)
+    }
+}
