@@ -41,6 +41,14 @@ public struct Attack: Sendable, Equatable, CustomStringConvertible {
         self.seed = seed
     }
 
+    /// A budget written as a fraction ("8/255") or a number, nil when it is neither or negative.
+    public static func budget(_ text: String) -> Float? {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count == 2, let a = Float(parts[0]), let b = Float(parts[1]), b > 0, a >= 0, a.isFinite { return a / b }
+        if parts.count == 1, let v = Float(text), v >= 0, v.isFinite { return v }
+        return nil
+    }
+
     public var description: String {
         let budget = String(format: "%@ epsilon %.4g", norm.rawValue, epsilon)
         switch method {

@@ -25,6 +25,10 @@ public struct TrainingRecipe: Sendable {
     public var l1: Float = 0
     public var augmentation: Augmentation = []
     public var seed: UInt64 = 0
+    /// Adversarial training (Madry et al.): every batch is replaced by its adversarial version
+    /// against the model as it stands (in its evaluation behaviour), then trained on. The
+    /// attack's random starts are drawn anew each step from its seed.
+    public var adversarial: Attack?
 
     public init() {}
 
@@ -115,8 +119,12 @@ public struct FitLoop {
             while i < order.count {
                 let idx = Array(order[i..<min(i + batch, order.count)])
                 i += batch
-                let x = input(idx, epoch)
                 let y = idx.map { labels[$0] }
+                var x = input(idx, epoch)
+                if var attack = recipe.adversarial {
+                    attack.seed = SplitMix64.mix(attack.seed ^ UInt64(step))
+                    x = attack.perturb(net, x, labels: y)
+                }
                 let w = idx.map { weights[$0] }
                 let logits = net.forward(x, training: true)
                 let k = logits.itemCount

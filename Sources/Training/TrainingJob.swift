@@ -68,6 +68,7 @@ extension TrainingJob {
     public func run(train: ImageData, validation: ImageData? = nil, progress: ((EpochReport) -> Void)? = nil,
                     batchProgress: ((EpochReport) -> Void)? = nil) throws -> TrainingOutcome {
         guard train.count > 0 else { throw TrainingError("no training images could be loaded") }
+        if recipe.adversarial != nil && train.features != nil { throw TrainingError("adversarial training perturbs images: feature vectors cannot be attacked") }
         let classes = Array(Set(train.labels)).sorted()
         guard classes.count >= 2 else { throw TrainingError("training needs at least 2 label values, found \(classes.count)") }
         let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })

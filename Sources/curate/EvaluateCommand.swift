@@ -6,9 +6,6 @@ import ImageCodecs
 import NeuralNet
 import Training
 
-extension Attack.Method: ExpressibleByArgument {}
-extension Attack.Norm: ExpressibleByArgument {}
-
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
@@ -39,11 +36,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Feature vectors for the --counterfactual rows.") var counterfactualFeatures: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Attack every test image: fgsm or pgd.") var attack: Attack.Method?
-    @Option(help: "The attack's budget, a fraction of the pixel range (8/255 or 0.0314).") var epsilon: String?
-    @Option(help: "The budget's norm: linf or l2.") var norm: Attack.Norm = .linf
-    @Option(help: "PGD's steps.") var steps = 10
-    @Option(help: "PGD's step, a fraction of the pixel range (default 2.5 epsilon / steps).") var stepSize: String?
-    @Flag(help: "PGD starts from the image itself, not a random point of the budget's ball.") var noRandomStart = false
+    @OptionGroup var budget: AttackOptions
     @Option(help: "Seed of PGD's random starts.") var seed: UInt64 = 0
     @Option(help: "The favourable class for the fairness gaps (default: 1/yes/true/positive for two classes; otherwise each class one-vs-rest, the worst reported).") var positive: String?
 
@@ -81,28 +74,9 @@ struct EvaluateCommand: ParsableCommand {
         return .object([("positive_class", classes.count == 1 ? .string(e.classes[classes[0]]) : .null), ("by_attribute", .object(byAttribute))])
     }
 
-    /// A budget as a fraction ("8/255") or a number.
-    static func fraction(_ text: String, _ name: String) throws -> Float {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        if parts.count == 2, let a = Float(parts[0]), let b = Float(parts[1]), b > 0, a >= 0 { return a / b }
-        if parts.count == 1, let v = Float(text), v >= 0 { return v }
-        throw ValidationError("--\(name) '\(text)' is not a non-negative number or fraction (8/255)")
-    }
-
-    func makeAttack() throws -> Attack? {
-        guard let attack else {
-            if epsilon != nil || stepSize != nil { throw ValidationError("--epsilon and --step-size need --attack fgsm|pgd") }
-            return nil
-        }
-        guard let epsilon else { throw ValidationError("--attack needs --epsilon (for example 8/255)") }
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
-        return Attack(attack, norm: norm, epsilon: try Self.fraction(epsilon, "epsilon"), stepSize: try stepSize.map { try Self.fraction($0, "step-size") },
-                      steps: steps, randomStart: !noRandomStart, seed: seed)
-    }
-
     func run() throws {
         if let threads { Parallel.threads = max(1, threads) }
-        let attack = try makeAttack()
+        let attack = try budget.make(self.attack, flag: "--attack", seed: seed)
         let (net, header) = try Checkpoint.read(path: model)
         let spec = header.model
         let takesFeatures = header.metadata["input"] == "features"

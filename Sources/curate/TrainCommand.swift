@@ -60,6 +60,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Group DRO step size.") var eta: Float = 0.01
     @Option(help: "JTT: upweighting of the misclassified examples.") var jttLambda: Float = 6
     @Option(help: "JTT: epochs of the first (identification) run.") var jttEpochs = 1
+    @Option(help: "Adversarial training (Madry et al.): train on each batch's fgsm or pgd adversarial images (budget: --epsilon, --steps, ...).") var adversarial: Attack.Method?
+    @OptionGroup var budget: AttackOptions
     @Option(help: "The seed of every random choice.") var seed: UInt64 = 0
     @Option(help: "Threads (default: all cores). The result does not depend on it.") var threads: Int?
     @Option(help: "Where to write the checkpoint.") var out: String
@@ -100,6 +102,8 @@ struct TrainCommand: ParsableCommand {
         recipe.augmentation = try Augmentation(parsing: augment)
         recipe.seed = seed
         recipe.l1 = l1
+        recipe.adversarial = try budget.make(adversarial, flag: "--adversarial", seed: seed)
+        if recipe.adversarial != nil && features != nil { throw ValidationError("--adversarial perturbs images: it cannot train on --features") }
 
         var job = TrainingJob()
         job.model = model
@@ -186,6 +190,7 @@ struct TrainCommand: ParsableCommand {
             if l1 > 0 { metadata["l1"] = String(l1) }
         }
         if !groupColumns.isEmpty { metadata["by"] = groupColumns.joined(separator: ",") }
+        if let attack = recipe.adversarial { metadata["adversarial"] = attack.description }
         for (k, v) in outcome.notes { metadata[k] = v }
         let data = Checkpoint.encode(outcome.model, spec: outcome.spec, classes: outcome.classes, metadata: metadata)
         try AtomicFile.write(data, to: out)
