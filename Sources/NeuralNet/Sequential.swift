@@ -74,6 +74,22 @@ public final class Sequential: Layer {
     }
 
     public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
+        backward(dy, inputGradient: inputGradient, adding: nil)
+    }
+
+    /// The forward pass, also returning the input of layer `index` (for the head: the features).
+    public func forward(_ x: Tensor, training: Bool, keepingInputOf index: Int) -> (output: Tensor, kept: Tensor) {
+        var h = x, kept = x
+        for (i, layer) in layers.enumerated() {
+            if i == index { kept = h }
+            h = layer.forward(h, training: training && i >= trainableFrom)
+        }
+        return (h, kept)
+    }
+
+    /// `backward`, with `extra.gradient` added to the gradient at the input of layer
+    /// `extra.index` (the gradient of a second loss term on that activation).
+    public func backward(_ dy: Tensor, inputGradient: Bool, adding extra: (gradient: Tensor, index: Int)?) -> Tensor? {
         var g: Tensor? = dy
         // Below the first layer with parameters no gradient is needed (a Flatten in front of a
         // linear model's only Dense layer), unless the caller wants dL/dx.
@@ -81,8 +97,12 @@ public final class Sequential: Layer {
         for i in stride(from: layers.count - 1, through: trainableFrom, by: -1) {
             let needInput = i > max(trainableFrom, firstWithParameters) || inputGradient
             let t = LayerTiming.enabled ? DispatchTime.now().uptimeNanoseconds : 0
-            g = layers[i].backward(g!, inputGradient: needInput)
+            g = layers[i].backward(g!, inputGradient: needInput || extra.map { i >= $0.index } ?? false)
             if LayerTiming.enabled { LayerTiming.add("\(i) \(layers[i].summary) backward", t) }
+            if let extra, i == extra.index, var h = g {
+                for j in 0..<h.count { h.storage[j] += extra.gradient.storage[j] }
+                g = h
+            }
             if g == nil { break }
         }
         return g

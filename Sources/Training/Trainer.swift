@@ -87,6 +87,10 @@ public struct FitLoop {
     public var validate: ((Int) -> Double?)?
     /// Called after every batch with the epoch so far (images done, running loss and accuracy).
     public var batchProgress: ((EpochReport) -> Void)?
+    /// Zhang et al.'s remedy for inherited non-robustness: adds weight x the (example-weighted)
+    /// mean squared distance between the model's features (the head's input) and `reference`'s
+    /// on the same images, so that fine-tuning stays near the pretrained representation.
+    public var anchor: (reference: Sequential, weight: Float)?
 
     public init(recipe: TrainingRecipe, stage: String = "train", progress: ((EpochReport) -> Void)? = nil,
                 validate: ((Int) -> Double?)? = nil, batchProgress: ((EpochReport) -> Void)? = nil) {
@@ -126,7 +130,12 @@ public struct FitLoop {
                     x = attack.perturb(net, x, labels: y)
                 }
                 let w = idx.map { weights[$0] }
-                let logits = net.forward(x, training: true)
+                let logits: Tensor, features: Tensor?
+                if anchor != nil {
+                    (logits, features) = net.forward(x, training: true, keepingInputOf: net.headIndex)
+                } else {
+                    (logits, features) = (net.forward(x, training: true), nil)
+                }
                 let k = logits.itemCount
                 let (losses, probs) = SoftmaxCrossEntropy.evaluate(logits: logits, labels: y)
                 let coefficients: [Float]
@@ -138,7 +147,18 @@ public struct FitLoop {
                     coefficients = dro.step(losses: losses, groups: idx.map { groups![$0] }, weights: w, eta: eta)
                 }
                 let grad = SoftmaxCrossEntropy.gradient(probabilities: probs, labels: y, coefficients: coefficients, classes: k)
-                _ = net.backward(grad, inputGradient: false)
+                if let anchor, var f = features {
+                    // d/df of weight * sum_i c_i |f_i - f0_i|^2 is 2 weight c_i (f_i - f0_i).
+                    let f0 = anchor.reference.features(x, upTo: anchor.reference.headIndex)
+                    let per = f.itemCount
+                    for i in 0..<f.batch {
+                        let scale = 2 * anchor.weight * coefficients[i]
+                        for j in 0..<per { f.storage[i * per + j] = scale * (f.storage[i * per + j] - f0.storage[i * per + j]) }
+                    }
+                    _ = net.backward(grad, inputGradient: false, adding: (f, net.headIndex))
+                } else {
+                    _ = net.backward(grad, inputGradient: false)
+                }
                 lr = schedule.rate(at: step)
                 update(optimizer, parameters, learningRate: lr)
                 step += 1

@@ -49,6 +49,9 @@ public struct TrainingJob {
     /// Keep the checkpoint's last layer when its classes are the training set's (a second
     /// stage of one task, as in From Fake to Real); otherwise a new head is drawn.
     public var keepHeadWhenClassesMatch = false
+    /// Zhang et al.'s feature-distance penalty for full fine-tuning: the pretrained model (a
+    /// separate copy of `from`'s) and the penalty's weight.
+    public var anchor: (reference: Sequential, weight: Float)?
 
     public init() {}
 }
@@ -79,6 +82,7 @@ extension TrainingJob {
         }
         let grouping = groupColumns.isEmpty ? nil : try Grouping(train, columns: groupColumns)
         if case .groupDRO = loss, grouping == nil { throw TrainingError("--loss group-dro needs --by (the groups)") }
+        if anchor != nil && (from == nil || mode != .full) { throw TrainingError("the feature-distance penalty needs --from and --mode full (frozen features cannot move)") }
         if mode == .lastLayer && from != nil && grouping == nil { throw TrainingError("--mode last-layer needs --by (the groups to balance)") }
 
         // The network: fresh, or a checkpoint with a new head.
@@ -165,21 +169,28 @@ extension TrainingJob {
         var reports: [EpochReport] = []
         switch loss {
         case .erm, .groupDRO:
-            let loop = FitLoop(recipe: recipe, stage: "train", progress: progress, validate: validate, batchProgress: batchProgress)
+            var loop = FitLoop(recipe: recipe, stage: "train", progress: progress, validate: validate, batchProgress: batchProgress)
+            loop.anchor = anchor
             reports = fit(loop, recipe.epochs, weights, true, sampler)
         case .jtt(let lambda, let firstEpochs):
             let start = trained.map(\.value)
-            let first = FitLoop(recipe: recipe, stage: "jtt-identify", progress: progress, batchProgress: batchProgress)
+            var first = FitLoop(recipe: recipe, stage: "jtt-identify", progress: progress, batchProgress: batchProgress)
+            first.anchor = anchor
             reports = fit(first, firstEpochs, weights, false, sampler)
             let upweighted = jttWeights(weights, predictions: trainPredictions(), labels: labels, lambda: lambda)
             weights = upweighted.weights
             for (param, value) in zip(trained, start) { param.value = value }
             notes["jtt_error_set"] = String(upweighted.errors)
             notes["jtt_lambda"] = String(lambda)
-            let second = FitLoop(recipe: recipe, stage: "jtt-retrain", progress: progress, validate: validate, batchProgress: batchProgress)
+            var second = FitLoop(recipe: recipe, stage: "jtt-retrain", progress: progress, validate: validate, batchProgress: batchProgress)
+            second.anchor = anchor
             reports += fit(second, recipe.epochs, weights, false, sampler)
         }
         net.trainableFrom = 0
+        if let bad = reports.first(where: { !$0.loss.isFinite }) {
+            throw TrainingError("training diverged in \(bad.stage) epoch \(bad.epoch) (the loss is not a number): lower --lr"
+                                + (anchor != nil ? " or --feature-distance" : ""))
+        }
         return TrainingOutcome(model: net, spec: spec, classes: classes, reports: reports, notes: notes)
     }
 

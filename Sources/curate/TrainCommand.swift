@@ -54,6 +54,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Linear warm-up over this many epochs.") var warmup = 0
     @Option(help: "Augmentation: flip, crop (comma-separated) or none.") var augment = "none"
     @Option(help: "A checkpoint to fine-tune.") var from: String?
+    @Option(help: "With --from and --mode full: Zhang et al.'s penalty, this weight times the mean squared distance between the fine-tuned and the pretrained model's features (the head's input) on the training images. About 0.1 suits cnn-small's default recipe; much larger weights make SGD's steps overshoot (the run then stops: diverged).") var featureDistance: Float?
     @Option(help: "Fine-tuning mode: full, linear or last-layer.") var mode: FineTuneMode = .full
     @Option(help: "The loss: erm, group-dro or jtt.") var loss = "erm"
     @Option(parsing: .singleValue, help: "Group columns (comma-separated or repeated), for group-dro and last-layer.") var by: [String] = []
@@ -75,6 +76,11 @@ struct TrainCommand: ParsableCommand {
         guard ["erm", "group-dro", "jtt"].contains(loss) else { throw ValidationError("--loss must be erm, group-dro or jtt") }
         guard ["constant", "step", "cosine"].contains(schedule) else { throw ValidationError("--schedule must be constant, step or cosine") }
         if from == nil && mode != .full { throw ValidationError("--mode \(mode.rawValue) needs --from CKPT") }
+        if let w = featureDistance {
+            if from == nil || mode != .full { throw ValidationError("--feature-distance needs --from CKPT and --mode full") }
+            if features != nil { throw ValidationError("--feature-distance works on images, not --features") }
+            if !(w >= 0) || !w.isFinite { throw ValidationError("--feature-distance must be a non-negative number") }
+        }
         if (train == nil) == (plan == nil) { throw ValidationError("give --train MANIFEST or --plan PLAN (one of them)") }
         guard l1 >= 0 else { throw ValidationError("--l1 must be 0 or more") }
         if features != nil {
@@ -123,6 +129,7 @@ struct TrainCommand: ParsableCommand {
             if takesFeatures && features == nil { throw ValidationError("\(from) takes feature vectors (\(header.model.channels) values): give --features") }
             if !takesFeatures && features != nil { throw ValidationError("\(from) takes images, not feature vectors") }
             job.from = (net, header)
+            if let weight = featureDistance { job.anchor = (try Checkpoint.read(path: from).model, weight) }
             job.size = header.model.height
             job.channels = header.model.channels
         }
@@ -191,6 +198,7 @@ struct TrainCommand: ParsableCommand {
         }
         if !groupColumns.isEmpty { metadata["by"] = groupColumns.joined(separator: ",") }
         if let attack = recipe.adversarial { metadata["adversarial"] = attack.description }
+        if let weight = featureDistance { metadata["feature_distance"] = String(weight) }
         for (k, v) in outcome.notes { metadata[k] = v }
         let data = Checkpoint.encode(outcome.model, spec: outcome.spec, classes: outcome.classes, metadata: metadata)
         try AtomicFile.write(data, to: out)

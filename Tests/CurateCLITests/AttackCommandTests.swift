@@ -68,4 +68,26 @@ struct AttackCommandTests {
         let refused = try CLI.run(["train", "--train", "\(d)/train.csv", "--out", "\(d)/x.ckpt", "--adversarial", "pgd"] + ToySet.quick)
         #expect(refused.status != 0 && refused.stderr.contains("--epsilon"))
     }
+
+    @Test("--feature-distance: fine-tuning with Zhang et al.'s penalty is recorded; it needs --from and full fine-tuning; a diverging run writes nothing")
+    func featureDistance() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        let source = try CLI.run(["train", "--train", "\(d)/train.csv", "--model", "cnn-small", "--out", "\(d)/src.ckpt"] + ToySet.quick)
+        #expect(source.status == 0, "\(source.stderr)")
+        let tuned = try CLI.run(["train", "--train", "\(d)/train.csv", "--from", "\(d)/src.ckpt", "--mode", "full", "--feature-distance", "0.1",
+                                 "--out", "\(d)/ft.ckpt"] + ToySet.quick)
+        #expect(tuned.status == 0, "\(tuned.stderr)")
+        #expect(try String(contentsOfFile: "\(d)/ft.ckpt", encoding: .isoLatin1).contains("feature_distance"))
+        let noSource = try CLI.run(["train", "--train", "\(d)/train.csv", "--feature-distance", "0.1", "--out", "\(d)/x.ckpt"] + ToySet.quick)
+        #expect(noSource.status != 0 && noSource.stderr.contains("--feature-distance needs --from"))
+        let frozen = try CLI.run(["train", "--train", "\(d)/train.csv", "--from", "\(d)/src.ckpt", "--mode", "linear", "--feature-distance", "0.1",
+                                  "--out", "\(d)/x.ckpt"] + ToySet.quick)
+        #expect(frozen.status != 0 && !FileManager.default.fileExists(atPath: "\(d)/x.ckpt"))
+        let wild = try CLI.run(["train", "--train", "\(d)/train.csv", "--from", "\(d)/src.ckpt", "--mode", "full", "--feature-distance", "1e6",
+                                "--out", "\(d)/x.ckpt"] + ToySet.quick)
+        #expect(wild.status == 2 && wild.stderr.contains("diverged") && !FileManager.default.fileExists(atPath: "\(d)/x.ckpt"))
+    }
 }
+

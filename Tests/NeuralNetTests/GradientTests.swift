@@ -180,3 +180,32 @@ func spacedInput(_ shape: [Int], seed: UInt64, gap: Float = 0.05) -> Tensor {
         }
     }
 }
+
+@Test("backward adding a gradient at a layer's input equals finite differences of the two-term loss")
+func backwardAddingAnExtraGradient() {
+    var rng = SplitMix64(seed: 31)
+    let net = Sequential([Dense(5, 4, rng: &rng), Dense(4, 3, rng: &rng), Dense(3, 2, rng: &rng)])
+    let x = Tensor(shape: [3, 5], storage: randomArray(15, seed: 32))
+    let r = randomArray(6, seed: 33), s = randomArray(9, seed: 34)
+    // L = sum r . y + sum s . h, h the input of layer 2.
+    let (y, _) = net.forward(x, training: true, keepingInputOf: 2)
+    _ = y
+    let dx = net.backward(Tensor(shape: [3, 2], storage: r), inputGradient: true, adding: (Tensor(shape: [3, 3], storage: s), 2))!
+    let grads = net.parameters.map(\.grad)
+    func loss() -> Double {
+        let (out, h) = net.forward(x, training: false, keepingInputOf: 2)
+        return zip(out.storage, r).reduce(0.0) { $0 + Double($1.0 * $1.1) } + zip(h.storage, s).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+    }
+    for (p, g) in zip(net.parameters, grads) {
+        for i in 0..<p.count {
+            let v = p.value[i]
+            p.value[i] = v + 1e-2; let plus = loss()
+            p.value[i] = v - 1e-2; let minus = loss()
+            p.value[i] = v
+            let numeric = (plus - minus) / 2e-2
+            #expect(abs(Double(g[i]) - numeric) <= 1e-2 * max(1, abs(numeric)), "\(p.name)[\(i)]")
+        }
+    }
+    #expect(dx.shape == x.shape)
+}
+
