@@ -7,7 +7,7 @@ SWIFT ?= swift
 APT_PACKAGES := libpng-dev libjpeg-dev zlib1g-dev libsqlite3-dev pkg-config dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test deps build bench-decode bench-train bench-features clean
+.PHONY: demo test deps build bench-decode bench-train bench-features bench-robust clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -36,6 +36,10 @@ bench-train: deps
 # A linear probe on 1M x 768 features beside scikit-learn (needs ../peers-venv; makes 3.2 GB of data).
 bench-features: deps
 	bench/features.sh
+
+# PGD evaluation and adversarial training beside PyTorch (needs torch in ../peers-venv).
+bench-robust: deps
+	bench/robust.sh
 
 clean:
 	rm -rf .build
