@@ -57,13 +57,7 @@ public final class Sequential: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        var h = x
-        for (i, layer) in layers.enumerated() {
-            let t = LayerTiming.enabled ? DispatchTime.now().uptimeNanoseconds : 0
-            h = layer.forward(h, training: training && i >= trainableFrom)
-            if LayerTiming.enabled { LayerTiming.add("\(i) \(layer.summary) forward", t) }
-        }
-        return h
+        forward(x, training: training, keepingInputOf: -1).output
     }
 
     /// The output of the frozen layers (the features a `linear` fine-tune trains on).
@@ -82,7 +76,9 @@ public final class Sequential: Layer {
         var h = x, kept = x
         for (i, layer) in layers.enumerated() {
             if i == index { kept = h }
+            let t = LayerTiming.enabled ? DispatchTime.now().uptimeNanoseconds : 0
             h = layer.forward(h, training: training && i >= trainableFrom)
+            if LayerTiming.enabled { LayerTiming.add("\(i) \(layer.summary) forward", t) }
         }
         return (h, kept)
     }

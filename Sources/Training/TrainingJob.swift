@@ -141,11 +141,12 @@ extension TrainingJob {
             trainPredictions = { predict(net, count: train.count) { train.batch($0) }.classes }
             trained = probe.parameters
         } else {
-            // Frozen features without augmentation are computed once, not every epoch.
+            // Frozen features without augmentation are computed once, not every epoch (unless the
+            // images are attacked: adversarial training perturbs the images, not the features).
             let frozen = net.trainableFrom == net.headIndex && net.trainableFrom > 0
             let trainNet: Sequential
             let input: ([Int], Int) -> Tensor
-            if frozen && recipe.augmentation.isEmpty {
+            if frozen && recipe.augmentation.isEmpty && recipe.adversarial == nil {
                 let features = computeFeatures(net, train)
                 trainNet = Sequential([net.layers[net.headIndex]])
                 input = { idx, _ in features.gather(idx) }

@@ -65,6 +65,12 @@ struct AttackCommandTests {
         #expect(advClean >= 0.9 && advRobust >= 0.9 && advRobust > stdRobust)
         let header = try String(contentsOfFile: "\(d)/adv.ckpt", encoding: .isoLatin1)
         #expect(header.contains("PGD-5, linf epsilon 0.2745"))
+        // Fixed-feature fine-tuning attacks the images through the frozen layers (their features
+        // are then not precomputed).
+        let linear = try CLI.run(["train", "--train", "\(d)/train.csv", "--from", "\(d)/std.ckpt", "--mode", "linear", "--out", "\(d)/lin.ckpt",
+                                  "--adversarial", "fgsm", "--epsilon", "70/255"] + recipe)
+        #expect(linear.status == 0, "\(linear.stderr)")
+        #expect(try String(contentsOfFile: "\(d)/lin.ckpt", encoding: .isoLatin1).contains("FGSM, linf epsilon 0.2745"))
         let refused = try CLI.run(["train", "--train", "\(d)/train.csv", "--out", "\(d)/x.ckpt", "--adversarial", "pgd"] + ToySet.quick)
         #expect(refused.status != 0 && refused.stderr.contains("--epsilon"))
     }
