@@ -31,7 +31,6 @@ public final class BatchNorm: Layer {
     public func outputShape(_ input: [Int]) -> [Int] { input }
 
     public func forward(_ x: Tensor, training requested: Bool) -> Tensor {
-        let keep = requested
         let training = requested && !evaluationForward
         let c = channels
         let rows = x.count / c
@@ -67,17 +66,17 @@ public final class BatchNorm: Layer {
             }
         }
         var y = x
-        var xhat = keep ? [Float](repeating: 0, count: x.count) : []
+        var xhat = requested ? [Float](repeating: 0, count: x.count) : []
         y.storage.withUnsafeMutableBufferPointer { py in
             for r in 0..<rows {
                 for j in 0..<c {
                     let h = (py[r * c + j] - mean[j]) * invStd[j]
-                    if keep { xhat[r * c + j] = h }
+                    if requested { xhat[r * c + j] = h }
                     py[r * c + j] = gamma.value[j] * h + beta.value[j]
                 }
             }
         }
-        if keep {
+        if requested {
             normalized = xhat
             inverseStd = invStd
             affineBackward = !training

@@ -124,9 +124,8 @@ public final class Sequential: Layer {
         }
         let logits = forward(x, training: true)
         let (_, probabilities) = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels)
-        var dy = Tensor(shape: logits.shape, storage: probabilities)
-        let k = logits.itemCount
-        for (i, y) in labels.enumerated() { dy.storage[i * k + y] -= 1 }
+        let dy = SoftmaxCrossEntropy.gradient(probabilities: probabilities, labels: labels,
+                                              coefficients: [Float](repeating: 1, count: labels.count), classes: logits.itemCount)
         return (backward(dy, inputGradient: true)!, logits)
     }
 }
