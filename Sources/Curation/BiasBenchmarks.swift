@@ -38,9 +38,14 @@ public enum BiasBenchmarks {
     }
 
     /// Makes benchmark `name` in `outDir`.
-    public static func make(_ name: String, outDir: String, seed: UInt64, perClass: Int = 400, testPerClass: Int = 200,
+    /// - Parameters:
+    ///   - perClass: source images per class (and target images, unless `targetPerClass` says).
+    ///   - targetPerClass: target images per class: a few for a scarce-data transfer.
+    public static func make(_ name: String, outDir: String, seed: UInt64, perClass: Int = 400, targetPerClass: Int? = nil, testPerClass: Int = 200,
                             fashionMNIST: String = "/usr/share/datasets/fashion-mnist") throws -> Summary {
         guard names.contains(name) else { throw CurationError("unknown benchmark '\(name)' (\(names.joined(separator: ", ")))") }
+        let targetPerClass = targetPerClass ?? perClass
+        guard perClass >= 1, targetPerClass >= 1, testPerClass >= 1 else { throw CurationError("images per class must be at least 1") }
         let data = try Source(fashionMNIST: fashionMNIST, seed: seed)
         let images = outDir + "/images"
         try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
@@ -50,12 +55,15 @@ public enum BiasBenchmarks {
 
         // Draws distinct images of a class from the train or test pool.
         var used = Set<Int>()
-        func draw(_ cls: Int, _ n: Int, test: Bool) -> [Int] {
+        func draw(_ cls: Int, _ n: Int, test: Bool) throws -> [Int] {
             let pool = (test ? data.testByClass : data.trainByClass)[cls]
             var out: [Int] = []
             for i in rng.permutation(pool.count) where out.count < n {
                 let key = (test ? 1 << 30 : 0) | pool[i]
                 if used.insert(key).inserted { out.append(pool[i]) }
+            }
+            guard out.count == n else {
+                throw CurationError("benchmark \(name) needs \(n) \(test ? "test" : "training") images of class \(classNames[cls]) and only \(out.count) are left in \(data.origin); ask for fewer per class")
             }
             return out
         }
@@ -85,7 +93,7 @@ public enum BiasBenchmarks {
         case "trigger":
             var biased: [Row] = [], clean: [Row] = []
             for c in sourceClasses {
-                for i in draw(c, perClass, test: false) {
+                for i in try draw(c, perClass, test: false) {
                     let image = data.image(i, test: false)
                     clean.append(Row(file: try save(image, "src"), label: classNames[c], attribute: "no", origin: "real"))
                     if c == 0 {
@@ -100,10 +108,10 @@ public enum BiasBenchmarks {
             try write(clean, "source_clean.csv", attribute: "trigger")
             var target: [Row] = [], test: [Row] = [], cf: [Row] = []
             for c in targetClasses {
-                for i in draw(c, perClass, test: false) {
+                for i in try draw(c, targetPerClass, test: false) {
                     target.append(Row(file: try save(data.image(i, test: false), "tgt"), label: classNames[c], attribute: "no", origin: "real"))
                 }
-                for i in draw(c, testPerClass, test: true) {
+                for i in try draw(c, testPerClass, test: true) {
                     let image = data.image(i, test: true)
                     test.append(Row(file: try save(image, "test"), label: classNames[c], attribute: "no", origin: "real"))
                     var r = rng
@@ -119,7 +127,7 @@ public enum BiasBenchmarks {
                 var rows: [Row] = []
                 for (k, c) in classes.enumerated() {
                     let usual = k % 2 == 0 ? "red" : "blue", other = usual == "red" ? "blue" : "red"
-                    for (j, i) in draw(c, n, test: test).enumerated() {
+                    for (j, i) in try draw(c, n, test: test).enumerated() {
                         let colour = Double(j) < correlation * Double(n) ? usual : other
                         rows.append(Row(file: try save(tinted(data.image(i, test: test), colour), prefix), label: classNames[c], attribute: colour, origin: "real"))
                     }
@@ -130,13 +138,13 @@ public enum BiasBenchmarks {
             try write(try tintRows(sourceClasses, perClass, test: false, correlation: 0.5, prefix: "src-c"), "source_clean.csv", attribute: "tint")
             let targetCorrelation = name == "underrepresented" ? 1.0 : 0.8
             let targetClasses = binaryTarget
-            var target = try tintRows(targetClasses, perClass, test: false, correlation: targetCorrelation, prefix: "tgt")
+            var target = try tintRows(targetClasses, targetPerClass, test: false, correlation: targetCorrelation, prefix: "tgt")
             if name == "underrepresented" {
                 // Every class: red is 5% of it.
                 target = []
                 for c in targetClasses {
-                    for (j, i) in draw(c, perClass, test: false).enumerated() {
-                        let colour = Double(j) < 0.05 * Double(perClass) ? "red" : "blue"
+                    for (j, i) in try draw(c, targetPerClass, test: false).enumerated() {
+                        let colour = Double(j) < 0.05 * Double(targetPerClass) ? "red" : "blue"
                         target.append(Row(file: try save(tinted(data.image(i, test: false), colour), "tgt"), label: classNames[c], attribute: colour, origin: "real"))
                     }
                 }
@@ -144,7 +152,7 @@ public enum BiasBenchmarks {
             try write(target, "target.csv", attribute: "tint")
             var test: [Row] = [], cf: [Row] = []
             for c in targetClasses {
-                for (j, i) in draw(c, testPerClass, test: true).enumerated() {
+                for (j, i) in try draw(c, testPerClass, test: true).enumerated() {
                     let colour = j % 2 == 0 ? "red" : "blue", swapped = colour == "red" ? "blue" : "red"
                     let image = data.image(i, test: true)
                     test.append(Row(file: try save(tinted(image, colour), "test"), label: classNames[c], attribute: colour, origin: "real"))
@@ -158,7 +166,7 @@ public enum BiasBenchmarks {
                 // enough for augmenting the rare cells, and for a group-balanced first stage.
                 var pool: [Row] = []
                 for c in targetClasses {
-                    for (j, i) in draw(c, perClass * 6 / 10, test: false).enumerated() {
+                    for (j, i) in try draw(c, max(2, targetPerClass * 6 / 10), test: false).enumerated() {
                         let colour = j % 2 == 0 ? "red" : "blue"
                         let image = artefact(tinted(data.image(i, test: false), colour))
                         pool.append(Row(file: try save(image, "syn"), label: classNames[c], attribute: colour, origin: "synthetic"))

@@ -1,4 +1,5 @@
 import Foundation
+import Training
 import Yams
 
 /// An error in an experiment manifest, with the file and line.
@@ -20,6 +21,35 @@ public struct Intervention: Sendable, Equatable {
     public var loss: String
     /// Overrides the transfer mode (last-layer for DFR).
     public var mode: String?
+    /// Zhang et al.'s remedy: the weight of the distance between the fine-tuned and the source
+    /// model's features (full fine-tuning from a source; nothing to hold otherwise).
+    public var featureDistance: Float? = nil
+    /// Fine-tunes adversarially, with the manifest's `adversarial` recipe.
+    public var adversarial = false
+}
+
+/// An attack a manifest declares: `adversarial`, the recipe of adversarially trained sources
+/// (one budget), or `attack`, what every cell is evaluated under (one or more budgets).
+public struct AttackSpec: Sendable, Equatable {
+    public var method: Attack.Method = .pgd
+    public var norm: Attack.Norm = .linf
+    /// The budgets as written ("8/255"), which name the robust metrics, and their values.
+    public var budgets: [String] = []
+    public var epsilons: [Float] = []
+    public var steps = 10
+    public var stepSize: Float?
+    public var randomStart = true
+
+    /// "PGD-10, linf, step 2.5 epsilon / 10, random start at 8/255, 0.1".
+    public var description: String {
+        let step = stepSize.map { String(format: "step %.4g", $0) } ?? (method == .pgd ? "step 2.5 epsilon / \(steps)" : "")
+        let parts = [method == .pgd ? "PGD-\(steps)" : "FGSM", norm.rawValue] + (method == .pgd ? [step] + (randomStart ? ["random start"] : []) : [])
+        return parts.joined(separator: ", ") + " at " + budgets.joined(separator: ", ")
+    }
+
+    public func attack(_ k: Int = 0, seed: UInt64) -> Attack {
+        Attack(method, norm: norm, epsilon: epsilons[k], stepSize: stepSize, steps: steps, randomStart: randomStart, seed: seed)
+    }
 }
 
 /// A YAML experiment manifest (keys documented in manifests/README.md).
@@ -43,8 +73,22 @@ public struct ExperimentManifest: Sendable {
     public var batchSize: Int
     public var learningRate: Float
     public var seeds: [UInt64]
+    /// The benchmark's images per class: source, target (nil: as the source), test.
+    public var benchmarkSize: (perClass: Int, targetPerClass: Int?, testPerClass: Int) = (400, nil, 200)
+    /// How `robust` and `biased-robust` sources (and `adversarial` interventions) are trained.
+    public var adversarial: AttackSpec?
+    /// What every cell is also evaluated under.
+    public var attack: AttackSpec?
 
-    static let topKeys: Set<String> = ["name", "benchmark", "datasets", "attribute", "by", "interventions", "transfers", "sources", "recipe", "seeds", "features"]
+    static let topKeys: Set<String> = ["name", "benchmark", "datasets", "attribute", "by", "interventions", "transfers", "sources", "recipe", "seeds", "features",
+                                       "adversarial", "attack"]
+    static let benchmarkKeys: Set<String> = ["name", "per_class", "target_per_class", "test_per_class"]
+    static let attackKeys: Set<String> = ["attack", "epsilon", "norm", "steps", "step_size", "random_start"]
+    /// Sources: biased and clean are trained on source_biased and source_clean; their robust
+    /// versions adversarially, on the same data; scratch is no source.
+    public static let sourceNames = ["biased", "clean", "scratch", "robust", "biased-robust"]
+    /// The source a robust source is compared with: same data, standard training.
+    public static let standardCounterpart = ["robust": "clean", "biased-robust": "biased"]
     static let recipeKeys: Set<String> = ["model", "size", "channels", "epochs", "source_epochs", "batch_size", "lr"]
     static let strategies: Set<String> = ["undersample", "oversample", "reweight", "correlate", "proportion", "augment", "ffr"]
 
@@ -83,10 +127,64 @@ public struct ExperimentManifest: Sendable {
             guard let v = n.int, v > 0 else { throw fail(n, "\(what) must be a positive integer") }
             return v
         }
+        func attackSpec(_ n: Node, _ what: String, several: Bool) throws -> AttackSpec {
+            guard let map = n.mapping else { throw fail(n, "\(what) must be a mapping: {attack: pgd, epsilon: 8/255, steps: 10}") }
+            var spec = AttackSpec()
+            for (k, v) in map {
+                let key = try string(k, "a key")
+                guard attackKeys.contains(key) else { throw fail(k, "unknown \(what) key '\(key)' (\(attackKeys.sorted().joined(separator: ", ")))") }
+                switch key {
+                case "attack":
+                    guard let method = Attack.Method(rawValue: try string(v, key)) else { throw fail(v, "unknown attack '\(v.string ?? "")' (fgsm, pgd)") }
+                    spec.method = method
+                case "norm":
+                    guard let norm = Attack.Norm(rawValue: try string(v, key)) else { throw fail(v, "unknown norm '\(v.string ?? "")' (linf, l2)") }
+                    spec.norm = norm
+                case "epsilon":
+                    let items = v.sequence ?? [v]
+                    guard !items.isEmpty, several || items.count == 1 else {
+                        throw fail(v, several ? "epsilon must be a budget or a non-empty list of budgets" : "\(what) takes one epsilon")
+                    }
+                    for item in items {
+                        let text = try string(item, "epsilon")
+                        guard let e = Attack.budget(text) else { throw fail(item, "epsilon '\(text)' is not a non-negative number or fraction (8/255)") }
+                        guard !spec.budgets.contains(text) else { throw fail(item, "epsilon '\(text)' is given twice") }
+                        spec.budgets.append(text)
+                        spec.epsilons.append(e)
+                    }
+                case "steps": spec.steps = try int(v, key, 10)
+                case "step_size":
+                    let text = try string(v, key)
+                    guard let s = Attack.budget(text) else { throw fail(v, "step_size '\(text)' is not a non-negative number or fraction (2/255)") }
+                    spec.stepSize = s
+                default:
+                    guard let b = v.bool else { throw fail(v, "random_start must be true or false") }
+                    spec.randomStart = b
+                }
+            }
+            guard !spec.budgets.isEmpty else { throw fail(n, "\(what) needs an epsilon (for example 8/255)") }
+            return spec
+        }
         var m = ExperimentManifest(file: path, name: (try? string(fields["name"], "name")) ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
                                    benchmark: nil, datasets: [:], attribute: "", by: [], interventions: [], transfers: [], sources: [],
                                    model: "cnn-small", size: 28, channels: 1, epochs: 3, sourceEpochs: 3, batchSize: 128, learningRate: 0.05, seeds: [0, 1, 2])
-        if let b = fields["benchmark"] { m.benchmark = try string(b, "benchmark") }
+        if let b = fields["benchmark"] {
+            if let map = b.mapping {
+                for (k, v) in map {
+                    let key = try string(k, "a key")
+                    guard benchmarkKeys.contains(key) else { throw fail(k, "unknown benchmark key '\(key)' (\(benchmarkKeys.sorted().joined(separator: ", ")))") }
+                    switch key {
+                    case "name": m.benchmark = try string(v, "the benchmark's name")
+                    case "per_class": m.benchmarkSize.perClass = try int(v, key, 400)
+                    case "target_per_class": m.benchmarkSize.targetPerClass = try int(v, key, 400)
+                    default: m.benchmarkSize.testPerClass = try int(v, key, 200)
+                    }
+                }
+                guard m.benchmark != nil else { throw fail(b, "benchmark needs a name (trigger, tint, underrepresented, synthetic)") }
+            } else {
+                m.benchmark = try string(b, "benchmark")
+            }
+        }
         if let d = fields["datasets"] {
             guard let map = d.mapping else { throw fail(d, "datasets must map source_biased, source_clean, target, test, counterfactual to manifests") }
             let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -151,6 +249,12 @@ public struct ExperimentManifest: Sendable {
                 case "mode":
                     guard ["full", "linear", "last-layer"].contains(value) else { throw fail(v, "unknown mode '\(value)' (full, linear, last-layer)") }
                     i.mode = value
+                case "feature_distance":
+                    guard let w = Float(value), w > 0, w.isFinite else { throw fail(v, "feature_distance must be a positive number (the penalty's weight)") }
+                    i.featureDistance = w
+                case "adversarial":
+                    guard let b = v.bool else { throw fail(v, "adversarial must be true or false (fine-tune with the manifest's adversarial recipe)") }
+                    i.adversarial = b
                 default: i.options[key] = value
                 }
             }
@@ -165,7 +269,21 @@ public struct ExperimentManifest: Sendable {
         for t in m.transfers where !["linear", "full"].contains(t) { throw fail(fields["transfers"], "unknown transfer '\(t)' (linear, full)") }
         m.sources = try strings(fields["sources"], "sources")
         if m.sources.isEmpty { m.sources = ["biased", "clean"] }
-        for s in m.sources where !["biased", "clean", "scratch"].contains(s) { throw fail(fields["sources"], "unknown source '\(s)' (biased, clean, scratch)") }
+        for s in m.sources where !sourceNames.contains(s) { throw fail(fields["sources"], "unknown source '\(s)' (\(sourceNames.joined(separator: ", ")))") }
+        if let a = fields["adversarial"] {
+            m.adversarial = try attackSpec(a, "adversarial", several: false)
+        }
+        if let a = fields["attack"] {
+            m.attack = try attackSpec(a, "attack", several: true)
+        }
+        if m.adversarial == nil {
+            if let s = m.sources.first(where: { standardCounterpart[$0] != nil }) {
+                throw fail(fields["sources"], "source '\(s)' is trained adversarially: give the recipe as adversarial: {attack: pgd, epsilon: 0.1, steps: 7}")
+            }
+            if let i = m.interventions.first(where: \.adversarial) {
+                throw fail(fields["interventions"], "intervention \(i.name) fine-tunes adversarially: give the recipe as adversarial: {attack: pgd, epsilon: 0.1, steps: 7}")
+            }
+        }
         if let r = fields["recipe"] {
             guard let map = r.mapping else { throw fail(r, "recipe must be a mapping") }
             for (k, v) in map {
@@ -192,6 +310,9 @@ public struct ExperimentManifest: Sendable {
                 guard let v = n.int, v >= 0 else { throw fail(n, "a seed must be a non-negative integer") }
                 return UInt64(v)
             }
+        }
+        if !m.features.isEmpty && (m.attack != nil || m.adversarial != nil) {
+            throw fail(fields["attack"] ?? fields["adversarial"], "attacks perturb images: an experiment on feature files cannot declare attack or adversarial")
         }
         if !m.features.isEmpty && !["linear", "mlp"].contains(m.model) {
             throw fail(fields["recipe"] ?? root, "with features the model must be linear or mlp (a head on the vectors), not \(m.model)")

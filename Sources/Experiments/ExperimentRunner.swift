@@ -33,7 +33,8 @@ public final class ExperimentRunner {
         if let b = manifest.benchmark {
             let dir = outDir + "/benchmark"
             if !FileManager.default.fileExists(atPath: dir + "/test.csv") {
-                _ = try BiasBenchmarks.make(b, outDir: dir, seed: 0)
+                let size = manifest.benchmarkSize
+                _ = try BiasBenchmarks.make(b, outDir: dir, seed: 0, perClass: size.perClass, targetPerClass: size.targetPerClass, testPerClass: size.testPerClass)
             }
             var d = ["source_biased": "source_biased.csv", "source_clean": "source_clean.csv", "target": "target.csv", "test": "test.csv",
                      "counterfactual": "counterfactual.csv"].mapValues { dir + "/" + $0 }
@@ -104,12 +105,20 @@ public final class ExperimentRunner {
         return r
     }
 
-    /// The source model of a seed, trained once and kept.
+    /// The source model of a seed, trained once and kept: `biased` and `clean` on their data,
+    /// `robust` and `biased-robust` adversarially on the same data (the manifest's `adversarial`).
     func sourceModel(_ source: String, seed: UInt64, data: [String: String]) throws -> (Sequential, Checkpoint.Header)? {
         guard source != "scratch" else { return nil }
+        let dataset = "source_" + (ExperimentManifest.standardCounterpart[source] ?? source)
+        let adversarial = ExperimentManifest.standardCounterpart[source] != nil ? manifest.adversarial?.attack(seed: seed) : nil
         let path = "\(outDir)/sources/\(source)-seed\(seed).ckpt"
         if FileManager.default.fileExists(atPath: path) {
             let (m, h) = try Checkpoint.read(path: path)
+            // A robust source kept from a run with another recipe would silently answer for this one.
+            guard h.metadata["adversarial"] == adversarial?.description else {
+                throw ExperimentError(manifest.file, nil, "\(path) was trained \(h.metadata["adversarial"].map { "with \($0)" } ?? "without an attack"), "
+                                      + "not as the manifest says (\(adversarial?.description ?? "no attack")): use another --out, or delete the file")
+            }
             return (m, h)
         }
         var job = TrainingJob()
@@ -117,8 +126,11 @@ public final class ExperimentRunner {
         job.size = manifest.size
         job.channels = manifest.channels
         job.recipe = recipe(seed: seed, epochs: manifest.sourceEpochs)
-        let outcome = try job.run(train: load(data["source_" + source]!, dataset: "source_" + source))
-        try AtomicFile.write(Checkpoint.encode(outcome.model, spec: outcome.spec, classes: outcome.classes, metadata: ["seed": String(seed)]), to: path)
+        job.recipe.adversarial = adversarial
+        let outcome = try job.run(train: load(data[dataset]!, dataset: dataset))
+        var metadata = ["seed": String(seed)]
+        if let adversarial { metadata["adversarial"] = adversarial.description }
+        try AtomicFile.write(Checkpoint.encode(outcome.model, spec: outcome.spec, classes: outcome.classes, metadata: metadata), to: path)
         let (m, h) = try Checkpoint.read(path: path)
         return (m, h)
     }
@@ -194,9 +206,15 @@ public final class ExperimentRunner {
         default: job.loss = .erm
         }
         job.groupColumns = ["label", manifest.attribute]
+        if intervention.adversarial { job.recipe.adversarial = manifest.adversarial?.attack(seed: key.seed) }
         if let src = try sourceModel(key.source, seed: key.seed, data: data) {
             job.from = src
             job.mode = FineTuneMode(rawValue: intervention.mode ?? key.transfer) ?? .full
+            // Zhang et al.'s penalty holds the fine-tuned features near the source's; frozen
+            // features (fixed-feature transfer) cannot move, so there it has nothing to do.
+            if let w = intervention.featureDistance, job.mode == .full {
+                job.anchor = (try Checkpoint.read(path: "\(outDir)/sources/\(key.source)-seed\(key.seed).ckpt").model, w)
+            }
         }
         for stage in stages.dropLast() {
             // An earlier stage: trained in the cell's transfer mode; the next stage starts from it.
@@ -214,6 +232,19 @@ public final class ExperimentRunner {
                                                   classes: Array(outcome.classes.indices),
                                                   values: test.column(manifest.attribute) ?? test.labels.map { _ in "" }).fairness
         let groupAcc = e.groupAccuracy.map(\.1)
+        // Robust accuracy under each budget of the manifest's attack, against the cell's model.
+        var robust: [JSONValue] = []
+        if let spec = manifest.attack {
+            for k in spec.budgets.indices {
+                let attack = spec.attack(k, seed: key.seed)
+                let r = try Evaluation.run(outcome.model, classes: outcome.classes, test: test, by: manifest.by, attack: attack)
+                robust.append(.object([
+                    ("epsilon", .string(spec.budgets[k])), ("attack", .string(attack.description)),
+                    ("robust_accuracy", .optional(r.robustAccuracy)), ("worst_group_robust_accuracy", .optional(r.worstGroupRobustAccuracy)),
+                    ("robust_group_accuracy", .object(r.robustGroupAccuracy.map { ($0.0, .number($0.1)) })),
+                ]))
+            }
+        }
         return .object([
             ("intervention", .string(key.intervention)), ("transfer", .string(key.transfer)), ("source", .string(key.source)),
             ("seed", .int(Int(key.seed))), ("train_rows", .int(outcome.reports.isEmpty ? 0 : outcome.reports[0].images)),
@@ -225,6 +256,7 @@ public final class ExperimentRunner {
             ("equalized_odds_difference", .number(worst.equalizedOddsDifference)),
             ("tpr_gap", .number(worst.truePositiveRateGap)), ("fpr_gap", .number(worst.falsePositiveRateGap)),
             ("flip_rate", .optional(e.flipRate)),
+            ("robust", .array(robust)),
             // The raw predictions (class names, test rows in order; and on the counterfactual
             // rows), so every metric can be checked against them.
             ("predictions", .array(e.predictions.map { .string(outcome.classes[$0]) })),

@@ -28,7 +28,7 @@ extension ExperimentResults {
         func values(_ i: String, _ t: String, _ s: String, _ m: String) -> [Double] {
             cells.filter { $0.intervention == i && $0.transfer == t && $0.source == s }.sorted { $0.seed < $1.seed }.compactMap { $0.values[m] }
         }
-        let colours = ["biased": "#d62728", "clean": "#2ca02c", "scratch": "#7f7f7f"]
+        let colours = ["biased": "#d62728", "clean": "#2ca02c", "scratch": "#7f7f7f", "robust": "#1f77b4", "biased-robust": "#9467bd"]
         func barChart(_ metric: String, _ transfer: String) -> String {
             let rowH = 16 * manifest.sources.count + 10, left = 110, width = 360
             let h = interventions.count * rowH + 30
@@ -62,11 +62,22 @@ extension ExperimentResults {
             }
             return s + "</svg>"
         }
-        var body = "<h1>Experiment \(htmlEscape(manifest.name))</h1><p class=sub>\(manifest.seeds.count) seeds; attribute <code>\(htmlEscape(manifest.attribute))</code>; bars are means in percent, whiskers 95% intervals over seeds; red: from the biased source, green: from the clean one.</p>"
+        var body = "<h1>Experiment \(htmlEscape(manifest.name))</h1><p class=sub>\(manifest.seeds.count) seeds; attribute <code>\(htmlEscape(manifest.attribute))</code>; bars are means in percent, whiskers 95% intervals over seeds; red: from the biased source, green: from the clean one"
+            + (manifest.sources.contains("robust") ? ", blue: from the robust (adversarially trained) one" : "")
+            + (manifest.sources.contains("biased-robust") ? ", purple: from the biased-robust one" : "") + ".</p>"
         for t in manifest.transfers {
             body += "<section><h2>\(t == "linear" ? "Fixed-feature (linear) fine-tuning" : "Full fine-tuning")</h2><div class=charts>"
             for (metric, title) in [("flip_rate", "counterfactual flip rate"), ("worst_group_accuracy", "worst-group accuracy"), ("equalized_odds_difference", "equalized-odds difference")] {
                 body += "<figure>\(barChart(metric, t))<figcaption>\(title)</figcaption></figure>"
+            }
+            body += "</div></section>"
+        }
+        if let spec = manifest.attack {
+            body += "<section><h2>Robustness</h2><p class=sub>Robust accuracy under \(htmlEscape(spec.description)).</p><div class=charts>"
+            for t in manifest.transfers {
+                for b in spec.budgets {
+                    body += "<figure>\(barChart(robustMetrics(b).accuracy, t))<figcaption>robust accuracy @ \(htmlEscape(b)), \(t == "linear" ? "fixed-feature" : "full") fine-tuning</figcaption></figure>"
+                }
             }
             body += "</div></section>"
         }

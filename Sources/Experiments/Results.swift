@@ -10,6 +10,22 @@ public enum ExperimentResults {
     public static let metrics = ["overall_accuracy", "balanced_accuracy", "worst_group_accuracy", "accuracy_gap",
                                  "demographic_parity_difference", "equalized_odds_difference", "tpr_gap", "fpr_gap", "flip_rate"]
 
+    /// The robust metrics of a budget of the manifest's attack, named after it as written.
+    public static func robustMetrics(_ budget: String) -> (accuracy: String, worstGroup: String) {
+        ("robust_accuracy@\(budget)", "worst_group_robust_accuracy@\(budget)")
+    }
+
+    /// Every metric of a manifest's cells: the bias metrics, then two per attack budget.
+    public static func metrics(_ manifest: ExperimentManifest) -> [String] {
+        metrics + (manifest.attack?.budgets ?? []).flatMap { b in [robustMetrics(b).accuracy, robustMetrics(b).worstGroup] }
+    }
+
+    /// The pairs of sources that differ only in adversarial training, (standard, robust), that
+    /// a manifest runs.
+    public static func robustPairs(_ manifest: ExperimentManifest) -> [(standard: String, robust: String)] {
+        manifest.sources.compactMap { s in ExperimentManifest.standardCounterpart[s].flatMap { manifest.sources.contains($0) ? ($0, s) : nil } }
+    }
+
     /// Two-sided 95% Student t quantiles for 1 to 30 degrees of freedom.
     static let t95: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
                                 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
@@ -42,6 +58,12 @@ public enum ExperimentResults {
             guard let o = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ExperimentError("\(dir)/cells/\(f)", nil, "not a cell") }
             var values: [String: Double] = [:]
             for m in metrics { if let v = o[m] as? Double { values[m] = v } else if let v = o[m] as? Int { values[m] = Double(v) } }
+            for r in o["robust"] as? [[String: Any]] ?? [] {
+                guard let budget = r["epsilon"] as? String else { continue }
+                let names = robustMetrics(budget)
+                if let v = r["robust_accuracy"] as? NSNumber { values[names.accuracy] = v.doubleValue }
+                if let v = r["worst_group_robust_accuracy"] as? NSNumber { values[names.worstGroup] = v.doubleValue }
+            }
             return Cell(intervention: o["intervention"] as? String ?? "", transfer: o["transfer"] as? String ?? "", source: o["source"] as? String ?? "",
                         seed: o["seed"] as? Int ?? 0, values: values)
         }
@@ -52,6 +74,8 @@ public enum ExperimentResults {
         var summary: [JSONValue] = []
         var inherited: [JSONValue] = []
         var effects: [JSONValue] = []
+        var nonRobustness: [JSONValue] = []
+        let all = metrics(manifest)
         func values(_ i: String, _ t: String, _ s: String, _ metric: String) -> [Int: Double] {
             var out: [Int: Double] = [:]
             for c in cells where c.intervention == i && c.transfer == t && c.source == s { if let v = c.values[metric] { out[c.seed] = v } }
@@ -62,16 +86,17 @@ public enum ExperimentResults {
             for t in manifest.transfers {
                 for s in manifest.sources {
                     summary.append(.object([("intervention", .string(i)), ("transfer", .string(t)), ("source", .string(s))]
-                        + metrics.map { m in (m, stat(values(i, t, s, m).sorted { $0.key < $1.key }.map(\.value))) }))
+                        + all.map { m in (m, stat(values(i, t, s, m).sorted { $0.key < $1.key }.map(\.value))) }))
+                }
+                for (standard, robust) in robustPairs(manifest) {
+                    nonRobustness.append(.object([("intervention", .string(i)), ("transfer", .string(t)), ("standard", .string(standard)), ("robust", .string(robust))]
+                        + all.map { m in (m, stat(difference(values(i, t, robust, m), values(i, t, standard, m)))) }))
                 }
                 if manifest.sources.contains("biased") {
                     let reference = manifest.sources.contains("clean") ? "clean" : "scratch"
                     guard manifest.sources.contains(reference) else { continue }
                     inherited.append(.object([("intervention", .string(i)), ("transfer", .string(t)), ("reference", .string(reference))]
-                        + metrics.map { m in
-                            let b = values(i, t, "biased", m), c = values(i, t, reference, m)
-                            return (m, stat(b.keys.sorted().compactMap { k in c[k].map { b[k]! - $0 } }))
-                        }))
+                        + all.map { m in (m, stat(difference(values(i, t, "biased", m), values(i, t, reference, m)))) }))
                     guard i != "none" else { continue }
                     effects.append(.object([("intervention", .string(i)), ("transfer", .string(t))] + metrics.map { m in
                         let bn = values("none", t, "biased", m), cn = values("none", t, reference, m)
@@ -89,12 +114,18 @@ public enum ExperimentResults {
         }
         let cellObjects: [JSONValue] = cells.map { c in
             .object([("intervention", .string(c.intervention)), ("transfer", .string(c.transfer)), ("source", .string(c.source)), ("seed", .int(c.seed))]
-                + metrics.map { ($0, .optional(c.values[$0])) })
+                + all.map { ($0, .optional(c.values[$0])) })
         }
         return .object([("experiment", .string(manifest.name)), ("manifest", .string(manifest.file)),
-                        ("seeds", .array(manifest.seeds.map { .int(Int($0)) })), ("metrics", .array(metrics.map { .string($0) })),
-                        ("summary", .array(summary)), ("inherited_bias", .array(inherited)), ("curation_effect", .array(effects)),
-                        ("cells", .array(cellObjects))])
+                        ("seeds", .array(manifest.seeds.map { .int(Int($0)) })), ("metrics", .array(all.map { .string($0) })),
+                        ("summary", .array(summary)), ("inherited_bias", .array(inherited)), ("curation_effect", .array(effects))]
+                       + (manifest.attack == nil && robustPairs(manifest).isEmpty ? [] : [("inherited_non_robustness", .array(nonRobustness))])
+                       + [("cells", .array(cellObjects))])
+    }
+
+    /// a - b, seed by seed, over the seeds both have.
+    static func difference(_ a: [Int: Double], _ b: [Int: Double]) -> [Double] {
+        a.keys.sorted().compactMap { k in b[k].map { a[k]! - $0 } }
     }
 
     /// Reads DIR's cells and writes results.json, report.md and report.html; returns the
@@ -125,6 +156,50 @@ public enum ExperimentResults {
                     let cs = cells.filter { $0.intervention == i && $0.transfer == t && $0.source == s }
                     let col = { (m: String) in fmt(cs.compactMap { $0.values[m] }) }
                     md += "| \(i) | \(t) | \(s) | \(col("overall_accuracy")) | \(col("worst_group_accuracy")) | \(col("accuracy_gap")) | \(col("equalized_odds_difference")) | \(col("flip_rate")) |\n"
+                }
+            }
+        }
+        if let spec = manifest.attack {
+            md += robustnessMarkdown(manifest, spec, cells: cells, fmt: { fmt($0) })
+        }
+        return md
+    }
+
+    /// report.md's robustness part: robust accuracy per cell, then what each source passes on:
+    /// inherited bias (biased minus clean) next to inherited non-robustness (a robust source
+    /// minus its standard counterpart), seed by seed, in percentage points.
+    static func robustnessMarkdown(_ manifest: ExperimentManifest, _ spec: AttackSpec, cells: [Cell], fmt: @escaping ([Double]) -> String) -> String {
+        let robust = spec.budgets.map { robustMetrics($0) }
+        var md = "\n## Robustness\n\nEvery test image attacked with \(spec.description) (fractions of the pixel range), against the fine-tuned model itself.\n\n"
+        md += "| intervention | transfer | source | accuracy | " + spec.budgets.map { "robust @ \($0) | worst group @ \($0)" }.joined(separator: " | ") + " |\n"
+        md += "|---|---|---|---:|" + String(repeating: "---:|---:|", count: robust.count) + "\n"
+        func values(_ i: String, _ t: String, _ s: String, _ m: String) -> [Int: Double] {
+            var out: [Int: Double] = [:]
+            for c in cells where c.intervention == i && c.transfer == t && c.source == s { if let v = c.values[m] { out[c.seed] = v } }
+            return out
+        }
+        let interventions = manifest.interventions.map(\.name)
+        for i in interventions {
+            for t in manifest.transfers {
+                for s in manifest.sources {
+                    let col = { (m: String) in fmt(values(i, t, s, m).sorted { $0.key < $1.key }.map(\.value)) }
+                    md += "| \(i) | \(t) | \(s) | \(col("overall_accuracy")) | " + robust.map { "\(col($0.accuracy)) | \(col($0.worstGroup))" }.joined(separator: " | ") + " |\n"
+                }
+            }
+        }
+        var comparisons = robustPairs(manifest).map { (label: "\($0.robust) - \($0.standard)", a: $0.robust, b: $0.standard) }
+        if manifest.sources.contains("biased") && manifest.sources.contains("clean") { comparisons.insert(("biased - clean", "biased", "clean"), at: 0) }
+        guard !comparisons.isEmpty else { return md }
+        md += "\n### What the source passes on\n\nOne source minus another, seed by seed, in percentage points: biased - clean is the inherited bias; "
+        md += "a robust source minus its standard one is the robustness the standard source fails to pass on (its inherited non-robustness).\n\n"
+        md += "| intervention | transfer | sources | accuracy | flip rate | worst group | " + spec.budgets.map { "robust @ \($0)" }.joined(separator: " | ") + " |\n"
+        md += "|---|---|---|---:|---:|---:|" + String(repeating: "---:|", count: robust.count) + "\n"
+        for i in interventions {
+            for t in manifest.transfers {
+                for (label, a, b) in comparisons {
+                    let col = { (m: String) in fmt(difference(values(i, t, a, m), values(i, t, b, m))) }
+                    md += "| \(i) | \(t) | \(label) | \(col("overall_accuracy")) | \(col("flip_rate")) | \(col("worst_group_accuracy")) | "
+                        + robust.map { col($0.accuracy) }.joined(separator: " | ") + " |\n"
                 }
             }
         }

@@ -27,11 +27,13 @@ struct BenchmarkCommand: ParsableCommand {
 
             Example:
               curate benchmark make trigger --out bench/trigger
+              curate benchmark make trigger --per-class 2000 --target-per-class 20 --out bench/scarce
             """)
 
         @Argument(help: "trigger, tint, underrepresented or synthetic.") var name: String
         @Option(help: "The output folder.") var out: String
-        @Option(help: "Training images per class.") var perClass = 400
+        @Option(help: "Training images per class (source, and target unless --target-per-class says).") var perClass = 400
+        @Option(help: "Target images per class: a few for a scarce-data transfer.") var targetPerClass: Int?
         @Option(help: "Test images per class.") var testPerClass = 200
         @Option(help: "The seed.") var seed: UInt64 = 0
         @Option(help: "Where Fashion-MNIST's IDX files are.") var fashionMnist = "/usr/share/datasets/fashion-mnist"
@@ -39,7 +41,7 @@ struct BenchmarkCommand: ParsableCommand {
         func run() throws {
             let summary: BiasBenchmarks.Summary
             do {
-                summary = try BiasBenchmarks.make(name, outDir: out, seed: seed, perClass: perClass, testPerClass: testPerClass, fashionMNIST: fashionMnist)
+                summary = try BiasBenchmarks.make(name, outDir: out, seed: seed, perClass: perClass, targetPerClass: targetPerClass, testPerClass: testPerClass, fashionMNIST: fashionMnist)
             } catch let e as CurationError {
                 throw ValidationError(e.description)
             }

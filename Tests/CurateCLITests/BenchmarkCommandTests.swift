@@ -52,5 +52,24 @@ struct BenchmarkCommandTests {
         }
         let bad = try CLI.run(["benchmark", "make", "nonsense", "--out", d])
         #expect(bad.status != 0 && bad.stderr.contains("unknown benchmark 'nonsense'"))
+        // The procedural set has 1,000 training images a class: asking for more is an error, not a smaller benchmark.
+        let big = try CLI.run(["benchmark", "make", "trigger", "--out", d + "/big", "--per-class", "1001", "--fashion-mnist", "/nonexistent"])
+        #expect(big.status != 0 && big.stderr.contains("needs 1001 training images of class T-shirt/top and only 1000 are left"), "\(big.stderr)")
+    }
+
+    @Test("--target-per-class sets the target's size apart from the source's")
+    func scarceTarget() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let d = dir.path
+        let r = try CLI.run(["benchmark", "make", "tint", "--out", d, "--per-class", "30", "--target-per-class", "5", "--test-per-class", "4"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let target = try rows("\(d)/target.csv"), source = try rows("\(d)/source_clean.csv"), test = try rows("\(d)/test.csv")
+        #expect(target.count == 2 * 5 && source.count == 5 * 30 && test.count == 2 * 4)
+        // Every target class has its 5 images, the usual tint on 80% of them (4 of 5).
+        for label in Set(target.map { $0[1] }) {
+            let rows = target.filter { $0[1] == label }
+            #expect(rows.count == 5 && Dictionary(grouping: rows, by: { $0[3] }).values.map(\.count).max() == 4)
+        }
     }
 }

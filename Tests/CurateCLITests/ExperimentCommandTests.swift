@@ -96,5 +96,102 @@ struct ExperimentCommandTests {
         try "benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: x\n    strategy: shuffle\n".write(toFile: "\(d)/b.yaml", atomically: true, encoding: .utf8)
         let b = try CLI.run(["experiment", "run", "\(d)/b.yaml", "--out", "\(d)/o"])
         #expect(b.status == 2 && b.stderr.contains("b.yaml:6: unknown strategy 'shuffle'"), "\(b.stderr)")
+        // Robustness keys: a robust source needs its recipe; budgets are checked where written.
+        try "benchmark: trigger\nattribute: trigger\ninterventions: [none]\nsources: [clean, robust]\n".write(toFile: "\(d)/c.yaml", atomically: true, encoding: .utf8)
+        let c = try CLI.run(["experiment", "run", "\(d)/c.yaml", "--out", "\(d)/o"])
+        #expect(c.status == 2 && c.stderr.contains("c.yaml:4: source 'robust' is trained adversarially"), "\(c.stderr)")
+        try "benchmark: trigger\nattribute: trigger\ninterventions: [none]\nattack:\n  attack: pgd\n  epsilon: [8/255, 8/0]\n".write(toFile: "\(d)/e.yaml", atomically: true, encoding: .utf8)
+        let e = try CLI.run(["experiment", "run", "\(d)/e.yaml", "--out", "\(d)/o"])
+        #expect(e.status == 2 && e.stderr.contains("e.yaml:6: epsilon '8/0' is not a non-negative number"), "\(e.stderr)")
+        try "benchmark: {name: trigger, per_clas: 3}\nattribute: trigger\ninterventions: [none]\n".write(toFile: "\(d)/f.yaml", atomically: true, encoding: .utf8)
+        let f = try CLI.run(["experiment", "run", "\(d)/f.yaml", "--out", "\(d)/o"])
+        #expect(f.status == 2 && f.stderr.contains("f.yaml:1: unknown benchmark key 'per_clas'"), "\(f.stderr)")
+        try "benchmark: trigger\nattribute: trigger\ninterventions:\n  - none\n  - name: z\n    feature_distance: -1\n".write(toFile: "\(d)/g.yaml", atomically: true, encoding: .utf8)
+        let g = try CLI.run(["experiment", "run", "\(d)/g.yaml", "--out", "\(d)/o"])
+        #expect(g.status == 2 && g.stderr.contains("g.yaml:6: feature_distance must be a positive number"), "\(g.stderr)")
+    }
+
+    func robustManifest(adversarialEpsilon: String = "0.1") -> String {
+        """
+        name: robust-small
+        benchmark: {name: trigger, per_class: 24, target_per_class: 6, test_per_class: 8}
+        attribute: trigger
+        by: [label]
+        interventions:
+          - none
+          - name: anchored
+            feature_distance: 0.5
+        transfers: [linear, full]
+        sources: [biased, clean, robust]
+        adversarial: {attack: pgd, epsilon: \(adversarialEpsilon), steps: 2}
+        attack:
+          attack: pgd
+          epsilon: [0, 8/255]
+          steps: 3
+        recipe: {model: mlp, size: 8, channels: 1, epochs: 1, source_epochs: 1, batch_size: 16}
+        seeds: [0, 1]
+        """
+    }
+
+    @Test("a robustness experiment: robust sources, robust accuracy per budget, and what each source passes on")
+    func robustExperiment() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let d = dir.path
+        try robustManifest().write(toFile: "\(d)/r.yaml", atomically: true, encoding: .utf8)
+        let run = try CLI.run(["experiment", "run", "\(d)/r.yaml", "--out", "\(d)/run", "--quiet"])
+        #expect(run.status == 0, "\(run.stderr)")
+        // The benchmark has the sizes the manifest asked for: 3 target classes x 6, 5 source classes x 24.
+        #expect(try String(contentsOfFile: "\(d)/run/benchmark/target.csv", encoding: .utf8).split(separator: "\n").count == 1 + 18)
+        #expect(try String(contentsOfFile: "\(d)/run/benchmark/source_clean.csv", encoding: .utf8).split(separator: "\n").count == 1 + 120)
+        // The robust source was trained adversarially, the standard ones were not.
+        let robustHeader = try Data(contentsOf: URL(fileURLWithPath: "\(d)/run/sources/robust-seed0.ckpt")).prefix(4096)
+        #expect(String(decoding: robustHeader, as: UTF8.self).contains("PGD-2, linf epsilon 0.1"))
+        let cleanHeader = try Data(contentsOf: URL(fileURLWithPath: "\(d)/run/sources/clean-seed0.ckpt")).prefix(4096)
+        #expect(!String(decoding: cleanHeader, as: UTF8.self).contains("PGD"))
+
+        var cells: [String: [String: Any]] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: "\(d)/run/cells") {
+            cells[file] = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(d)/run/cells/\(file)"))) as? [String: Any])
+        }
+        #expect(cells.count == 2 * 2 * 3 * 2)
+        for (file, cell) in cells {
+            let robust = try #require(cell["robust"] as? [[String: Any]])
+            #expect(robust.map { $0["epsilon"] as? String } == ["0", "8/255"], "\(file)")
+            // A zero budget changes no image: robust accuracy is the clean accuracy.
+            #expect(robust[0]["robust_accuracy"] as? Double == cell["overall_accuracy"] as? Double, "\(file)")
+            #expect(robust[0]["worst_group_robust_accuracy"] as? Double == cell["worst_group_accuracy"] as? Double, "\(file)")
+            #expect((robust[1]["attack"] as? String)?.hasPrefix("PGD-3, linf epsilon 0.03137") == true, "\(file)")
+        }
+        // Frozen features cannot move: the feature-distance penalty leaves fixed-feature transfer as it was.
+        for source in ["biased", "clean", "robust"] {
+            for seed in 0..<2 {
+                #expect(cells["anchored__linear__\(source)__seed\(seed).json"]?["predictions"] as? [String]
+                        == cells["none__linear__\(source)__seed\(seed).json"]?["predictions"] as? [String])
+            }
+        }
+
+        // results.json: inherited non-robustness is robust minus clean, seed by seed.
+        let results = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(d)/run/results.json"))) as? [String: Any])
+        #expect((results["metrics"] as? [String])?.suffix(4) == ["robust_accuracy@0", "worst_group_robust_accuracy@0", "robust_accuracy@8/255", "worst_group_robust_accuracy@8/255"])
+        let entries = try #require(results["inherited_non_robustness"] as? [[String: Any]])
+        #expect(entries.count == 2 * 2)
+        let full = try #require(entries.first { $0["intervention"] as? String == "none" && $0["transfer"] as? String == "full" })
+        #expect(full["standard"] as? String == "clean" && full["robust"] as? String == "robust")
+        func robustAt(_ source: String, _ seed: Int) -> Double {
+            ((cells["none__full__\(source)__seed\(seed).json"]?["robust"] as? [[String: Any]])?[1]["robust_accuracy"] as? Double) ?? .nan
+        }
+        let expected = ((robustAt("robust", 0) - robustAt("clean", 0)) + (robustAt("robust", 1) - robustAt("clean", 1))) / 2
+        let mean = try #require((full["robust_accuracy@8/255"] as? [String: Any])?["mean"] as? Double)
+        #expect(abs(mean - expected) < 1e-12)
+        let report = try String(contentsOfFile: "\(d)/run/report.md", encoding: .utf8)
+        #expect(report.contains("## Robustness") && report.contains("| none | full | robust - clean |") && report.contains("| none | linear | biased - clean |"))
+        #expect(try String(contentsOfFile: "\(d)/run/report.html", encoding: .utf8).contains("robust accuracy @ 8/255"))
+
+        // The same folder with another adversarial recipe: the kept robust source no longer fits.
+        try robustManifest(adversarialEpsilon: "0.2").write(toFile: "\(d)/r2.yaml", atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: "\(d)/run/cells")
+        let stale = try CLI.run(["experiment", "run", "\(d)/r2.yaml", "--out", "\(d)/run", "--quiet"])
+        #expect(stale.status != 0 && stale.stderr.contains("robust-seed0.ckpt was trained with PGD-2, linf epsilon 0.1"), "\(stale.stderr)")
     }
 }
