@@ -1,3 +1,5 @@
+import Foundation
+
 /// Single-precision matrix multiplication, written in Swift with SIMD.
 ///
 /// `C = alpha * op(A) * op(B) + beta * C`, row-major, with either operand optionally
@@ -180,9 +182,15 @@ public enum GEMM {
             tile.deallocate()
         }
         let beta: Float = pc == 0 ? o.beta : 1
+        // A's full row tiles are packed (each kcur x mr, its mr values of one p side by side)
+        // when every tile is reused by enough panels of B to repay the copy: the kernel then
+        // broadcasts from one stream at fixed offsets instead of mr strided rows.
+        let packedA: UnsafeMutablePointer<Float>? = packsA(K.self, panels: (ncur + nr - 1) / nr) ? alignedFloats(mc * (kc + kc / 2)) : nil
+        defer { packedA?.deallocate() }
         var ic = rows.lowerBound
         while ic < rows.upperBound {
             let mcur = min(mc, rows.upperBound - ic)
+            if let packedA { packA(mr: mr, o, rows: ic..<(ic + mcur / mr * mr), pc: pc, kcur: kcur, into: packedA) }
             var jr = 0
             while jr < ncur {
                 let panel = jr / nr
@@ -196,7 +204,9 @@ public enum GEMM {
                     let ap = o.a + ir * o.rsA + pc * o.csA
                     let cp = o.c + ir * o.ldc + jc + jr
                     if ncols == nr {
-                        if mrows == mr {
+                        if mrows == mr, let packedA {
+                            K.run(kcur, packedA + (ir - ic) * kcur, 1, mr, bp, bs, cp, o.ldc, o.alpha, beta)
+                        } else if mrows == mr {
                             K.run(kcur, ap, o.rsA, o.csA, bp, bs, cp, o.ldc, o.alpha, beta)
                         } else {
                             K.runEdge(rows: mrows, kcur, ap, o.rsA, o.csA, bp, bs, cp, o.ldc, o.alpha, beta, scratch: edgeA)
@@ -219,6 +229,39 @@ public enum GEMM {
                 jr += nr
             }
             ic += mcur
+        }
+    }
+
+    /// Whether `compute` packs A's row tiles for a block of B with `panels` panels.
+    /// `CURATE_GEMM_PACK_A=0|1` overrides, for measuring both ways.
+    nonisolated(unsafe) static var packAOverride: Bool? = ProcessInfo.processInfo.environment["CURATE_GEMM_PACK_A"].map { $0 == "1" }
+    /// Measured on Zen 3 (AVX2), where broadcasting from six strided rows holds 512x512x512
+    /// near 55% of peak; the AVX-512 tile (measured at 67-85% reading A in place) keeps doing so.
+    static func packsA<K: MicroKernel>(_ kernel: K.Type, panels: Int) -> Bool { packAOverride ?? (K.mr == 6 && panels >= 8) }
+
+    /// Packs A[rows, pc..<pc+kcur] (a whole number of mr-row tiles) tile by tile: tile t at
+    /// dst + t * kcur * mr, A(r, p) at [p * mr + (r - r0) % mr].
+    static func packA(mr: Int, _ o: Operands, rows: Range<Int>, pc: Int, kcur: Int, into dst: UnsafeMutablePointer<Float>) {
+        var t = 0
+        var r0 = rows.lowerBound
+        while r0 < rows.upperBound {
+            let out = dst + t * kcur * mr
+            let src = o.a + r0 * o.rsA + pc * o.csA
+            if o.rsA == 1 {
+                // Stored k x m: the tile's mr values of each p are already side by side.
+                for p in 0..<kcur { (out + p * mr).update(from: src + p * o.csA, count: mr) }
+            } else {
+                for i in 0..<mr {
+                    let row = src + i * o.rsA
+                    var p = 0
+                    while p < kcur {
+                        out[p &* mr &+ i] = row[p &* o.csA]
+                        p &+= 1
+                    }
+                }
+            }
+            t += 1
+            r0 += mr
         }
     }
 

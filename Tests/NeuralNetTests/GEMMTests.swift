@@ -43,7 +43,7 @@ func runGEMM<K: MicroKernel>(_ kernel: K.Type, m: Int, n: Int, k: Int, a: [Float
     return out
 }
 
-@Suite struct GEMMTests {
+@Suite(.serialized) struct GEMMTests {
     // Shapes with edges in every direction, several k blocks, and sizes that take the
     // parallel paths (split by rows and by columns).
     // Also: every count of edge rows for both tiles (m = 1 to 15), B read in place (at most two
@@ -68,6 +68,26 @@ func runGEMM<K: MicroKernel>(_ kernel: K.Type, m: Int, n: Int, k: Int, a: [Float
                 }
             }
         }
+    }
+
+    @Test func packingAChangesNoBit() {
+        // A packed into row tiles or read in place: the same products, summed in the same order.
+        let saved = GEMM.packAOverride
+        defer { GEMM.packAOverride = saved }
+        func check<K: MicroKernel>(_ kernel: K.Type) {
+            for (m, n, k) in Self.shapes + [(70, 300, 500)] {
+                for (ta, tb) in [(false, false), (true, false), (false, true)] {
+                    let a = randomArray(m * k, seed: 6), b = randomArray(k * n, seed: 7), c = randomArray(m * n, seed: 9)
+                    GEMM.packAOverride = true
+                    let packed = runGEMM(K.self, m: m, n: n, k: k, a: a, transA: ta, b: b, transB: tb, c: c, alpha: 2, beta: -0.25, threads: 2)
+                    GEMM.packAOverride = false
+                    let inPlace = runGEMM(K.self, m: m, n: n, k: k, a: a, transA: ta, b: b, transB: tb, c: c, alpha: 2, beta: -0.25, threads: 2)
+                    #expect(packed == inPlace, "\(K.self) m=\(m) n=\(n) k=\(k) transA \(ta) transB \(tb)")
+                }
+            }
+        }
+        check(Kernel6x16.self)
+        check(Kernel8x32.self)
     }
 
     @Test func sameBitsWhateverTheThreadCount() {
