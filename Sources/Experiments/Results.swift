@@ -76,11 +76,7 @@ public enum ExperimentResults {
         var effects: [JSONValue] = []
         var nonRobustness: [JSONValue] = []
         let all = metrics(manifest)
-        func values(_ i: String, _ t: String, _ s: String, _ metric: String) -> [Int: Double] {
-            var out: [Int: Double] = [:]
-            for c in cells where c.intervention == i && c.transfer == t && c.source == s { if let v = c.values[metric] { out[c.seed] = v } }
-            return out
-        }
+        let values = { (i: String, t: String, s: String, m: String) in seedValues(cells, i, t, s, m) }
         let interventions = manifest.interventions.map(\.name)
         for i in interventions {
             for t in manifest.transfers {
@@ -121,6 +117,13 @@ public enum ExperimentResults {
                         ("summary", .array(summary)), ("inherited_bias", .array(inherited)), ("curation_effect", .array(effects))]
                        + (manifest.attack == nil && robustPairs(manifest).isEmpty ? [] : [("inherited_non_robustness", .array(nonRobustness))])
                        + [("cells", .array(cellObjects))])
+    }
+
+    /// One cell's metric by seed, for an intervention, transfer and source.
+    static func seedValues(_ cells: [Cell], _ i: String, _ t: String, _ s: String, _ metric: String) -> [Int: Double] {
+        var out: [Int: Double] = [:]
+        for c in cells where c.intervention == i && c.transfer == t && c.source == s { if let v = c.values[metric] { out[c.seed] = v } }
+        return out
     }
 
     /// a - b, seed by seed, over the seeds both have.
@@ -173,11 +176,7 @@ public enum ExperimentResults {
         var md = "\n## Robustness\n\nEvery test image attacked with \(spec.description) (fractions of the pixel range), against the fine-tuned model itself.\n\n"
         md += "| intervention | transfer | source | accuracy | " + spec.budgets.map { "robust @ \($0) | worst group @ \($0)" }.joined(separator: " | ") + " |\n"
         md += "|---|---|---|---:|" + String(repeating: "---:|---:|", count: robust.count) + "\n"
-        func values(_ i: String, _ t: String, _ s: String, _ m: String) -> [Int: Double] {
-            var out: [Int: Double] = [:]
-            for c in cells where c.intervention == i && c.transfer == t && c.source == s { if let v = c.values[m] { out[c.seed] = v } }
-            return out
-        }
+        let values = { (i: String, t: String, s: String, m: String) in seedValues(cells, i, t, s, m) }
         let interventions = manifest.interventions.map(\.name)
         for i in interventions {
             for t in manifest.transfers {
