@@ -33,9 +33,9 @@ public struct Intervention: Sendable, Equatable {
 public struct AttackSpec: Sendable, Equatable {
     public var method: Attack.Method = .pgd
     public var norm: Attack.Norm = .linf
-    /// The budgets as written ("8/255"), which name the robust metrics, and their values.
+    /// The budgets as written ("8/255"), which name the robust metrics; each parses with
+    /// `Attack.budget` (the manifest reader checks it does).
     public var budgets: [String] = []
-    public var epsilons: [Float] = []
     public var steps = 10
     public var stepSize: Float?
     public var randomStart = true
@@ -48,7 +48,7 @@ public struct AttackSpec: Sendable, Equatable {
     }
 
     public func attack(_ k: Int = 0, seed: UInt64) -> Attack {
-        Attack(method, norm: norm, epsilon: epsilons[k], stepSize: stepSize, steps: steps, randomStart: randomStart, seed: seed)
+        Attack(method, norm: norm, epsilon: Attack.budget(budgets[k])!, stepSize: stepSize, steps: steps, randomStart: randomStart, seed: seed)
     }
 }
 
@@ -147,10 +147,9 @@ public struct ExperimentManifest: Sendable {
                     }
                     for item in items {
                         let text = try string(item, "epsilon")
-                        guard let e = Attack.budget(text) else { throw fail(item, "epsilon '\(text)' is not a non-negative number or fraction (8/255)") }
+                        guard Attack.budget(text) != nil else { throw fail(item, "epsilon '\(text)' is not a non-negative number or fraction (8/255)") }
                         guard !spec.budgets.contains(text) else { throw fail(item, "epsilon '\(text)' is given twice") }
                         spec.budgets.append(text)
-                        spec.epsilons.append(e)
                     }
                 case "steps": spec.steps = try int(v, key, 10)
                 case "step_size":

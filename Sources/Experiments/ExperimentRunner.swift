@@ -213,7 +213,7 @@ public final class ExperimentRunner {
             // Zhang et al.'s penalty holds the fine-tuned features near the source's; frozen
             // features (fixed-feature transfer) cannot move, so there it has nothing to do.
             if let w = intervention.featureDistance, job.mode == .full {
-                job.anchor = (try Checkpoint.read(path: "\(outDir)/sources/\(key.source)-seed\(key.seed).ckpt").model, w)
+                job.anchor = (try sourceModel(key.source, seed: key.seed, data: data)!.0, w)
             }
         }
         for stage in stages.dropLast() {

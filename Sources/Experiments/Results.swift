@@ -143,14 +143,15 @@ public enum ExperimentResults {
         return (md, cells)
     }
 
+    /// A table cell: the mean ± its 95% half-interval, in percent; "n/a" without values.
+    static func fmt(_ xs: [Double]) -> String {
+        guard !xs.isEmpty else { return "n/a" }
+        let (m, h) = meanCI(xs)
+        return h.map { String(format: "%.1f ± %.1f", 100 * m, 100 * $0) } ?? String(format: "%.1f", 100 * m)
+    }
+
     /// report.md: the per-cell means with intervals, the inherited bias, the curation effect.
     public static func markdown(_ manifest: ExperimentManifest, cells: [Cell]) -> String {
-        func fmt(_ xs: [Double], percent: Bool = true) -> String {
-            guard !xs.isEmpty else { return "n/a" }
-            let (m, h) = meanCI(xs)
-            let k = percent ? 100.0 : 1.0
-            return h.map { String(format: "%.1f ± %.1f", k * m, k * $0) } ?? String(format: "%.1f", k * m)
-        }
         var md = "# Experiment \(manifest.name)\n\n\(manifest.seeds.count) seeds; attribute `\(manifest.attribute)`; means ± 95% intervals, in percent.\n\n"
         md += "| intervention | transfer | source | accuracy | worst group | accuracy gap | EO difference | flip rate |\n|---|---|---|---:|---:|---:|---:|---:|\n"
         for i in manifest.interventions.map(\.name) {
@@ -163,7 +164,7 @@ public enum ExperimentResults {
             }
         }
         if let spec = manifest.attack {
-            md += robustnessMarkdown(manifest, spec, cells: cells, fmt: { fmt($0) })
+            md += robustnessMarkdown(manifest, spec, cells: cells)
         }
         return md
     }
@@ -171,7 +172,7 @@ public enum ExperimentResults {
     /// report.md's robustness part: robust accuracy per cell, then what each source passes on:
     /// inherited bias (biased minus clean) next to inherited non-robustness (a robust source
     /// minus its standard counterpart), seed by seed, in percentage points.
-    static func robustnessMarkdown(_ manifest: ExperimentManifest, _ spec: AttackSpec, cells: [Cell], fmt: @escaping ([Double]) -> String) -> String {
+    static func robustnessMarkdown(_ manifest: ExperimentManifest, _ spec: AttackSpec, cells: [Cell]) -> String {
         let robust = spec.budgets.map { robustMetrics($0) }
         var md = "\n## Robustness\n\nEvery test image attacked with \(spec.description) (fractions of the pixel range), against the fine-tuned model itself.\n\n"
         md += "| intervention | transfer | source | accuracy | " + spec.budgets.map { "robust @ \($0) | worst group @ \($0)" }.joined(separator: " | ") + " |\n"

@@ -249,7 +249,9 @@ public enum GEMM {
             let src = o.a + r0 * o.rsA + pc * o.csA
             if o.rsA == 1 {
                 // Stored k x m: the tile's mr values of each p are already side by side.
-                for p in 0..<kcur { (out + p * mr).update(from: src + p * o.csA, count: mr) }
+                for p in 0..<kcur {
+                    for i in 0..<mr { out[p &* mr &+ i] = src[p &* o.csA &+ i] }
+                }
             } else {
                 for i in 0..<mr {
                     let row = src + i * o.rsA
