@@ -91,7 +91,8 @@ extension BenchCommand {
             guard m.count > 0 else { throw ValidationError("no PNG or JPEG files under \(directory)") }
             let cores = ProcessInfo.processInfo.activeProcessorCount
             let blobs = try DecodeBenchmark.load(directory: directory)
-            if ProcessInfo.processInfo.environment["CURATE_SCAN_TIMING"] != nil {
+            let timing = ProcessInfo.processInfo.environment["CURATE_SCAN_TIMING"] != nil
+            if timing {
                 let images = try blobs.prefix(1000).map { try ImageDecoder().decode($0).image }
                 var sink = 0.0
                 let tStats = seconds { for _ in 0..<10 { for im in images { sink += ImageStatistics(im).brightness } } }
@@ -121,7 +122,13 @@ extension BenchCommand {
                 inMemory.append(seconds { _ = batch.decode(blobs) { _, r in (try? r.get()) != nil } })
                 fromFiles.append(seconds { _ = batch.decode(paths: paths) { _, r in (try? r.get()) != nil } })
                 let catalogPath = folder + "/bench-\(round).catalog"
-                scans.append(try seconds { first = try Scanner().scan(m, into: try Catalog(path: catalogPath)).summary })
+                scans.append(try seconds {
+                    var catalog: Catalog? = nil
+                    let tOpen = try seconds { catalog = try Catalog(path: catalogPath) }
+                    first = try Scanner().scan(m, into: catalog!).summary
+                    let tClose = seconds { catalog = nil }
+                    if timing { note(String(format: "catalog open %.1f ms, close %.1f ms", tOpen * 1000, tClose * 1000)) }
+                })
                 rescans.append(try seconds { second = try Scanner().scan(m, into: try Catalog(path: catalogPath)).summary })
             }
             let n = Double(m.count)
