@@ -34,9 +34,10 @@ public struct BatchDecoder: Sendable {
 
     /// Reads and decodes files, keeping only what `transform` makes of each.
     public func decode<T: Sendable>(paths: [String], transform: @Sendable (Int, Result<DecodedImage, ImageDecodingError>) -> T) -> [T] {
-        map(count: paths.count) { i in
+        let directories = DirectoryHandles(paths: paths)
+        return map(count: paths.count) { i in
             let data: Data
-            do throws(ImageDecodingError) { data = try ImageDecoder.read(paths[i]) } catch { return transform(i, .failure(error)) }
+            do throws(ImageDecodingError) { data = try ImageDecoder.read(paths[i], in: directories, index: i) } catch { return transform(i, .failure(error)) }
             return transform(i, decodeOne(data, path: paths[i]))
         }
     }

@@ -1,5 +1,8 @@
 import CCodecShims
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Decodes PNG and JPEG images, from memory or from a file, to canonical 8-bit RGBA.
 ///
@@ -68,18 +71,34 @@ public struct ImageDecoder: Sendable {
         throw ImageDecodingError(.unsupportedFormat, "unrecognised file format (first bytes \(hex(head)))")
     }
 
-    /// Reads a whole file, mapping failures to `.unreadable`.
-    public static func read(_ path: String) throws(ImageDecodingError) -> Data {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ImageDecodingError(.unreadable, "no such file", path: path)
+    /// Reads a whole file, mapping failures to `.unreadable`: one open, fstat, read and close
+    /// (by name in its directory when `directories` holds it as path number `index`).
+    public static func read(_ path: String, in directories: DirectoryHandles? = nil, index: Int = 0) throws(ImageDecodingError) -> Data {
+        let fd = directories?.open(path, index) ?? open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let err = errno
+            throw ImageDecodingError(.unreadable, err == ENOENT || err == ENOTDIR ? "no such file" : "cannot read: " + String(cString: strerror(err)), path: path)
         }
-        if isDirectory.boolValue { throw ImageDecodingError(.unreadable, "is a directory", path: path) }
-        do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw ImageDecodingError(.unreadable, "cannot read: \(error.localizedDescription)", path: path)
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ImageDecodingError(.unreadable, "cannot read: " + String(cString: strerror(errno)), path: path) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw ImageDecodingError(.unreadable, "is a directory", path: path) }
+        var data = Data(count: Int(st.st_size))
+        let got = data.withUnsafeMutableBytes { buffer -> Int in
+            var done = 0
+            while done < buffer.count {
+                let n = Glibc.read(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return n < 0 ? -1 : done }
+                done += n
+            }
+            return done
         }
+        guard got >= 0 else { throw ImageDecodingError(.unreadable, "cannot read: " + String(cString: strerror(errno)), path: path) }
+        // A file that shrank while it was read keeps what was there; one that grew keeps its
+        // size at the fstat (the decoder then finds it complete or truncated).
+        if got < data.count { data.removeSubrange(got...) }
+        return data
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

@@ -1,4 +1,5 @@
 @testable import DatasetCatalog
+import ImageCodecs
 import Foundation
 import Testing
 
