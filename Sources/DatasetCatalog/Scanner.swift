@@ -195,7 +195,7 @@ public struct Scanner: Sendable {
 
     /// The record for one file, and whether it is new (false: the known record still holds).
     static func examine(_ path: String, known: CatalogRecord?, stamp: FileStamp?, decoder: ImageDecoder,
-                        in directories: DirectoryHandles? = nil, index: Int = 0) -> (CatalogRecord, Bool) {
+                        in directories: DirectoryHandles, index: Int) -> (CatalogRecord, Bool) {
         func missing(_ err: Int32) -> (CatalogRecord, Bool) {
             if let known, known.status == .missing { return (known, false) }
             var r = CatalogRecord(path: path, status: .missing)
@@ -204,14 +204,15 @@ public struct Scanner: Sendable {
             return (r, true)
         }
         var st = stat()
-        // A known file is checked with one stat; a new one is opened at once (one path lookup).
+        // A known file is checked with one stat; a new one is opened at once (one lookup, by
+        // name in its directory).
         if let known, known.status != .missing {
-            guard let stamp = stamp ?? directories?.stamp(path, index) ?? FileStamp(path) else { return missing(errno) }
+            guard let stamp = stamp ?? directories.stamp(path, index) else { return missing(errno) }
             if known.fileSize == stamp.size && known.mtimeNanoseconds == stamp.mtime { return (known, false) }
-        } else if let known, known.status == .missing, stamp == nil, (directories?.stamp(path, index) ?? FileStamp(path)) == nil {
+        } else if let known, known.status == .missing, stamp == nil, directories.stamp(path, index) == nil {
             return (known, false)
         }
-        let fd = directories?.open(path, index) ?? open(path, O_RDONLY | O_CLOEXEC)
+        let fd = directories.open(path, index)
         guard fd >= 0 else {
             if errno == ENOENT || errno == ENOTDIR { return missing(errno) }
             var r = CatalogRecord(path: path, status: .failed)
