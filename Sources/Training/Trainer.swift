@@ -292,9 +292,17 @@ struct EpochTally {
         for j in 0..<y.count {
             lossSum += Double(w[j] * losses[j])
             weightSum += Double(w[j])
-            var best = 0
-            for c in 1..<max(k, 1) where probs[j * k + c] > probs[j * k + best] { best = c }
-            if best == y[j] { correct += 1 }
+            // The first largest probability, kept by selects rather than branches (which the
+            // data mispredicts: this loop took 33 ms of a probe's epoch on 1,000,000 rows).
+            let row = probs.baseAddress! + j * k
+            var best = 0, top = row[0]
+            for c in 1..<max(k, 1) {
+                let v = row[c]
+                let better = v > top
+                best = better ? c : best
+                top = better ? v : top
+            }
+            correct += best == y[j] ? 1 : 0
         }
     }
 
