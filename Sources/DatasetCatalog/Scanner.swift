@@ -232,15 +232,7 @@ public struct Scanner: Sendable {
         }
         let size = Int(st.st_size)
         var data = Data(count: size)
-        let got = data.withUnsafeMutableBytes { buffer -> Int in
-            var done = 0
-            while done < buffer.count {
-                let n = read(fd, buffer.baseAddress! + done, buffer.count - done)
-                if n <= 0 { return n < 0 ? -1 : done }
-                done += n
-            }
-            return done
-        }
+        let got = data.withUnsafeMutableBytes { ImageDecoder.readFully(fd, into: $0) }
         guard got == size else {
             r.errorCode = ImageDecodingError.Code.unreadable.rawValue
             r.errorMessage = got < 0 ? "read failed: " + String(cString: strerror(errno)) : "file changed while it was read"
@@ -338,12 +330,6 @@ public struct Scanner: Sendable {
 struct FileStamp: Sendable, Equatable {
     var size: Int64
     var mtime: Int64
-    init?(_ path: String) {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        self.init(st)
-    }
-
     init(_ st: stat) {
         size = Int64(st.st_size)
         mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)

@@ -11,14 +11,15 @@ import Glibc
 /// threads at once (it is read-only after `init`).
 public final class DirectoryHandles: @unchecked Sendable {
     /// Per path: the index of its directory's descriptor in `fds`, or -1.
-    private var directoryOfPath: [Int32]
+    private let directoryOfPath: [Int32]
     /// Per path: the UTF-8 offset of its last component.
-    private var nameOffset: [Int32]
-    private var fds: [Int32] = []
+    private let nameOffset: [Int32]
+    private let fds: [Int32]
 
     public init(paths: [String], limit: Int = 256) {
-        directoryOfPath = [Int32](repeating: -1, count: paths.count)
-        nameOffset = [Int32](repeating: 0, count: paths.count)
+        var directoryOfPath = [Int32](repeating: -1, count: paths.count)
+        var nameOffset = [Int32](repeating: 0, count: paths.count)
+        var fds: [Int32] = []
         var index: [Substring: Int32] = [:]
         var previous: (Substring, Int32)? = nil
         for (i, path) in paths.enumerated() {
@@ -44,6 +45,7 @@ public final class DirectoryHandles: @unchecked Sendable {
             directoryOfPath[i] = slot
             previous = (directory, slot)
         }
+        (self.directoryOfPath, self.nameOffset, self.fds) = (directoryOfPath, nameOffset, fds)
     }
 
     deinit { for fd in fds { close(fd) } }

@@ -84,21 +84,25 @@ public struct ImageDecoder: Sendable {
         guard fstat(fd, &st) == 0 else { throw ImageDecodingError(.unreadable, "cannot read: " + String(cString: strerror(errno)), path: path) }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw ImageDecodingError(.unreadable, "is a directory", path: path) }
         var data = Data(count: Int(st.st_size))
-        let got = data.withUnsafeMutableBytes { buffer -> Int in
-            var done = 0
-            while done < buffer.count {
-                let n = Glibc.read(fd, buffer.baseAddress! + done, buffer.count - done)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return n < 0 ? -1 : done }
-                done += n
-            }
-            return done
-        }
+        let got = data.withUnsafeMutableBytes { readFully(fd, into: $0) }
         guard got >= 0 else { throw ImageDecodingError(.unreadable, "cannot read: " + String(cString: strerror(errno)), path: path) }
         // A file that shrank while it was read keeps what was there; one that grew keeps its
         // size at the fstat (the decoder then finds it complete or truncated).
         if got < data.count { data.removeSubrange(got...) }
         return data
+    }
+
+    /// Reads from `fd` until `buffer` is full or the file ends (retrying interrupted reads):
+    /// the bytes read, or -1 on an error (errno says which).
+    public static func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.read(fd, buffer.baseAddress! + done, buffer.count - done)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return n < 0 ? -1 : done }
+            done += n
+        }
+        return done
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

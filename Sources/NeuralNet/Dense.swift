@@ -109,13 +109,17 @@ public final class Dense: Layer {
 
 /// out[j] = sum over rows of m[row, j], rows in order.
 func columnSums(_ m: [Float], rows: Int, columns: Int, into out: inout [Float]) {
-    for j in 0..<columns { out[j] = 0 }
     m.withUnsafeBufferPointer { pm in
-        out.withUnsafeMutableBufferPointer { po in
-            for r in 0..<rows {
-                let row = pm.baseAddress! + r * columns
-                for j in 0..<columns { po[j] += row[j] }
-            }
-        }
+        out.withUnsafeMutableBufferPointer { po in columnSums(pm.baseAddress!, rows: rows, columns: columns, into: po.baseAddress!) }
+    }
+}
+
+/// out[j] = sum over r of m[r * columns + j], each column summed over the rows in order (the
+/// columns side by side, so their chains run together): a dense layer's bias gradient.
+public func columnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+    out.update(repeating: 0, count: columns)
+    for r in 0..<rows {
+        let row = m + r * columns
+        for j in 0..<columns { out[j] += row[j] }
     }
 }

@@ -129,14 +129,7 @@ extension FitLoop {
                 dense.weight.grad.withUnsafeMutableBufferPointer { g in
                     for c in 0..<n { for j in 0..<k { g[j * n + c] = total[c * k + j] } }
                 }
-                // Each output's sum over the rows in row order, the n sums side by side (n
-                // independent chains instead of one long one per output).
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { sums in
-                    let acc = sums.baseAddress!
-                    acc.update(repeating: 0, count: n)
-                    for r in 0..<m { for c in 0..<n { acc[c] += gd[r &* n &+ c] } }
-                    dense.bias.grad.withUnsafeMutableBufferPointer { g in for c in 0..<n { g[c] = acc[c] } }
-                }
+                dense.bias.grad.withUnsafeMutableBufferPointer { columnSums(gd, rows: m, columns: n, into: $0.baseAddress!) }
                 let losses = UnsafeBufferPointer(start: ls, count: m)
                 let probs = UnsafeBufferPointer(start: pr, count: m * n)
                 lr = schedule.rate(at: step)
