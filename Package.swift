@@ -55,9 +55,7 @@ let package = Package(
         // It knows nothing about images or manifests. Swift 5 mode: its kernels hand raw
         // buffers to worker threads, each writing a disjoint part, which strict Sendable
         // checking cannot see.
-        .target(name: "CPrefetch", cSettings: fastC),
-
-        .target(name: "NeuralNet", dependencies: ["CPrefetch", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "NeuralNet", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fastSwift + [.swiftLanguageMode(.v5)]),
 
         // Dataset audits: counts, intervals, association, parity, reweighing, image statistics, findings, reports.
@@ -74,7 +72,7 @@ let package = Package(
         // Training from manifests: the data pipeline, transfer modes, robust losses, evaluation.
         .target(name: "Features", dependencies: ["DatasetCatalog"], swiftSettings: fastSwift),
 
-        .target(name: "Training", dependencies: ["NeuralNet", "CPrefetch", "ImageCodecs", "DatasetCatalog", "Features"], swiftSettings: fastSwift),
+        .target(name: "Training", dependencies: ["NeuralNet", "ImageCodecs", "DatasetCatalog", "Features"], swiftSettings: fastSwift),
 
         .executableTarget(
             name: "curate",

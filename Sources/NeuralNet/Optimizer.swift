@@ -23,7 +23,9 @@ public final class SGD: Optimizer {
     public func step(_ parameters: [Parameter], learningRate lr: Float) {
         for p in parameters where !p.isBuffer {
             let id = ObjectIdentifier(p)
-            var buf = buffers[id] ?? []
+            // Taken out of the table while it is updated, so the step writes its one copy in place
+            // (writing to a copy of a table entry copies the whole buffer, every step).
+            var buf = buffers.removeValue(forKey: id) ?? []
             let first = buf.isEmpty
             if momentum != 0 && first { buf = [Float](repeating: 0, count: p.count) }
             let (m, wd, nesterov) = (momentum, weightDecay, self.nesterov)
@@ -68,22 +70,36 @@ public final class Adam: Optimizer {
     public func step(_ parameters: [Parameter], learningRate lr: Float) {
         for p in parameters where !p.isBuffer {
             let id = ObjectIdentifier(p)
-            var state = moments[id] ?? ([Float](repeating: 0, count: p.count), [Float](repeating: 0, count: p.count), 0)
+            // Out of the table while updated (see SGD), and every array read through its buffer:
+            // element access on a class's array property checks exclusivity each time.
+            var state = moments.removeValue(forKey: id) ?? ([Float](repeating: 0, count: p.count), [Float](repeating: 0, count: p.count), 0)
             state.t += 1
             let bc1 = 1 - powf(beta1, Float(state.t))
             let bc2 = 1 - powf(beta2, Float(state.t))
-            for i in 0..<p.count {
-                var g = p.grad[i]
-                if decoupled {
-                    p.value[i] *= 1 - lr * weightDecay
-                } else if weightDecay != 0 {
-                    g += weightDecay * p.value[i]
+            let (beta1, beta2, epsilon, weightDecay, decoupled) = (self.beta1, self.beta2, self.epsilon, self.weightDecay, self.decoupled)
+            var (m, v) = (state.m, state.v)
+            state.m = []; state.v = []
+            p.value.withUnsafeMutableBufferPointer { pv in
+                p.grad.withUnsafeBufferPointer { pg in
+                    m.withUnsafeMutableBufferPointer { pm in
+                        v.withUnsafeMutableBufferPointer { ps in
+                            for i in 0..<pv.count {
+                                var g = pg[i]
+                                if decoupled {
+                                    pv[i] *= 1 - lr * weightDecay
+                                } else if weightDecay != 0 {
+                                    g += weightDecay * pv[i]
+                                }
+                                pm[i] = beta1 * pm[i] + (1 - beta1) * g
+                                ps[i] = beta2 * ps[i] + (1 - beta2) * g * g
+                                let denom = (ps[i].squareRoot() / bc2.squareRoot()) + epsilon
+                                pv[i] -= (lr / bc1) * pm[i] / denom
+                            }
+                        }
+                    }
                 }
-                state.m[i] = beta1 * state.m[i] + (1 - beta1) * g
-                state.v[i] = beta2 * state.v[i] + (1 - beta2) * g * g
-                let denom = (state.v[i].squareRoot() / bc2.squareRoot()) + epsilon
-                p.value[i] -= (lr / bc1) * state.m[i] / denom
             }
+            (state.m, state.v) = (m, v)
             moments[id] = state
         }
     }

@@ -1,6 +1,4 @@
 
-import CPrefetch
-
 /// Kernels for dense layers with few outputs (a classifier head, a linear probe): wide inputs,
 /// at most `ThinDense.maxOutputs` outputs. The packed GEMM pads such a product to its 16-wide
 /// register tile and copies the input into panels first; these kernels read the input rows in
@@ -148,27 +146,44 @@ public enum ThinDense {
 extension ThinDense {
     /// `forward` over rows that live anywhere (feature vectors read in place from a memory map):
     /// y[r, c] = bias[c] + sum_k rows[r][k] * wT[c, k] for r in `range`. Four rows stream at
-    /// once. During each group's first output pair, four rows of `upcoming` (the rows the caller
-    /// needs next, four a group in order) are prefetched into L2 a line at a time, so memory
-    /// fetches them while the arithmetic runs; without `upcoming`, the range's own next four.
-    /// `wide` takes tiles of 4 rows x 5 outputs (20 accumulators: for 32 vector registers), else 4 x 2.
+    /// once. Four rows of `upcoming` (the rows the caller needs next, four a group in order) are
+    /// prefetched into L2, chunk by chunk, so memory fetches them while the arithmetic runs:
+    /// after each chunk's first output group with `wide`, else during its first output pair;
+    /// without `upcoming`, the range's own next four.
+    /// `wide` (for 32 vector registers: AVX-512) takes 512-bit vectors in tiles of 4 rows x 5
+    /// outputs (20 accumulators), else 256-bit vectors in tiles of 4 x 2. (On a CPU with two
+    /// 512-bit FMA units the 512-bit vectors double the arithmetic; on one that splits them into
+    /// halves, as Zen 4 does, they run as fast as 256-bit ones.)
     public static func forward(rows: UnsafePointer<UnsafePointer<Float>>, k: Int, wT: UnsafePointer<Float>, n: Int,
                                bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, range: Range<Int>,
                                upcoming: UnsafeBufferPointer<UnsafePointer<Float>>? = nil, wide: Bool = CPUFeatures.avx512) {
-        typealias V = SIMD8<Float>
-        let kv = k & ~7
+        if wide {
+            forward(SIMD16<Float>.self, rows: rows, k: k, wT: wT, n: n, bias: bias, y: y, range: range, upcoming: upcoming, tile5: true)
+        } else {
+            forward(SIMD8<Float>.self, rows: rows, k: k, wT: wT, n: n, bias: bias, y: y, range: range, upcoming: upcoming, tile5: false)
+        }
+    }
+
+    @inline(__always)
+    static func forward<V: SIMD>(_: V.Type, rows: UnsafePointer<UnsafePointer<Float>>, k: Int, wT: UnsafePointer<Float>, n: Int,
+                                 bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, range: Range<Int>,
+                                 upcoming: UnsafeBufferPointer<UnsafePointer<Float>>?, tile5: Bool) where V.Scalar == Float {
+        let lanes = V.scalarCount, step = MemoryLayout<V>.size
+        let kv = k & ~(lanes &- 1)
         let rw = UnsafeRawPointer(wT)
         func full(_ x: UnsafePointer<Float>, _ c: Int) -> Float {
-            var s = dot(UnsafeRawPointer(x), 0, rw, c &* k &* 4, kv)
-            var j = kv
+            var s = dot(UnsafeRawPointer(x), 0, rw, c &* k &* 4, k & ~7)
+            var j = k & ~7
             while j < k { s += x[j] * wT[c &* k &+ j]; j &+= 1 }
             return s
         }
         var r = range.lowerBound
-        // Along k in chunks of 256 values, so a chunk of every output's weights (10 KB for 10
-        // outputs) and of the four rows stay in L1 while all outputs use them; the 4 x n
-        // accumulators wait in a small scratch between chunks.
-        let chunk: Int = 1024
+        // Along k in equal chunks of at most 384 values (a multiple of the vector), so a chunk of
+        // every output's weights (15 KB for 10 outputs) and of the four rows stay in L1 while
+        // all outputs use them; the 4 x n accumulators wait in a small scratch between chunks
+        // (768 values: two chunks).
+        let pieces = (kv &+ 383) / 384
+        let chunk: Int = Swift.max(step, ((kv &+ pieces &- 1) / Swift.max(pieces, 1) &+ lanes &- 1) / lanes &* step)
         withUnsafeTemporaryAllocation(of: V.self, capacity: 4 &* n) { acc in
             let a = acc.baseAddress!
             while r &+ 4 <= range.upperBound {
@@ -190,9 +205,9 @@ extension ThinDense {
                 let far = upcoming != nil
                 @inline(__always) func prefetchLine(_ o: Int) {
                     if far {
-                        curate_prefetch_l2(q0 + o); curate_prefetch_l2(q1 + o); curate_prefetch_l2(q2 + o); curate_prefetch_l2(q3 + o)
+                        Prefetch.l2(q0 + o); Prefetch.l2(q1 + o); Prefetch.l2(q2 + o); Prefetch.l2(q3 + o)
                     } else {
-                        curate_prefetch(q0 + o); curate_prefetch(q1 + o); curate_prefetch(q2 + o); curate_prefetch(q3 + o)
+                        Prefetch.l1(q0 + o); Prefetch.l1(q1 + o); Prefetch.l1(q2 + o); Prefetch.l1(q3 + o)
                     }
                 }
                 a.update(repeating: V(), count: 4 &* n)
@@ -202,7 +217,7 @@ extension ThinDense {
                     var c = 0
                     // With 32 vector registers (AVX-512), 4 rows x 5 outputs: 20 accumulators, 9
                     // loads per 20 multiply-adds (the pairs below take 6 per 8).
-                    while wide && c &+ 5 <= n {
+                    while tile5 && c &+ 5 <= n {
                         let a0 = a + c, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n
                         var x00 = a0[0], x01 = a0[1], x02 = a0[2], x03 = a0[3], x04 = a0[4]
                         var x10 = a1[0], x11 = a1[1], x12 = a1[2], x13 = a1[3], x14 = a1[4]
@@ -210,9 +225,7 @@ extension ThinDense {
                         var x30 = a3[0], x31 = a3[1], x32 = a3[2], x33 = a3[3], x34 = a3[4]
                         let w0 = c &* k &* 4, ws = k &* 4
                         var o = kc
-                        let prefetch = c == 0 && ahead
                         while o < end {
-                            if prefetch && o & 63 == 0 { prefetchLine(o) }
                             let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self), u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
                             let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self), u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
                             var v = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
@@ -225,12 +238,16 @@ extension ThinDense {
                             x03.addProduct(u0, v); x13.addProduct(u1, v); x23.addProduct(u2, v); x33.addProduct(u3, v)
                             v = rw.loadUnaligned(fromByteOffset: w0 &+ 4 &* ws &+ o, as: V.self)
                             x04.addProduct(u0, v); x14.addProduct(u1, v); x24.addProduct(u2, v); x34.addProduct(u3, v)
-                            o &+= 32
+                            o &+= step
                         }
                         a0[0] = x00; a0[1] = x01; a0[2] = x02; a0[3] = x03; a0[4] = x04
                         a1[0] = x10; a1[1] = x11; a1[2] = x12; a1[3] = x13; a1[4] = x14
                         a2[0] = x20; a2[1] = x21; a2[2] = x22; a2[3] = x23; a2[4] = x24
                         a3[0] = x30; a3[1] = x31; a3[2] = x32; a3[3] = x33; a3[4] = x34
+                        // After the first output group, the chunk's lines of the four rows to come,
+                        // in one burst outside the multiply-add loop (inside it, the prefetches and
+                        // their addresses took registers and slots from the loop).
+                        if c == 0 && ahead { var q = kc; while q < end { prefetchLine(q); q &+= 64 } }
                         c &+= 5
                     }
                     while c &+ 2 <= n {
@@ -251,7 +268,7 @@ extension ThinDense {
                             a20.addProduct(u2, v0); a21.addProduct(u2, v1)
                             let u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
                             a30.addProduct(u3, v0); a31.addProduct(u3, v1)
-                            o &+= 32
+                            o &+= step
                         }
                         a[c] = a00; a[c &+ 1] = a01; a[n &+ c] = a10; a[n &+ c &+ 1] = a11
                         a[2 &* n &+ c] = a20; a[2 &* n &+ c &+ 1] = a21; a[3 &* n &+ c] = a30; a[3 &* n &+ c &+ 1] = a31
@@ -267,7 +284,7 @@ extension ThinDense {
                             b1.addProduct(p1.loadUnaligned(fromByteOffset: o, as: V.self), v)
                             b2.addProduct(p2.loadUnaligned(fromByteOffset: o, as: V.self), v)
                             b3.addProduct(p3.loadUnaligned(fromByteOffset: o, as: V.self), v)
-                            o &+= 32
+                            o &+= step
                         }
                         a[c] = b0; a[n &+ c] = b1; a[2 &* n &+ c] = b2; a[3 &* n &+ c] = b3
                     }
@@ -276,7 +293,7 @@ extension ThinDense {
                 for q in 0..<4 {
                     let x = rows[r &+ q]
                     for c in 0..<n {
-                        var s = a[q &* n &+ c].sum()
+                        var s = total(a[q &* n &+ c])
                         var j = kv
                         while j < k { s += x[j] * wT[c &* k &+ j]; j &+= 1 }
                         y[(r &+ q) &* n &+ c] = bias[c] + s
@@ -292,32 +309,71 @@ extension ThinDense {
     }
 
     /// gT[c, j] (+)= sum over r in `range` of dy[r, c] * rows[r][j] (gT: n x k; overwritten
-    /// unless `accumulate`): the weight gradient of one block of rows. A strip of 16 columns of
-    /// five outputs' gradients (10 vectors) stays in registers across every row of the range, so
+    /// unless `accumulate`): the weight gradient of one block of rows. A strip of two vectors of
+    /// columns (32 with `wide`'s 512-bit vectors, else 16) of five outputs' gradients (10
+    /// vectors) stays in registers across every row of the range, so
     /// gT is read and written once a strip, not once every few rows (for 10 outputs it is 30 KB,
     /// and rewriting it every 4 rows was bound by L2 bandwidth). Each value is summed over the
     /// rows in order, one fused multiply-add a row.
     public static func weightGradient(rows: UnsafePointer<UnsafePointer<Float>>, k: Int, dy: UnsafePointer<Float>, n: Int,
-                                      gT: UnsafeMutablePointer<Float>, range: Range<Int>, accumulate: Bool = false) {
-        typealias V = SIMD8<Float>
+                                      gT: UnsafeMutablePointer<Float>, range: Range<Int>, accumulate: Bool = false,
+                                      wide: Bool = CPUFeatures.avx512) {
         if !accumulate { gT.update(repeating: 0, count: n &* k) }
         guard !range.isEmpty else { return }
+        // Strips of 32 columns in 512-bit vectors where there are 32 registers, then of 16 in
+        // 256-bit ones. Each value is summed over the rows in order whatever the strip, so the
+        // result does not depend on the width.
+        var j = wide ? gradientStrips(SIMD16<Float>.self, rows: rows, k: k, dy: dy, n: n, gT: gT, range: range, from: 0) : 0
+        j = gradientStrips(SIMD8<Float>.self, rows: rows, k: k, dy: dy, n: n, gT: gT, range: range, from: j)
+        // The last columns, fewer than 16: one value at a time, each summed over the rows in order.
+        while j < k {
+            for c in 0..<n {
+                var s = gT[c &* k &+ j]
+                for r in range { s = s.addingProduct(dy[r &* n &+ c], rows[r][j]) }
+                gT[c &* k &+ j] = s
+            }
+            j &+= 1
+        }
+    }
+
+    /// The sum of a vector's lanes as a tree (halves added, then their halves): 4 dependent adds
+    /// for 16 lanes, where `sum()` adds them one after another (15).
+    @inline(__always)
+    static func total<V: SIMD>(_ v: V) -> Float where V.Scalar == Float {
+        if V.self == SIMD16<Float>.self {
+            let h = unsafeBitCast(v, to: SIMD16<Float>.self)
+            let e = h.lowHalf + h.highHalf, q = e.lowHalf + e.highHalf, d = q.lowHalf + q.highHalf
+            return d[0] + d[1]
+        }
+        if V.self == SIMD8<Float>.self {
+            let e = unsafeBitCast(v, to: SIMD8<Float>.self)
+            let q = e.lowHalf + e.highHalf, d = q.lowHalf + q.highHalf
+            return d[0] + d[1]
+        }
+        return v.sum()
+    }
+
+    /// The weight gradient's strips of two vectors of columns from column `j`, while a whole
+    /// strip fits; returns the first column left.
+    @inline(__always)
+    static func gradientStrips<V: SIMD>(_: V.Type, rows: UnsafePointer<UnsafePointer<Float>>, k: Int, dy: UnsafePointer<Float>, n: Int,
+                                        gT: UnsafeMutablePointer<Float>, range: Range<Int>, from start: Int) -> Int where V.Scalar == Float {
         let g = UnsafeMutableRawPointer(gT)
-        let stride = k &* 4
-        var j = 0
-        while j &+ 16 <= k {
+        let stride = k &* 4, width = V.scalarCount, half = MemoryLayout<V>.size
+        var j = start
+        while j &+ 2 &* width <= k {
             let o = j &* 4
             var c = 0
             while c &+ 5 <= n {
                 let g0 = c &* stride &+ o, g1 = g0 &+ stride, g2 = g1 &+ stride, g3 = g2 &+ stride, g4 = g3 &+ stride
-                var a00 = g.loadUnaligned(fromByteOffset: g0, as: V.self), a01 = g.loadUnaligned(fromByteOffset: g0 &+ 32, as: V.self)
-                var a10 = g.loadUnaligned(fromByteOffset: g1, as: V.self), a11 = g.loadUnaligned(fromByteOffset: g1 &+ 32, as: V.self)
-                var a20 = g.loadUnaligned(fromByteOffset: g2, as: V.self), a21 = g.loadUnaligned(fromByteOffset: g2 &+ 32, as: V.self)
-                var a30 = g.loadUnaligned(fromByteOffset: g3, as: V.self), a31 = g.loadUnaligned(fromByteOffset: g3 &+ 32, as: V.self)
-                var a40 = g.loadUnaligned(fromByteOffset: g4, as: V.self), a41 = g.loadUnaligned(fromByteOffset: g4 &+ 32, as: V.self)
+                var a00 = g.loadUnaligned(fromByteOffset: g0, as: V.self), a01 = g.loadUnaligned(fromByteOffset: g0 &+ half, as: V.self)
+                var a10 = g.loadUnaligned(fromByteOffset: g1, as: V.self), a11 = g.loadUnaligned(fromByteOffset: g1 &+ half, as: V.self)
+                var a20 = g.loadUnaligned(fromByteOffset: g2, as: V.self), a21 = g.loadUnaligned(fromByteOffset: g2 &+ half, as: V.self)
+                var a30 = g.loadUnaligned(fromByteOffset: g3, as: V.self), a31 = g.loadUnaligned(fromByteOffset: g3 &+ half, as: V.self)
+                var a40 = g.loadUnaligned(fromByteOffset: g4, as: V.self), a41 = g.loadUnaligned(fromByteOffset: g4 &+ half, as: V.self)
                 for r in range {
                     let x = UnsafeRawPointer(rows[r])
-                    let u0 = x.loadUnaligned(fromByteOffset: o, as: V.self), u1 = x.loadUnaligned(fromByteOffset: o &+ 32, as: V.self)
+                    let u0 = x.loadUnaligned(fromByteOffset: o, as: V.self), u1 = x.loadUnaligned(fromByteOffset: o &+ half, as: V.self)
                     let d = dy + (r &* n &+ c)
                     var b = V(repeating: d[0])
                     a00.addProduct(u0, b); a01.addProduct(u1, b)
@@ -330,35 +386,27 @@ extension ThinDense {
                     b = V(repeating: d[4])
                     a40.addProduct(u0, b); a41.addProduct(u1, b)
                 }
-                g.storeBytes(of: a00, toByteOffset: g0, as: V.self); g.storeBytes(of: a01, toByteOffset: g0 &+ 32, as: V.self)
-                g.storeBytes(of: a10, toByteOffset: g1, as: V.self); g.storeBytes(of: a11, toByteOffset: g1 &+ 32, as: V.self)
-                g.storeBytes(of: a20, toByteOffset: g2, as: V.self); g.storeBytes(of: a21, toByteOffset: g2 &+ 32, as: V.self)
-                g.storeBytes(of: a30, toByteOffset: g3, as: V.self); g.storeBytes(of: a31, toByteOffset: g3 &+ 32, as: V.self)
-                g.storeBytes(of: a40, toByteOffset: g4, as: V.self); g.storeBytes(of: a41, toByteOffset: g4 &+ 32, as: V.self)
+                g.storeBytes(of: a00, toByteOffset: g0, as: V.self); g.storeBytes(of: a01, toByteOffset: g0 &+ half, as: V.self)
+                g.storeBytes(of: a10, toByteOffset: g1, as: V.self); g.storeBytes(of: a11, toByteOffset: g1 &+ half, as: V.self)
+                g.storeBytes(of: a20, toByteOffset: g2, as: V.self); g.storeBytes(of: a21, toByteOffset: g2 &+ half, as: V.self)
+                g.storeBytes(of: a30, toByteOffset: g3, as: V.self); g.storeBytes(of: a31, toByteOffset: g3 &+ half, as: V.self)
+                g.storeBytes(of: a40, toByteOffset: g4, as: V.self); g.storeBytes(of: a41, toByteOffset: g4 &+ half, as: V.self)
                 c &+= 5
             }
             while c < n {
                 let g0 = c &* stride &+ o
-                var a0 = g.loadUnaligned(fromByteOffset: g0, as: V.self), a1 = g.loadUnaligned(fromByteOffset: g0 &+ 32, as: V.self)
+                var a0 = g.loadUnaligned(fromByteOffset: g0, as: V.self), a1 = g.loadUnaligned(fromByteOffset: g0 &+ half, as: V.self)
                 for r in range {
                     let x = UnsafeRawPointer(rows[r])
                     let b = V(repeating: dy[r &* n &+ c])
                     a0.addProduct(x.loadUnaligned(fromByteOffset: o, as: V.self), b)
-                    a1.addProduct(x.loadUnaligned(fromByteOffset: o &+ 32, as: V.self), b)
+                    a1.addProduct(x.loadUnaligned(fromByteOffset: o &+ half, as: V.self), b)
                 }
-                g.storeBytes(of: a0, toByteOffset: g0, as: V.self); g.storeBytes(of: a1, toByteOffset: g0 &+ 32, as: V.self)
+                g.storeBytes(of: a0, toByteOffset: g0, as: V.self); g.storeBytes(of: a1, toByteOffset: g0 &+ half, as: V.self)
                 c &+= 1
             }
-            j &+= 16
+            j &+= 2 &* width
         }
-        // The last columns, fewer than 16: one value at a time, each summed over the rows in order.
-        while j < k {
-            for c in 0..<n {
-                var s = gT[c &* k &+ j]
-                for r in range { s = s.addingProduct(dy[r &* n &+ c], rows[r][j]) }
-                gT[c &* k &+ j] = s
-            }
-            j &+= 1
-        }
+        return j
     }
 }

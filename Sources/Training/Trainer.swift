@@ -289,6 +289,11 @@ struct EpochTally {
 
     /// Adds a batch: per-sample losses, class probabilities (k per sample), labels and weights.
     mutating func add(losses: UnsafeBufferPointer<Float>, probabilities probs: UnsafeBufferPointer<Float>, labels y: [Int], weights w: [Float], classes k: Int) {
+        y.withUnsafeBufferPointer { y in w.withUnsafeBufferPointer { w in add(losses: losses, probabilities: probs, labels: y, weights: w, classes: k) } }
+    }
+
+    mutating func add(losses: UnsafeBufferPointer<Float>, probabilities probs: UnsafeBufferPointer<Float>,
+                      labels y: UnsafeBufferPointer<Int>, weights w: UnsafeBufferPointer<Float>, classes k: Int) {
         for j in 0..<y.count {
             lossSum += Double(w[j] * losses[j])
             weightSum += Double(w[j])

@@ -57,8 +57,9 @@ import Testing
     }
 
     /// The probe's kernels read rows through pointers (anywhere in a memory map, in any order):
-    /// both forward tiles, with and without prefetching upcoming rows, and the weight gradient
-    /// from zero and accumulated, against Double references, at sizes that leave every edge.
+    /// both forward paths (512-bit vectors in 4 x 5 tiles, 256-bit in 4 x 2), with and without
+    /// prefetching upcoming rows, and the weight gradient from zero and accumulated, in both
+    /// widths, against Double references, at sizes that leave every edge.
     @Test(arguments: [(37, 101, 10), (5, 64, 1), (9, 203, 3), (64, 768, 32), (3, 70, 7), (33, 768, 11), (12, 16, 5), (8, 17, 6)])
     func rowPointerKernelsMatchADoubleReference(rows: Int, inputs: Int, outputs: Int) {
         let store = randomArray((rows + 7) * inputs, seed: 21)
@@ -84,8 +85,11 @@ import Testing
                     }
                 }
                 for accumulate in [false, true] {
-                    var g = start
-                    ThinDense.weightGradient(rows: pp.baseAddress!, k: inputs, dy: dy, n: outputs, gT: &g, range: 0..<rows, accumulate: accumulate)
+                    var g = start, narrow = start
+                    ThinDense.weightGradient(rows: pp.baseAddress!, k: inputs, dy: dy, n: outputs, gT: &g, range: 0..<rows, accumulate: accumulate, wide: true)
+                    ThinDense.weightGradient(rows: pp.baseAddress!, k: inputs, dy: dy, n: outputs, gT: &narrow, range: 0..<rows, accumulate: accumulate, wide: false)
+                    // Each value is summed over the rows in order whatever the vector width: the same bits.
+                    #expect(g == narrow, "accumulate \(accumulate): 512-bit and 256-bit strips differ")
                     for c in 0..<outputs {
                         for j in 0..<inputs {
                             var want = accumulate ? Double(start[c * inputs + j]) : 0
