@@ -92,50 +92,48 @@ extension FitLoop {
                 let (lg, pr, ls, gd, pa) = (buffers.logits, buffers.probabilities, buffers.losses, buffers.gradient, buffers.partials)
                 // The weights copied to a 64-byte-aligned buffer: a 512-bit load from an array's
                 // storage (32-byte aligned) spans two cache lines.
-                weight.value.withUnsafeBufferPointer { wv in
-                    buffers.alignedWeight.update(from: wv.baseAddress!, count: n * k)
-                    let (pp, wp, bp) = (pointers, UnsafePointer(buffers.alignedWeight), dense.bias.value)
-                    func pass(_ body: @escaping (Int, Range<Int>) -> Void) {
-                        let run = { (b: Int) in body(b, (b * block)..<min(m, (b + 1) * block)) }
-                        if parallel { Parallel.forEach(blocks, run) } else { for b in 0..<blocks { run(b) } }
+                weight.value.withUnsafeBufferPointer { buffers.alignedWeight.update(from: $0.baseAddress!, count: n * k) }
+                let (pp, wp, bp) = (pointers, UnsafePointer(buffers.alignedWeight), dense.bias.value)
+                func pass(_ body: @escaping (Int, Range<Int>) -> Void) {
+                    let run = { (b: Int) in body(b, (b * block)..<min(m, (b + 1) * block)) }
+                    if parallel { Parallel.forEach(blocks, run) } else { for b in 0..<blocks { run(b) } }
+                }
+                let forward = { (range: Range<Int>, upcoming: Range<Int>?) in
+                    ThinDense.forward(rows: pp.baseAddress!, k: k, wT: wp, n: n, bias: bp, y: lg, range: range,
+                                      upcoming: upcoming.map { UnsafeBufferPointer(rebasing: pp[$0]) })
+                    for r in range { ls[r] = SoftmaxCrossEntropy.row(lg + r * n, classes: n, label: y[r], probabilities: pr + r * n) }
+                }
+                let backward = { (b: Int, range: Range<Int>, accumulate: Bool) in
+                    for r in range {
+                        for j in 0..<n { gd[r * n + j] = pr[r * n + j] * coefficients[r] }
+                        gd[r * n + y[r]] -= coefficients[r]
                     }
-                    let forward = { (range: Range<Int>, upcoming: Range<Int>?) in
-                        ThinDense.forward(rows: pp.baseAddress!, k: k, wT: wp, n: n, bias: bp, y: lg, range: range,
-                                          upcoming: upcoming.map { UnsafeBufferPointer(rebasing: pp[$0]) })
-                        for r in range { ls[r] = SoftmaxCrossEntropy.row(lg + r * n, classes: n, label: y[r], probabilities: pr + r * n) }
+                    ThinDense.weightGradient(rows: pp.baseAddress!, k: k, dy: gd, n: n, gT: pa + b * n * k, range: range, accumulate: accumulate)
+                }
+                if let eta = dro {
+                    pass { _, range in forward(range, nil) }
+                    order.withUnsafeBufferPointer { all in
+                        let idx = UnsafeBufferPointer(rebasing: all[first..<(first + m)])
+                        let c = droState.step(losses: Array(UnsafeBufferPointer(start: ls, count: m)), groups: idx.map { groups![$0] },
+                                              weights: Array(UnsafeBufferPointer(start: w, count: m)), eta: eta)
+                        coefficients.update(from: c, count: m)
                     }
-                    let backward = { (b: Int, range: Range<Int>, accumulate: Bool) in
-                        for r in range {
-                            for j in 0..<n { gd[r * n + j] = pr[r * n + j] * coefficients[r] }
-                            gd[r * n + y[r]] -= coefficients[r]
-                        }
-                        ThinDense.weightGradient(rows: pp.baseAddress!, k: k, dy: gd, n: n, gT: pa + b * n * k, range: range, accumulate: accumulate)
-                    }
-                    if let eta = dro {
-                        pass { _, range in forward(range, nil) }
-                        order.withUnsafeBufferPointer { all in
-                            let idx = UnsafeBufferPointer(rebasing: all[first..<(first + m)])
-                            let c = droState.step(losses: Array(UnsafeBufferPointer(start: ls, count: m)), groups: idx.map { groups![$0] },
-                                                  weights: Array(UnsafeBufferPointer(start: w, count: m)), eta: eta)
-                            coefficients.update(from: c, count: m)
-                        }
-                        pass { b, range in backward(b, range, false) }
-                    } else {
-                        // Sub-blocks of 32 rows: their logits, loss and gradient while the rows are in L1/L2.
-                        // Blocks go to the tasks in turn (block b to task b mod T), so each task knows
-                        // which sub-block it takes next and prefetches its rows during this one.
-                        let tasks = parallel ? min(Parallel.threads, blocks) : 1
-                        Parallel.forEach(tasks) { t in
-                            var subs: [(block: Int, rows: Range<Int>)] = []
-                            for b in Swift.stride(from: t, to: blocks, by: tasks) {
-                                for s in Swift.stride(from: b * block, to: min(m, (b + 1) * block), by: 32) {
-                                    subs.append((b, s..<min(m, (b + 1) * block, s + 32)))
-                                }
+                    pass { b, range in backward(b, range, false) }
+                } else {
+                    // Sub-blocks of 32 rows: their logits, loss and gradient while the rows are in L1/L2.
+                    // Blocks go to the tasks in turn (block b to task b mod T), so each task knows
+                    // which sub-block it takes next and prefetches its rows during this one.
+                    let tasks = parallel ? min(Parallel.threads, blocks) : 1
+                    Parallel.forEach(tasks) { t in
+                        var subs: [(block: Int, rows: Range<Int>)] = []
+                        for b in Swift.stride(from: t, to: blocks, by: tasks) {
+                            for s in Swift.stride(from: b * block, to: min(m, (b + 1) * block), by: 32) {
+                                subs.append((b, s..<min(m, (b + 1) * block, s + 32)))
                             }
-                            for (q, sub) in subs.enumerated() {
-                                forward(sub.rows, q + 1 < subs.count ? subs[q + 1].rows : nil)
-                                backward(sub.block, sub.rows, sub.rows.lowerBound != sub.block * block)
-                            }
+                        }
+                        for (q, sub) in subs.enumerated() {
+                            forward(sub.rows, q + 1 < subs.count ? subs[q + 1].rows : nil)
+                            backward(sub.block, sub.rows, sub.rows.lowerBound != sub.block * block)
                         }
                     }
                 }
