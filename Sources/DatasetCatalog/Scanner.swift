@@ -118,12 +118,13 @@ public struct Scanner: Sendable {
                 return Self.examine(allPaths[i], known: knownIndex[i].map(state.record), stamp: stats.isEmpty ? nil : stats[i],
                                     decoder: decoder, in: directories, index: i)
             }
-            let fresh = results.filter { $0.1 }.map(\.0)
             writes.wait()
             if let writeError { throw writeError }
-            if !fresh.isEmpty {
+            // The new records are picked out on the writer's thread, overlapping the next chunk's
+            // decoding (copying a record retains each of its strings and arrays).
+            if results.contains(where: { $0.1 }) {
                 writer.async(group: writes) {
-                    do { try catalog.save(fresh) } catch { writeError = error }
+                    do { try catalog.save(results.compactMap { $0.1 ? $0.0 : nil }) } catch { writeError = error }
                 }
             }
             for (k, (record, isNew)) in results.enumerated() {
