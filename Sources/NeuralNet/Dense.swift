@@ -18,11 +18,7 @@ public final class Dense: Layer {
     /// Few outputs over wide inputs (a classifier head, a linear probe) take `ThinDense`'s kernels.
     var thin: Bool { outputs <= ThinDense.maxOutputs && inputs >= 64 }
 
-    func transposedWeight() -> [Float] {
-        var t = [Float](repeating: 0, count: inputs * outputs)
-        for j in 0..<inputs { for c in 0..<outputs { t[c * inputs + j] = weight.value[j * outputs + c] } }
-        return t
-    }
+    func transposedWeight() -> [Float] { transposed(weight.value, rows: inputs, columns: outputs) }
     public var summary: String { "Dense(\(inputs)->\(outputs))" }
     public func outputShape(_ input: [Int]) -> [Int] { [outputs] }
 
@@ -104,6 +100,17 @@ public final class Dense: Layer {
             }
         }
         return dx
+    }
+}
+
+/// `values` (rows x columns, row-major) transposed: columns x rows.
+public func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
+    precondition(values.count == rows * columns)
+    return [Float](unsafeUninitializedCapacity: values.count) { out, done in
+        values.withUnsafeBufferPointer { v in
+            for r in 0..<rows { for c in 0..<columns { out[c * rows + r] = v[r * columns + c] } }
+        }
+        done = values.count
     }
 }
 

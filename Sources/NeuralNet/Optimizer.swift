@@ -72,13 +72,11 @@ public final class Adam: Optimizer {
             let id = ObjectIdentifier(p)
             // Out of the table while updated (see SGD), and every array read through its buffer:
             // element access on a class's array property checks exclusivity each time.
-            var state = moments.removeValue(forKey: id) ?? ([Float](repeating: 0, count: p.count), [Float](repeating: 0, count: p.count), 0)
-            state.t += 1
-            let bc1 = 1 - powf(beta1, Float(state.t))
-            let bc2 = 1 - powf(beta2, Float(state.t))
+            var (m, v, t) = moments.removeValue(forKey: id) ?? ([Float](repeating: 0, count: p.count), [Float](repeating: 0, count: p.count), 0)
+            t += 1
+            let bc1 = 1 - powf(beta1, Float(t))
+            let bc2 = 1 - powf(beta2, Float(t))
             let (beta1, beta2, epsilon, weightDecay, decoupled) = (self.beta1, self.beta2, self.epsilon, self.weightDecay, self.decoupled)
-            var (m, v) = (state.m, state.v)
-            state.m = []; state.v = []
             p.value.withUnsafeMutableBufferPointer { pv in
                 p.grad.withUnsafeBufferPointer { pg in
                     m.withUnsafeMutableBufferPointer { pm in
@@ -99,8 +97,7 @@ public final class Adam: Optimizer {
                     }
                 }
             }
-            (state.m, state.v) = (m, v)
-            moments[id] = state
+            moments[id] = (m, v, t)
         }
     }
 }

@@ -24,9 +24,9 @@ extension FitLoop {
         // the gradient's partials are summed in; the optimizer and the L1 step are elementwise,
         // so this is the same training, without two transposes a batch. The layer gets it back
         // at the end of every epoch (before validation) and at the end.
-        let weight = Parameter(name: dense.weight.name, shape: [n, k], value: Self.transpose(dense.weight.value, rows: k, columns: n))
+        let weight = Parameter(name: dense.weight.name, shape: [n, k], value: transposed(dense.weight.value, rows: k, columns: n))
         let parameters = [weight, dense.bias]
-        func publish() { dense.weight.value = Self.transpose(weight.value, rows: n, columns: k) }
+        func publish() { dense.weight.value = transposed(weight.value, rows: n, columns: k) }
         // Fixed blocks of rows, each with its own gradient partial (summed in block order).
         let block = 256
         var droState = GroupDRO(groups: groupCount)
@@ -168,14 +168,6 @@ extension FitLoop {
         }
         publish()
         return reports
-    }
-
-    /// `values` (rows x columns, row-major) transposed.
-    static func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
-        [Float](unsafeUninitializedCapacity: values.count) { out, done in
-            for r in 0..<rows { for c in 0..<columns { out[c * rows + r] = values[r * columns + c] } }
-            done = values.count
-        }
     }
 }
 
