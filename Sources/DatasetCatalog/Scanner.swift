@@ -110,6 +110,7 @@ public struct Scanner: Sendable {
         let writes = DispatchGroup()
         nonisolated(unsafe) var writeError: Error? = nil
         var start = 0
+        var wroteRecords = false
         while start < todo.count {
             let chunk = Array(todo[start..<min(start + chunkSize, todo.count)])
             let decoder = self.decoder
@@ -123,8 +124,12 @@ public struct Scanner: Sendable {
             // The new records are picked out on the writer's thread, overlapping the next chunk's
             // decoding (copying a record retains each of its strings and arrays).
             if results.contains(where: { $0.1 }) {
+                wroteRecords = true
                 writer.async(group: writes) {
-                    do { try catalog.save(results.compactMap { $0.1 ? $0.0 : nil }) } catch { writeError = error }
+                    do { try catalog.save(results.compactMap { $0.1 ? $0.0 : nil }) } catch { writeError = error; return }
+                    // Only a head start on the copy that closing would do anyway: a failure here
+                    // loses nothing, and closing tries again.
+                    try? catalog.checkpoint()
                 }
             }
             for (k, (record, isNew)) in results.enumerated() {
@@ -134,8 +139,6 @@ public struct Scanner: Sendable {
             start += chunk.count
             progress?(summary.unchanged + start, allPaths.count)
         }
-        writes.wait()
-        if let writeError { throw writeError }
         let records = slots.map { $0! }
         phase("examine and write")
         for r in records {
@@ -148,16 +151,17 @@ public struct Scanner: Sendable {
         // Clusters depend only on the files' identities, hashes and splits and on the two
         // thresholds: when none changed since the last scan (a rescan), the stored ones hold.
         let digest = clusterDigest(paths: paths, pathOfRow: pathOfRow, records: records, manifest: manifest)
-        let clusters: [DuplicateCluster]
-        if let cached = try catalog.cachedClusters(digest: digest) {
-            clusters = cached
-        } else {
-            clusters = try Self.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records,
-                                                  nearDistance: nearDistance, nearDifference: nearDifference) { needed in
-                try catalog.details(for: needed)
-            }
-            try catalog.storeClusters(clusters, digest: digest)
+        // When this scan wrote records, the clusters are worked out at once, while the writer
+        // finishes the last chunk, without first asking the catalog (which would wait for the
+        // writer): a stored set under the same digest would be the same clusters.
+        let cached = wroteRecords ? nil : try catalog.cachedClusters(digest: digest)
+        let clusters = try cached ?? Self.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records,
+                                                            nearDistance: nearDistance, nearDifference: nearDifference) { needed in
+            try catalog.details(for: needed)
         }
+        writes.wait()
+        if let writeError { throw writeError }
+        if cached == nil { try catalog.storeClusters(clusters, digest: digest) }
         phase("duplicates")
         let groups = clusters.filter { $0.paths.count > 1 }
         summary.duplicateGroups = groups.count
