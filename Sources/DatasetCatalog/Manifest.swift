@@ -57,8 +57,26 @@ public struct Manifest: Sendable, Equatable {
     /// `.` and `..` segments are resolved, so that every manifest naming a file gives the
     /// same string for it (the scan catalog's key).
     public func resolvedPath(_ r: Int) -> String {
-        let p = value("path", row: r)
-        let joined = p.hasPrefix("/") || baseDirectory.isEmpty ? p : baseDirectory + "/" + p
+        Self.resolve(value("path", row: r), in: baseDirectory)
+    }
+
+    /// Every row's `resolvedPath`, the path column looked up once.
+    public func resolvedPaths() -> [String] {
+        let column = column("path") ?? [String](repeating: "", count: count)
+        return column.map { Self.resolve($0, in: baseDirectory) }
+    }
+
+    static func resolve(_ p: String, in baseDirectory: String) -> String {
+        // Bytes, not `hasPrefix` and `+`: those compare by Unicode rules and build a temporary
+        // string, several times the cost of the rest for a scan's 10,000 rows.
+        var joined = p
+        if p.utf8.first != UInt8(ascii: "/") && !baseDirectory.isEmpty {
+            joined = String()
+            joined.reserveCapacity(baseDirectory.utf8.count + 1 + p.utf8.count)
+            joined.append(baseDirectory)
+            joined.append("/")
+            joined.append(p)
+        }
         guard Manifest.hasDotSegments(joined) else { return joined }
         return Manifest.normalize(joined)
     }

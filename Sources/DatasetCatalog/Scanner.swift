@@ -70,14 +70,7 @@ public struct Scanner: Sendable {
         DispatchQueue.global().async(group: loading) {
             do { knownState = try catalog.scanState() } catch { stateError = error }
         }
-        var indexOf: [String: Int] = [:]
-        var paths: [String] = []
-        var pathOfRow: [Int] = []
-        pathOfRow.reserveCapacity(manifest.count)
-        for r in 0..<manifest.count {
-            let p = manifest.resolvedPath(r)
-            if let i = indexOf[p] { pathOfRow.append(i) } else { indexOf[p] = paths.count; pathOfRow.append(paths.count); paths.append(p) }
-        }
+        let (paths, pathOfRow) = Self.uniquePaths(manifest)
         let allPaths = paths
         let directories = DirectoryHandles(paths: allPaths)
         phase("paths")
@@ -347,19 +340,28 @@ extension DirectoryHandles {
 }
 
 extension Scanner {
+    /// The manifest's distinct resolved paths, in order of first appearance, and for each row
+    /// the index of its path among them.
+    static func uniquePaths(_ manifest: Manifest) -> (paths: [String], pathOfRow: [Int]) {
+        let resolved = manifest.resolvedPaths()
+        var indexOf: [String: Int] = [:]
+        indexOf.reserveCapacity(resolved.count)
+        var paths: [String] = []
+        paths.reserveCapacity(resolved.count)
+        var pathOfRow: [Int] = []
+        pathOfRow.reserveCapacity(resolved.count)
+        for p in resolved {
+            if let i = indexOf[p] { pathOfRow.append(i) } else { indexOf[p] = paths.count; pathOfRow.append(paths.count); paths.append(p) }
+        }
+        return (paths, pathOfRow)
+    }
+
     /// What the catalog knows about a manifest's files, without scanning: the unique resolved
     /// paths, each row's index into them, the records (missing where the catalog has none) and
     /// the duplicate clusters among them.
     public static func catalogFacts(manifest: Manifest, catalog: Catalog) throws
         -> (paths: [String], pathOfRow: [Int], records: [CatalogRecord], clusters: [DuplicateCluster]) {
-        var paths: [String] = []
-        var index: [String: Int] = [:]
-        var pathOfRow: [Int] = []
-        pathOfRow.reserveCapacity(manifest.count)
-        for r in 0..<manifest.count {
-            let p = manifest.resolvedPath(r)
-            if let i = index[p] { pathOfRow.append(i) } else { index[p] = paths.count; pathOfRow.append(paths.count); paths.append(p) }
-        }
+        let (paths, pathOfRow) = uniquePaths(manifest)
         let found = try catalog.records(for: paths)
         let records = paths.map { found[$0] ?? CatalogRecord(path: $0, status: .missing) }
         let defaults = Scanner()
