@@ -125,14 +125,18 @@ public struct Scanner: Sendable {
                     try? catalog.checkpoint()
                 }
             }
-            for (k, (record, isNew)) in results.enumerated() {
-                slots[chunk[k]] = record
-                if isNew && record.status != .missing { summary.scanned += 1 } else if !isNew { summary.unchanged += 1 }
+            for k in results.indices {
+                let isNew = results[k].1
+                if isNew && results[k].0.status != .missing { summary.scanned += 1 } else if !isNew { summary.unchanged += 1 }
+                slots[chunk[k]] = results[k].0
             }
             start += chunk.count
             progress?(summary.unchanged + start, allPaths.count)
         }
-        let records = slots.map { $0! }
+        // Moved out of the slots, not copied (a copy retains each of a record's strings and arrays).
+        var records: [CatalogRecord] = []
+        records.reserveCapacity(slots.count)
+        for i in slots.indices { records.append(slots[i].take()!) }
         phase("examine and write")
         for r in records {
             switch r.status {

@@ -63,20 +63,21 @@ public enum ParallelMap {
     public static func run<T: Sendable>(count: Int, threads: Int, _ body: @Sendable (Int) -> T) -> [T] {
         if count == 0 { return [] }
         if threads <= 1 || count == 1 { return (0..<count).map(body) }
-        let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
-        results.initialize(repeating: nil)
-        defer { results.deinitialize(); results.deallocate() }
         let chunk = max(1, min(64, count / (threads * 8)))
         let next = Counter()
-        nonisolated(unsafe) let out = results
-        DispatchQueue.concurrentPerform(iterations: min(threads, count)) { _ in
-            while true {
-                let start = next.take(chunk)
-                if start >= count { break }
-                for i in start..<min(start + chunk, count) { out[i] = body(i) }
+        // Each result is initialised in place in the returned array's storage (every index
+        // exactly once, by whichever worker takes it): no optional wrapper and no copy after.
+        return [T](unsafeUninitializedCapacity: count) { storage, initialized in
+            nonisolated(unsafe) let out = storage.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: min(threads, count)) { _ in
+                while true {
+                    let start = next.take(chunk)
+                    if start >= count { break }
+                    for i in start..<min(start + chunk, count) { (out + i).initialize(to: body(i)) }
+                }
             }
+            initialized = count
         }
-        return results.map { $0! }
     }
 
     /// A lock-protected counter (contention is one increment per chunk).
