@@ -20,7 +20,7 @@ public struct CatalogRecord: Sendable, Equatable {
     public var bitDepth: Int?
     /// SHA-256 of the file's bytes (hex).
     public var sha256: String? {
-        didSet { contentPrefix = sha256.flatMap { UInt64($0.prefix(16), radix: 16) } }
+        didSet { contentPrefix = sha256.flatMap(Self.hexPrefix) }
     }
     /// The SHA-256's first 64 bits: what duplicate grouping compares (full hashes confirm).
     public var contentPrefix: UInt64?
@@ -28,6 +28,26 @@ public struct CatalogRecord: Sendable, Equatable {
     public var perceptualHash: UInt64?
     /// 16x16 grey thumbnail (256 bytes) that confirms near duplicates.
     public var thumbnail: [UInt8]?
+
+    /// The first 16 hex digits of `hex` as a number; nil when there are fewer or one is not a
+    /// hex digit. (By bytes: the generic `UInt64(_:radix:)` on a substring cost a scan more than
+    /// the hash's other bookkeeping.)
+    static func hexPrefix(_ hex: String) -> UInt64? {
+        var value: UInt64 = 0, n = 0
+        for c in hex.utf8 {
+            if n == 16 { break }
+            let d: UInt8
+            switch c {
+            case 48...57: d = c - 48
+            case 97...102: d = c - 87
+            case 65...70: d = c - 55
+            default: return nil
+            }
+            value = value << 4 | UInt64(d)
+            n += 1
+        }
+        return n == 16 ? value : nil
+    }
 
     public init(path: String, status: Status) {
         self.path = path

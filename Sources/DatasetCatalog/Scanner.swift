@@ -147,14 +147,34 @@ public struct Scanner: Sendable {
         }
         // Clusters depend only on the files' identities, hashes and splits and on the two
         // thresholds: when none changed since the last scan (a rescan), the stored ones hold.
-        let digest = clusterDigest(paths: paths, pathOfRow: pathOfRow, records: records, manifest: manifest)
         // When this scan wrote records, the clusters are worked out at once, while the writer
-        // finishes the last chunk, without first asking the catalog (which would wait for the
-        // writer): a stored set under the same digest would be the same clusters.
-        let cached = wroteRecords ? nil : try catalog.cachedClusters(digest: digest)
-        let clusters = try cached ?? Self.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records,
-                                                            nearDistance: nearDistance, nearDifference: nearDifference) { needed in
-            try catalog.details(for: needed)
+        // finishes the last chunk and the digest they are stored under is worked out on another
+        // thread, without first asking the catalog (which would wait for the writer): a stored
+        // set under the same digest would be the same clusters.
+        let found = records
+        let loadDetails = { (needed: [String]) in try catalog.details(for: needed) }
+        func compute() throws -> [DuplicateCluster] {
+            try Self.duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: found,
+                                       nearDistance: nearDistance, nearDifference: nearDifference, loadDetails: loadDetails)
+        }
+        let digest: String
+        let clusters: [DuplicateCluster]
+        let cached: [DuplicateCluster]?
+        if wroteRecords {
+            nonisolated(unsafe) var worked = ""
+            let digesting = DispatchGroup()
+            DispatchQueue.global().async(group: digesting) {
+                worked = self.clusterDigest(paths: paths, pathOfRow: pathOfRow, records: found, manifest: manifest)
+            }
+            cached = nil
+            let computed = Result { try compute() }
+            digesting.wait()
+            digest = worked
+            clusters = try computed.get()
+        } else {
+            digest = clusterDigest(paths: paths, pathOfRow: pathOfRow, records: found, manifest: manifest)
+            cached = try catalog.cachedClusters(digest: digest)
+            clusters = try cached ?? compute()
         }
         writes.wait()
         if let writeError { throw writeError }
@@ -171,28 +191,57 @@ public struct Scanner: Sendable {
     /// SHA-256 over what duplicate clusters depend on: the thresholds, then per file its path,
     /// status, size, modification time, content prefix and pHash, then each row's file and split.
     func clusterDigest(paths: [String], pathOfRow: [Int], records: [CatalogRecord], manifest: Manifest) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(paths.count * 96 + pathOfRow.count * 9)
-        func int(_ v: Int64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+        // Fed to the hash through one buffer by raw copies (appending the words and strings one
+        // by one to a growing array cost a first scan about 3 ms, serially, at its end).
+        var hasher = SHA256()
+        let capacity = 1 << 16
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+        defer { buffer.deallocate() }
+        var used = 0
+        func flush() {
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer, count: used))
+            used = 0
+        }
+        func int(_ v: Int64) {
+            if used + 8 > capacity { flush() }
+            buffer.storeBytes(of: v.littleEndian, toByteOffset: used, as: Int64.self)
+            used += 8
+        }
+        func byte(_ v: UInt8) {
+            if used == capacity { flush() }
+            buffer.storeBytes(of: v, toByteOffset: used, as: UInt8.self)
+            used += 1
+        }
+        func text(_ s: String) {
+            var s = s
+            s.withUTF8 { b in
+                if used + b.count > capacity { flush() }
+                if b.count > capacity { hasher.update(bufferPointer: UnsafeRawBufferPointer(b)); return }
+                if let base = b.baseAddress { (buffer + used).copyMemory(from: base, byteCount: b.count) }
+                used += b.count
+            }
+        }
         int(Int64(nearDistance))
         int(Int64(nearDifference.bitPattern))
-        for (i, p) in paths.enumerated() {
-            bytes.append(contentsOf: p.utf8)
-            bytes.append(0)
-            let r = records[i]
-            bytes.append(r.status == .ok ? 1 : r.status == .failed ? 2 : 3)
-            int(r.fileSize ?? -1)
-            int(r.mtimeNanoseconds ?? -1)
-            int(r.contentPrefix.map { Int64(bitPattern: $0) } ?? -1)
-            int(r.perceptualHash.map { Int64(bitPattern: $0) } ?? -1)
+        records.withUnsafeBufferPointer { records in
+            for (i, p) in paths.enumerated() {
+                text(p)
+                byte(0)
+                byte(records[i].status == .ok ? 1 : records[i].status == .failed ? 2 : 3)
+                int(records[i].fileSize ?? -1)
+                int(records[i].mtimeNanoseconds ?? -1)
+                int(records[i].contentPrefix.map { Int64(bitPattern: $0) } ?? -1)
+                int(records[i].perceptualHash.map { Int64(bitPattern: $0) } ?? -1)
+            }
         }
         let splits = manifest.column("split")
         for (row, p) in pathOfRow.enumerated() {
             int(Int64(p))
-            bytes.append(contentsOf: (splits?[row] ?? "").utf8)
-            bytes.append(0)
+            if let splits { text(splits[row]) }
+            byte(0)
         }
-        return SHA256.hash(data: bytes).hexString
+        flush()
+        return hasher.finalize().hexString
     }
 
     /// The record for one file, and whether it is new (false: the known record still holds).

@@ -11,12 +11,13 @@ extension Image {
 extension Digest {
     /// Lowercase hex.
     public var hexString: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        return withUnsafeBytes { bytes in
+        withUnsafeBytes { bytes in
             String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+                // Digits by arithmetic: no table to allocate on every call.
+                @inline(__always) func digit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
                 for (i, b) in bytes.enumerated() {
-                    out[2 * i] = digits[Int(b >> 4)]
-                    out[2 * i + 1] = digits[Int(b & 15)]
+                    out[2 * i] = digit(b >> 4)
+                    out[2 * i + 1] = digit(b & 15)
                 }
                 return bytes.count * 2
             }
