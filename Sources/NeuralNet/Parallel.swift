@@ -7,12 +7,13 @@ import Foundation
 public enum Parallel {
     nonisolated(unsafe) public static var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// Runs `body(task)` for task in 0..<count, over up to `threads` cores.
+    /// Runs `body(task)` for task in 0..<count, over up to `threads` cores: on the trainer's own
+    /// workers when they are free (see `WorkerPool`), else through Dispatch.
     @inline(__always)
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || threads <= 1 {
             for i in 0..<count { body(i) }
-        } else {
+        } else if !WorkerPool.shared.run(count, body) {
             DispatchQueue.concurrentPerform(iterations: count, execute: body)
         }
     }
