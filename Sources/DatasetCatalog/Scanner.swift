@@ -158,7 +158,7 @@ public struct Scanner: Sendable {
                                        nearDistance: nearDistance, nearDifference: nearDifference, loadDetails: loadDetails)
         }
         let digest: String
-        let clusters: [DuplicateCluster]
+        let computed: Result<[DuplicateCluster], Error>
         let cached: [DuplicateCluster]?
         if wroteRecords {
             nonisolated(unsafe) var worked = ""
@@ -167,17 +167,18 @@ public struct Scanner: Sendable {
                 worked = self.clusterDigest(paths: paths, pathOfRow: pathOfRow, records: found, manifest: manifest)
             }
             cached = nil
-            let computed = Result { try compute() }
+            computed = Result { try compute() }
             digesting.wait()
             digest = worked
-            clusters = try computed.get()
         } else {
             digest = clusterDigest(paths: paths, pathOfRow: pathOfRow, records: found, manifest: manifest)
             cached = try catalog.cachedClusters(digest: digest)
-            clusters = try cached ?? compute()
+            computed = Result { try cached ?? compute() }
         }
+        // Whatever failed, the writer has finished before the scan returns or throws.
         writes.wait()
         if let writeError { throw writeError }
+        let clusters = try computed.get()
         if cached == nil { try catalog.storeClusters(clusters, digest: digest) }
         phase("duplicates")
         let groups = clusters.filter { $0.paths.count > 1 }
