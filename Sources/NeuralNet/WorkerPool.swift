@@ -9,9 +9,11 @@ import Glibc
 /// anything else runnable) for a while after a job before it sleeps.
 ///
 /// The trainer runs a parallel region every layer of every batch, with a few microseconds of
-/// serial work between them. Dispatch parks its workers at once, and waking one took 25 to 80 us
-/// on the 2-core VMs here, as long as a linear probe's whole pass over a sub-batch, so the second
-/// core joined each region late. These workers are still awake when the next region starts.
+/// serial work between them. Dispatch parks its workers at once, and waking one took about 50 us
+/// on the 2-core Zen 5 VM here (two 100 us tasks after 10 us of serial work: 150 to 155 us, the
+/// median of 3,000), a fifth of a linear probe's pass over a batch, so the second core joined
+/// each region late. These workers are still awake when the next region starts (the same two
+/// tasks: 100.6 us).
 ///
 /// One job at a time: a caller that finds the pool busy (a nested region, or another thread's)
 /// gets `false` and runs its job some other way. Tasks are claimed from a shared counter, so
