@@ -29,8 +29,8 @@ final class WorkerPool: @unchecked Sendable {
     /// The current job's number; a worker that sees it change joins the job.
     private let generation = Atomic<Int>(0)
     private let next = Atomic<Int>(0)
-    private let done = Atomic<Int>(0)
-    /// Workers inside the current job: the caller returns only when none is.
+    /// Workers inside the current job: when the caller has run out of tasks to claim, any task
+    /// still running is an active worker's, so the job is finished when none is active.
     private let active = Atomic<Int>(0)
     // Written under `lock` while no worker is active, read under `lock` when joining.
     private let lock = NSCondition()
@@ -53,13 +53,12 @@ final class WorkerPool: @unchecked Sendable {
             self.body = body
             self.count = count
             next.store(0, ordering: .relaxed)
-            done.store(0, ordering: .relaxed)
             generation.add(1, ordering: .releasing)
             if sleepers > 0 { lock.broadcast() }
             lock.unlock()
             work(body, count)
-            while done.load(ordering: .acquiring) < count { spinPause() }
-            // No worker may still hold the job when it is retired.
+            // Every task is claimed; the job is retired once no worker is still in it (running
+            // its last task, or holding the closure).
             while true {
                 lock.lock()
                 if active.load(ordering: .acquiring) == 0 {
@@ -79,7 +78,6 @@ final class WorkerPool: @unchecked Sendable {
             let i = next.add(1, ordering: .relaxed).oldValue
             if i >= count { return }
             body(i)
-            done.add(1, ordering: .releasing)
         }
     }
 
