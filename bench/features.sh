@@ -4,7 +4,8 @@
 # LogisticRegression on the same files, in the same run, 2 threads each. Curate's figures come
 # from `curate bench features`: the median epoch, its GB/s of feature data, and that as a share
 # of this machine's copy bandwidth (1 GiB memcpy) and of the file's own read bandwidth (every
-# row summed in a shuffled order) measured in the same process.
+# row summed in a shuffled order) measured in the same process, and how much of the file the
+# kernel maps in 2 MiB pages (pass --cold to `curate bench features` to read it afresh into them).
 #   bench/features.sh [--data DIR] [--epochs E] [--rows N] [--skip-logreg]
 # Needs the peers' virtual environment (../peers-venv, see ../shared/peers/README.md); makes the
 # data with bench/make_features.py when DIR lacks it (about 3.2 GB on disk).
@@ -36,7 +37,10 @@ c = json.load(open(sys.argv[1] + "/curate.json"))
 p = json.load(open(sys.argv[1] + "/peer.json"))
 sgd = p["sgd"]; lr = p.get("logreg")
 print(f"{c['rows']:,} x {c['dimension']} float32 ({c['bytes'] / 1e9:.2f} GB), {c['layout']}; 2 threads each\n")
-print(f"copy bandwidth {c['copy_gb_per_s']:.2f} GB/s; the file read in epoch order {c['read_gb_per_s']:.2f} GB/s\n")
+huge = c.get("share_in_2mib_pages")
+pages = f"; {100 * huge:.0f}% of the file mapped in 2 MiB pages" if huge is not None else ""
+print(f"copy bandwidth {c['copy_gb_per_s']:.2f} GB/s; the file read in shuffled order {c['read_gb_per_s']:.2f} GB/s{pages}")
+print(f"the probe's epoch: {100 * c['share_of_read']:.0f}% of that read bandwidth\n")
 print("| | median epoch (s) | GB/s | share of copy bandwidth | test accuracy |")
 print("|---|---:|---:|---:|---:|")
 print(f"| Curate linear probe (SGD, batch {c['batch_size']}) | {c['median_epoch_seconds']:.3f} | {c['epoch_gb_per_s']:.2f} | {100 * c['share_of_copy']:.0f}% | {100 * c['test_accuracy']:.2f}% |")

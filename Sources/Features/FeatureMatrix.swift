@@ -150,6 +150,13 @@ public final class FeatureMatrix: @unchecked Sendable {
 }
 
 /// A read-only memory map of a whole file.
+///
+/// The map asks for transparent huge pages (`MADV_HUGEPAGE`): pages of the file that are not
+/// yet in the page cache are then read into 2 MiB folios and mapped 2 MiB at a time, so a pass
+/// over the rows in shuffled order walks one page table entry per 2 MiB, not per 4 KiB. (Pages
+/// already cached in small folios stay as they are; the kernel may also decline.) On this
+/// machine (kernel 6.18) it made a linear probe's shuffled epoch over 3 GB of features 6 to 12%
+/// faster, in every one of 20 alternating pairs.
 final class MappedFile: @unchecked Sendable {
     let base: UnsafeRawPointer
     let size: Int
@@ -171,6 +178,8 @@ final class MappedFile: @unchecked Sendable {
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw FeatureError(path, "cannot map: " + String(cString: strerror(errno)))
         }
+        // Advice only: where huge pages are off or unsupported it fails, and nothing changes.
+        _ = madvise(p, size, Int32(MADV_HUGEPAGE))
         base = UnsafeRawPointer(p)
         mapped = true
     }
