@@ -39,6 +39,7 @@ extension BenchCommand {
         func run() throws {
             if let threads { Parallel.threads = max(1, threads) }
             if cold {
+                guard !features.hasPrefix("column:") else { throw ValidationError("--cold drops a feature file from the page cache; \(features) is a manifest column") }
                 let fd = open(features, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw ValidationError("\(features): cannot open: \(String(cString: strerror(errno)))") }
                 _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
@@ -144,6 +145,7 @@ extension BenchCommand {
                                 j &+= 64
                             }
                             while j + 16 <= d { a += p.loadUnaligned(fromByteOffset: j &* 4, as: V.self); j &+= 16 }
+                            while j < d { b[0] += p.load(fromByteOffset: j &* 4, as: Float.self); j &+= 1 }
                         }
                         sink += a + b
                     }
