@@ -60,6 +60,9 @@ public struct DatasetAudit: Sendable {
         // Each analysis is independent: one per core, results in order.
         let jobs = analyses
         let positive = options.positiveLabel
+        if let positive, !label.values.contains(positive) {
+            throw AuditError.unknownValue(file: path, column: options.labelColumn, value: positive, known: label.values)
+        }
         let attributes = ParallelMap.run(count: jobs.count, threads: ProcessInfo.processInfo.activeProcessorCount) { i in
             AttributeAudit.compute(name: jobs[i].0, label: label, attribute: jobs[i].1, weights: weights, positive: positive)
         }

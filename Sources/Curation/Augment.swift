@@ -22,6 +22,11 @@ extension Strategies {
         case .equalAdd(let n): deficits = cells.sizes.map { _ in n }
         }
         guard pool != nil || !transforms.isEmpty else { throw CurationError("augment needs --pool, --transforms, or both") }
+        guard deficits.allSatisfy({ $0 >= 0 }) else { throw CurationError("the number of rows to add must not be negative") }
+        let (added, overflow) = deficits.reduce((0, false)) { a, d in let (s, o) = a.0.addingReportingOverflow(d); return (s, a.1 || o) }
+        guard !overflow, added <= Strategies.maxRows - m.count else {
+            throw CurationError("adding \(overflow ? "that many" : String(added)) rows would make more than \(Strategies.maxRows)")
+        }
         // The pool's synthetic rows by cell.
         var poolMembers = [[Int]](repeating: [], count: cells.names.count)
         if let (p, file) = pool {

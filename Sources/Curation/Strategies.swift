@@ -15,11 +15,14 @@ public struct CurationResult: Sendable {
 }
 
 public enum Strategies {
+    /// The most rows a strategy that adds rows may produce.
+    public static let maxRows = 100_000_000
+
     /// Every cell cut to `perCell` rows (default: the smallest cell's size), uniformly at
     /// random without replacement; rows keep their manifest order.
     public static func undersample(_ m: Manifest, cells: Cells, perCell: Int?, seed: UInt64) throws -> CurationResult {
         let target = perCell ?? cells.sizes.min() ?? 0
-        guard target > 0 else { throw CurationError("the target of 0 rows per cell would empty the set") }
+        guard target > 0 else { throw CurationError("the target of \(target) rows per cell would empty the set") }
         var rows: [Int] = []
         var warnings: [String] = []
         for (c, members) in cells.members.enumerated() {
@@ -43,6 +46,12 @@ public enum Strategies {
     /// rows with replacement; the originals are all kept, weights carried along.
     public static func oversample(_ m: Manifest, cells: Cells, perCell: Int?, seed: UInt64) throws -> CurationResult {
         let target = perCell ?? cells.sizes.max() ?? 0
+        guard target > 0 else { throw CurationError("the target of \(target) rows per cell would empty the set") }
+        // Refused before any row is drawn: a mistyped target would otherwise fill memory.
+        let total = cells.members.reduce(0) { $0 + max($1.count, target) }
+        guard total <= maxRows else {
+            throw CurationError("\(target) rows per cell would make \(total) rows, over the limit of \(maxRows)")
+        }
         var rows: [Int] = []
         var warnings: [String] = []
         for (c, members) in cells.members.enumerated() {

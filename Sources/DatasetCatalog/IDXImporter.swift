@@ -32,10 +32,13 @@ public enum IDXImporter {
             let o = 4 + 4 * d
             dims.append(Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]))
         }
-        let expected = dims.reduce(1, *)
+        // Each dimension is a 32-bit count, so a damaged header can declare more than Int holds.
+        var expected: Int? = 1
+        for d in dims { expected = expected.flatMap { e in let (p, o) = e.multipliedReportingOverflow(by: d); return o ? nil : p } }
         let body = b.count - 4 - 4 * ndims
-        guard expected == body else {
-            throw ManifestError(file: path, "IDX header declares \(dims.map(String.init).joined(separator: "x")) = \(expected) bytes, the file holds \(body)")
+        let shape = dims.map(String.init).joined(separator: "x")
+        guard let expected, expected == body else {
+            throw ManifestError(file: path, "IDX header declares \(shape) = \(expected.map { "\($0) bytes" } ?? "more bytes than a file can hold"), the file holds \(body)")
         }
         return Array3(dimensions: dims, bytes: Array(b[(4 + 4 * ndims)...]))
     }
@@ -53,6 +56,9 @@ public enum IDXImporter {
             throw ManifestError(file: labels, "\(labs.dimensions[0]) labels for \(imgs.dimensions[0]) images in \(images)")
         }
         let n = min(imgs.dimensions[0], limit ?? Int.max), h = imgs.dimensions[1], w = imgs.dimensions[2]
+        guard w > 0, h > 0 || n == 0 else {
+            throw ManifestError(file: images, "IDX images are \(h) rows x \(w) columns; an image needs at least one of each")
+        }
         if let names = classNames, let bad = labs.bytes.prefix(n).first(where: { Int($0) >= names.count }) {
             throw ManifestError(file: labels, "label \(bad) has no class name (\(names.count) given)")
         }

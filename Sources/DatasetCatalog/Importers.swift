@@ -55,6 +55,13 @@ public enum Importers {
         }
         let names = lines[1].split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard !names.isEmpty else { throw ManifestError(file: attrPath, line: 2, "expected the attribute names on the second line") }
+        var seen = Set<String>()
+        for n in names {
+            guard !Manifest.reservedColumns.contains(n) else {
+                throw ManifestError(file: attrPath, line: 2, "attribute '\(n)' has the name of a column the manifest reserves (\(Manifest.reservedColumns.sorted().joined(separator: ", ")))")
+            }
+            guard seen.insert(n).inserted else { throw ManifestError(file: attrPath, line: 2, "attribute '\(n)' appears twice") }
+        }
         let imageDir = FileManager.default.fileExists(atPath: root + "/img_align_celeba") ? "img_align_celeba" : "img_celeba"
         var manifest = Manifest(columns: ["path", "split"] + names, baseDirectory: URL(fileURLWithPath: root).standardizedFileURL.path)
         var rowOf: [String: Int] = [:]

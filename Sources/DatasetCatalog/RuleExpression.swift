@@ -70,8 +70,15 @@ public indirect enum RuleExpression: Sendable, Equatable {
     }
 
     /// Parses a rule; the error says what was expected where.
+    /// Rules are evaluated by recursion over their tree: these bounds keep its depth small.
+    static let maxTokens = 4096, maxNesting = 64
+
     public static func parse(_ text: String) throws -> RuleExpression {
-        var p = Parser(tokens: try tokenize(text), text: text)
+        let tokens = try tokenize(text)
+        guard tokens.count <= maxTokens else {
+            throw ParseError(message: "rule of \(tokens.count) tokens is over the limit of \(maxTokens): '\(text.prefix(60))...'")
+        }
+        var p = Parser(tokens: tokens, text: text)
         let e = try p.orExpr()
         guard p.pos == p.tokens.count else { throw ParseError(message: "unexpected '\(p.tokens[p.pos])' in rule '\(text)'") }
         return e
@@ -113,6 +120,13 @@ public indirect enum RuleExpression: Sendable, Equatable {
         var tokens: [String]
         var text: String
         var pos = 0
+        var nesting = 0
+        mutating func enter() throws {
+            nesting += 1
+            guard nesting <= RuleExpression.maxNesting else {
+                throw ParseError(message: "rule nests parentheses and negations more than \(RuleExpression.maxNesting) deep: '\(text.prefix(60))...'")
+            }
+        }
 
         mutating func peek() -> String? { pos < tokens.count ? tokens[pos] : nil }
         mutating func take() throws -> String {
@@ -133,12 +147,19 @@ public indirect enum RuleExpression: Sendable, Equatable {
             return e
         }
         mutating func notExpr() throws -> RuleExpression {
-            if let t = peek(), t == "!" || t == "not" { pos += 1; return .not(try notExpr()) }
+            if let t = peek(), t == "!" || t == "not" {
+                pos += 1
+                try enter()
+                defer { nesting -= 1 }
+                return .not(try notExpr())
+            }
             return try primary()
         }
         mutating func primary() throws -> RuleExpression {
             let t = try take()
             if t == "(" {
+                try enter()
+                defer { nesting -= 1 }
                 let e = try orExpr()
                 guard try take() == ")" else { throw ParseError(message: "expected ')' in rule '\(text)'") }
                 return e

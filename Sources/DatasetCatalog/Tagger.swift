@@ -56,7 +56,7 @@ public enum TagOperation: Sendable {
         do {
             return .rule(new: new, expression: try RuleExpression.parse(String(text[text.index(after: eq)...])))
         } catch {
-            throw TagError("--rule '\(text)': \(error)")
+            throw TagError("--rule '\(text.count > 80 ? text.prefix(77) + "..." : text)': \(error)")
         }
     }
 
@@ -89,9 +89,10 @@ struct Band {
         low = l
         high = h
     }
-    /// Integer bands (`20-39`) cover up to the next band's start: 39.5 is in 20-39.
+    /// Integer bands (`20-39`) cover up to the next band's start when it follows within 1
+    /// (`40-59`): 39.5 is in 20-39. A value in a wider gap (25 with `0-19,60+`) is in no band.
     func contains(_ v: Double, next: Band?) -> Bool {
-        if let next, next.low > high { return v >= low && v < next.low }
+        if let next, next.low > high, next.low <= high + 1 { return v >= low && v < next.low }
         return v >= low && v <= high
     }
 }
@@ -112,6 +113,8 @@ public struct Tagger {
         var m = input
         var problems: [String] = []
         for op in operations {
+            // The path column names the images: no operation may write it.
+            let pathsBefore = m.column("path")
             switch op {
             case .pathRegex(let pattern):
                 let regex: Regex<AnyRegexOutput>
@@ -167,6 +170,9 @@ public struct Tagger {
                 for t in tags {
                     m.setColumn(t, facts.map { f in f.map { Self.pixelTag(t, width: $0.width, height: $0.height, stats: $0.stats) } ?? "" })
                 }
+            }
+            if m.column("path") != pathsBefore {
+                throw TagError("a tag operation would overwrite the path column, which names the images: give its result another column name")
             }
         }
         return (m, problems)

@@ -1,4 +1,5 @@
 import Foundation
+import Curation
 import Training
 import Yams
 
@@ -91,6 +92,13 @@ public struct ExperimentManifest: Sendable {
     public static let standardCounterpart = ["robust": "clean", "biased-robust": "biased"]
     static let recipeKeys: Set<String> = ["model", "size", "channels", "epochs", "source_epochs", "batch_size", "lr"]
     static let strategies: Set<String> = ["undersample", "oversample", "reweight", "correlate", "proportion", "augment", "ffr"]
+    /// Interventions that a name alone selects, beside the strategies.
+    static let namedInterventions: Set<String> = ["none", "group-dro", "jtt", "dfr"]
+    /// The options each strategy reads ("" : an intervention without a strategy takes none).
+    static let optionKeys: [String: Set<String>] = [
+        "undersample": ["by", "per_cell"], "oversample": ["by", "per_cell"], "reweight": ["by", "method"],
+        "correlate": ["label", "strength"], "proportion": ["group", "share"], "augment": ["by", "pool", "transforms"], "ffr": ["pool"],
+    ]
 
     public static func load(_ path: String) throws -> ExperimentManifest {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ExperimentError(path, nil, "cannot read the file") }
@@ -110,6 +118,7 @@ public struct ExperimentManifest: Sendable {
         for (k, v) in top {
             guard let key = k.string else { throw fail(k, "keys must be strings") }
             guard topKeys.contains(key) else { throw fail(k, "unknown key '\(key)' (known: \(topKeys.sorted().joined(separator: ", ")))") }
+            guard fields[key] == nil else { throw fail(k, "key '\(key)' is given twice") }
             fields[key] = v
         }
         func string(_ n: Node?, _ what: String) throws -> String {
@@ -210,9 +219,6 @@ public struct ExperimentManifest: Sendable {
             for key in ["target", "test"] where m.features[key] == nil {
                 throw fail(f, "features need at least target and test (and the sources the experiment uses)")
             }
-            for i in m.interventions where i.strategy == "augment" || i.strategy == "ffr" {
-                throw fail(f, "intervention \(i.name): \(i.strategy!) makes new images, which a feature file cannot cover; use images, or another strategy")
-            }
         }
         if m.benchmark == nil {
             for key in ["source_biased", "source_clean", "target", "test"] where m.datasets[key] == nil {
@@ -227,14 +233,21 @@ public struct ExperimentManifest: Sendable {
         }
         for item in ins {
             if let s = item.scalar?.string {
+                guard strategies.contains(s) || namedInterventions.contains(s) else {
+                    throw fail(item, "unknown intervention '\(s)': a name alone must be one of \((namedInterventions.sorted() + strategies.sorted()).joined(separator: ", ")); "
+                               + "or give a mapping with a name and a strategy, loss or mode")
+                }
                 m.interventions.append(Intervention(name: s, strategy: strategies.contains(s) ? s : nil, options: [:],
                                                     loss: ["group-dro", "jtt"].contains(s) ? s : "erm", mode: s == "dfr" ? "last-layer" : nil))
                 continue
             }
             guard let map = item.mapping else { throw fail(item, "an intervention is a name or a mapping") }
             var i = Intervention(name: "", strategy: nil, options: [:], loss: "erm", mode: nil)
+            var optionNodes: [String: Node] = [:]
             for (k, v) in map {
                 let key = try string(k, "a key")
+                guard optionNodes[key] == nil else { throw fail(k, "key '\(key)' is given twice") }
+                optionNodes[key] = k
                 let value: String
                 if let seq = v.sequence { value = try seq.map { try string($0, key) }.joined(separator: ",") } else { value = try string(v, key) }
                 switch key {
@@ -258,7 +271,35 @@ public struct ExperimentManifest: Sendable {
                 }
             }
             guard !i.name.isEmpty else { throw fail(item, "an intervention needs a name") }
+            // Each option is checked against its strategy here: a misspelt key or a bad value
+            // must not quietly run the strategy's default.
+            let allowed = optionKeys[i.strategy ?? ""] ?? []
+            for (key, value) in i.options.sorted(by: { $0.key < $1.key }) {
+                let node = optionNodes[key]
+                guard allowed.contains(key) else {
+                    throw fail(node, "intervention \(i.name): unknown key '\(key)'" + (i.strategy.map { " for \($0) (\(allowed.sorted().joined(separator: ", ")))" } ?? " (it has no strategy; give strategy: first)"))
+                }
+                switch key {
+                case "per_cell":
+                    guard let n = Int(value), n > 0 else { throw fail(node, "intervention \(i.name): per_cell must be a positive integer, not '\(value)'") }
+                case "method":
+                    guard Strategies.ReweightMethod(rawValue: value) != nil else {
+                        throw fail(node, "intervention \(i.name): unknown method '\(value)' (\(Strategies.ReweightMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    }
+                case "strength":
+                    guard let x = Double(value), x.isFinite, (-1...1).contains(x) else { throw fail(node, "intervention \(i.name): strength must be a number from -1 to 1, not '\(value)'") }
+                case "share":
+                    guard let x = Double(value), x.isFinite, (0...1).contains(x) else { throw fail(node, "intervention \(i.name): share must be a number from 0 to 1, not '\(value)'") }
+                case "transforms":
+                    do { _ = try AugmentTransform.parse(value) } catch { throw fail(node, "intervention \(i.name): \(error)") }
+                default: break
+                }
+            }
+            if i.strategy == "proportion" && i.options["group"] == nil { throw fail(item, "intervention \(i.name): proportion needs a group (a value of the attribute)") }
             m.interventions.append(i)
+        }
+        if !m.features.isEmpty, let i = m.interventions.first(where: { $0.strategy == "augment" || $0.strategy == "ffr" }) {
+            throw fail(fields["features"], "intervention \(i.name): \(i.strategy!) makes new images, which a feature file cannot cover; use images, or another strategy")
         }
         let names = m.interventions.map(\.name)
         if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) { throw fail(fields["interventions"], "two interventions are named '\(dup)'") }

@@ -62,9 +62,69 @@ public final class ExperimentRunner {
         return d
     }
 
+    /// What the cached cells, sources and targets under DIR were made with, beside their keys:
+    /// the recipe, data and evaluation (`settings`) and each intervention's definition. Seeds,
+    /// interventions, sources and transfers may be added to a run; changing these may not.
+    public struct RunSettings: Codable, Equatable, Sendable {
+        public var settings: [String: String]
+        public var interventions: [String: String]
+    }
+
+    public var runSettings: RunSettings {
+        let m = manifest
+        var s: [String: String] = [
+            "attribute": m.attribute, "by": m.by.joined(separator: ","), "model": m.model, "size": String(m.size),
+            "channels": String(m.channels), "epochs": String(m.epochs), "source_epochs": String(m.sourceEpochs),
+            "batch_size": String(m.batchSize), "lr": "\(m.learningRate)",
+            "adversarial": m.adversarial?.description ?? "none", "attack": m.attack?.description ?? "none",
+        ]
+        if let b = m.benchmark {
+            s["benchmark"] = "\(b) per_class \(m.benchmarkSize.perClass) target_per_class \(m.benchmarkSize.targetPerClass.map(String.init) ?? "default") test_per_class \(m.benchmarkSize.testPerClass)"
+        }
+        for (k, v) in m.datasets { s["datasets." + k] = v }
+        for (k, v) in m.features { s["features." + k] = v }
+        var interventions: [String: String] = [:]
+        for i in m.interventions {
+            let options = i.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            interventions[i.name] = "strategy \(i.strategy ?? "none") loss \(i.loss) mode \(i.mode ?? "transfer") feature_distance \(i.featureDistance.map { "\($0)" } ?? "none") adversarial \(i.adversarial) options [\(options)]"
+        }
+        return RunSettings(settings: s, interventions: interventions)
+    }
+
+    /// Checks `DIR/settings.json` against this manifest (refusing a run whose finished cells were
+    /// made otherwise) and records the manifest's interventions in it.
+    func checkSettings() throws {
+        let path = outDir + "/settings.json"
+        var current = runSettings
+        if FileManager.default.fileExists(atPath: path) {
+            let stored: RunSettings
+            do { stored = try JSONDecoder().decode(RunSettings.self, from: try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+                throw ExperimentError(manifest.file, nil, "\(path) is unreadable (\(error.localizedDescription)): delete it only if the run's cells were made with this manifest, or use another --out")
+            }
+            var changed = Set(stored.settings.keys).union(current.settings.keys).filter { stored.settings[$0] != current.settings[$0] }.sorted()
+            changed += current.interventions.keys.filter { stored.interventions[$0] != nil && stored.interventions[$0] != current.interventions[$0] }
+                .sorted().map { "intervention \($0)" }
+            guard changed.isEmpty else {
+                let detail = changed.prefix(4).map { key -> String in
+                    let name = key.hasPrefix("intervention ") ? String(key.dropFirst(13)) : key
+                    let (was, now) = key.hasPrefix("intervention ") ? (stored.interventions[name], current.interventions[name]) : (stored.settings[key], current.settings[key])
+                    return "\(key): was \(was ?? "unset"), now \(now ?? "unset")"
+                }.joined(separator: "; ")
+                throw ExperimentError(manifest.file, nil, "\(outDir) holds a run made with other settings (\(detail)); its cells would answer for this manifest: use another --out, or delete \(outDir)")
+            }
+            for (k, v) in stored.interventions where current.interventions[k] == nil { current.interventions[k] = v }
+            if current == stored { return }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try AtomicFile.write(try encoder.encode(current), to: path)
+    }
+
     /// Runs every cell not yet done; returns the keys of all cells.
     @discardableResult
     public func run() throws -> [CellKey] {
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        try checkSettings()
         let data = try datasets()
         for sub in ["cells", "sources", "targets"] {
             try FileManager.default.createDirectory(atPath: "\(outDir)/\(sub)", withIntermediateDirectories: true)
@@ -81,19 +141,30 @@ public final class ExperimentRunner {
                         done += 1
                         let path = "\(outDir)/cells/\(key.file)"
                         if FileManager.default.fileExists(atPath: path) {
+                            // A damaged cell (cells are written whole, so only by hand) is run again.
+                            guard let bytes = FileManager.default.contents(atPath: path),
+                                  (try? JSONSerialization.jsonObject(with: bytes)) is [String: Any] else {
+                                progress?("[\(done)/\(total)] \(path) is damaged: running the cell again")
+                                try runAndWrite(key, intervention: intervention, data: data, to: path, done: done, total: total)
+                                continue
+                            }
                             progress?("[\(done)/\(total)] \(key.intervention) \(transfer) from \(source), seed \(seed): done before")
                             continue
                         }
-                        let start = Date()
-                        let metrics = try runCell(key, intervention: intervention, data: data)
-                        try AtomicFile.write(Data((metrics.rendered() + "\n").utf8), to: path)
-                        progress?(String(format: "[%d/%d] %@ %@ from %@, seed %llu: %.1fs", done, total, key.intervention, transfer, source, seed,
-                                         Date().timeIntervalSince(start)))
+                        try runAndWrite(key, intervention: intervention, data: data, to: path, done: done, total: total)
                     }
                 }
             }
         }
         return keys
+    }
+
+    func runAndWrite(_ key: CellKey, intervention: Intervention, data: [String: String], to path: String, done: Int, total: Int) throws {
+        let start = Date()
+        let metrics = try runCell(key, intervention: intervention, data: data)
+        try AtomicFile.write(Data((metrics.rendered() + "\n").utf8), to: path)
+        progress?(String(format: "[%d/%d] %@ %@ from %@, seed %llu: %.1fs", done, total, key.intervention, key.transfer, key.source, key.seed,
+                         Date().timeIntervalSince(start)))
     }
 
     func recipe(seed: UInt64, epochs: Int) -> TrainingRecipe {

@@ -54,8 +54,11 @@ public enum ExperimentResults {
     public static func loadCells(_ dir: String) throws -> [Cell] {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/cells").filter { $0.hasSuffix(".json") }.sorted()
         return try files.map { f in
-            let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/cells/\(f)"))
-            guard let o = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ExperimentError("\(dir)/cells/\(f)", nil, "not a cell") }
+            let path = "\(dir)/cells/\(f)"
+            guard let data = FileManager.default.contents(atPath: path) else { throw ExperimentError(path, nil, "cannot read the file") }
+            guard let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                throw ExperimentError(path, nil, "not a cell's JSON object (damaged?): delete it and run again to redo the cell")
+            }
             var values: [String: Double] = [:]
             for m in metrics { if let v = o[m] as? Double { values[m] = v } else if let v = o[m] as? Int { values[m] = Double(v) } }
             for r in o["robust"] as? [[String: Any]] ?? [] {

@@ -262,9 +262,9 @@ enum NPY {
         }
         let (rows, cols) = (fields.shape[0], fields.shape[1])
         let offset = start + headerLength
-        let (need, overflow) = rows.multipliedReportingOverflow(by: cols * dtype.size)
-        guard !overflow, offset + need <= bytes.count else {
-            throw FeatureError(path, "shape (\(rows), \(cols)) \(dtype.rawValue) needs \(need) bytes of data; the file holds \(bytes.count - offset)")
+        guard let need = dataBytes(rows: rows, cols: cols, size: dtype.size), need <= bytes.count - offset else {
+            let what = dataBytes(rows: rows, cols: cols, size: dtype.size).map { "\($0) bytes of data" } ?? "more data than a file can hold"
+            throw FeatureError(path, "shape (\(rows), \(cols)) \(dtype.rawValue) needs \(what); the file holds \(bytes.count - offset) bytes after its header")
         }
         let order = fields.fortranOrder ? "Fortran order" : "C order"
         return FeatureMatrix.over(file, path: path, offset: offset, rows: rows, cols: cols, dtype: dtype,
@@ -312,6 +312,14 @@ enum NPY {
     }
 }
 
+/// rows x cols x size, or nil when it overflows (a damaged header can declare any shape).
+func dataBytes(rows: Int, cols: Int, size: Int) -> Int? {
+    guard rows >= 0, cols >= 0 else { return nil }
+    let (a, o1) = rows.multipliedReportingOverflow(by: cols)
+    let (b, o2) = a.multipliedReportingOverflow(by: size)
+    return o1 || o2 ? nil : b
+}
+
 /// The safetensors format: an 8-byte little-endian header length, a JSON header naming each
 /// tensor's dtype, shape and data offsets (relative to the end of the header), then the data.
 enum Safetensors {
@@ -331,10 +339,22 @@ enum Safetensors {
             throw FeatureError(path, "holds \(names.count) tensors (\(names.prefix(5).joined(separator: ", "))); features need exactly one 2-D tensor")
         }
         guard let entry = header[name] as? [String: Any], let dtypeName = entry["dtype"] as? String,
-              let shape = (entry["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-              let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offsets.count == 2 else {
+              let shapeList = entry["shape"] as? [Any], let offsetList = entry["data_offsets"] as? [Any] else {
             throw FeatureError(path, "tensor \"\(name)\" lacks a dtype, shape or data_offsets")
         }
+        // Every entry a non-negative integer: JSONSerialization gives 12.7 and "x" too, and a
+        // damaged header must not be truncated or filtered into a plausible one.
+        func sizes(_ list: [Any], _ key: String) throws -> [Int] {
+            try list.map { value in
+                guard let n = value as? NSNumber,
+                      let d = Double(exactly: n.doubleValue), d >= 0, d == d.rounded(), d < 0x1p62 else {
+                    throw FeatureError(path, "tensor \"\(name)\" has \(key) \(list), not a list of sizes (whole numbers from 0 to 2^62)")
+                }
+                return Int(d)
+            }
+        }
+        let shape = try sizes(shapeList, "shape"), offsets = try sizes(offsetList, "data_offsets")
+        guard offsets.count == 2 else { throw FeatureError(path, "tensor \"\(name)\" has data_offsets \(offsets), not [begin, end]") }
         let dtype: FeatureDType
         switch dtypeName {
         case "F32": dtype = .float32
@@ -344,9 +364,10 @@ enum Safetensors {
         }
         guard shape.count == 2 else { throw FeatureError(path, "tensor \"\(name)\" has shape \(shape), not N x D") }
         let (rows, cols) = (shape[0], shape[1])
-        let need = rows * cols * dtype.size
-        guard offsets[0] >= 0, offsets[1] - offsets[0] == need, headerEnd + offsets[1] <= bytes.count else {
-            throw FeatureError(path, "tensor \"\(name)\" \(shape) \(dtypeName) needs \(need) bytes; its data_offsets \(offsets) do not fit the file")
+        guard let need = dataBytes(rows: rows, cols: cols, size: dtype.size),
+              offsets[0] <= offsets[1], offsets[1] - offsets[0] == need, offsets[1] <= bytes.count - headerEnd else {
+            let what = dataBytes(rows: rows, cols: cols, size: dtype.size).map { "\($0) bytes" } ?? "more data than a file can hold"
+            throw FeatureError(path, "tensor \"\(name)\" \(shape) \(dtypeName) needs \(what); its data_offsets \(offsets) do not fit the file's \(bytes.count - headerEnd) bytes of data")
         }
         return FeatureMatrix.over(file, path: path, offset: headerEnd + offsets[0], rows: rows, cols: cols, dtype: dtype,
                                   columnMajor: false, describe: "safetensors \(dtypeName) tensor \"\(name)\"")

@@ -1,23 +1,60 @@
 import Foundation
 
+/// A file that could not be written, with the path and the reason.
+public struct FileWriteError: Error, CustomStringConvertible, LocalizedError, Sendable {
+    public var path: String
+    public var reason: String
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+    public var description: String { "\(path): cannot write: \(reason)" }
+    public var errorDescription: String? { description }
+}
+
 /// Replaces a file atomically: the bytes go to a temporary file beside it, which is then renamed,
 /// so a reader never sees a half-written file and a failure leaves the old one in place. Missing
 /// parent folders are created.
 public enum AtomicFile {
+    /// - Throws: `FileWriteError` naming `path`; the old file, if any, is untouched.
     public static func write(_ data: Data, to path: String) throws {
+        try checkWritable(path)
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent()
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        } catch {
+            throw FileWriteError(path: path, reason: "cannot create its folder \(dir.path)")
+        }
         do {
             try data.write(to: tmp)
-            if rename(tmp.path, url.path) != 0 {
-                let err = String(cString: strerror(errno))
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "rename failed: \(err)"])
-            }
         } catch {
             try? FileManager.default.removeItem(at: tmp)
-            throw error
+            throw FileWriteError(path: path, reason: "writing the temporary file failed (\((error as NSError).localizedFailureReason ?? "\(error)"))")
+        }
+        if rename(tmp.path, url.path) != 0 {
+            let err = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: tmp)
+            throw FileWriteError(path: path, reason: err)
+        }
+    }
+
+    /// Fails early, before any work or any other output, when `path` cannot be a file: it is a
+    /// folder, or a parent on its way is a file.
+    public static func checkWritable(_ path: String) throws {
+        guard !path.isEmpty else { throw FileWriteError(path: path, reason: "the path is empty") }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw FileWriteError(path: path, reason: "it is a folder")
+        }
+        var parent = URL(fileURLWithPath: path).deletingLastPathComponent()
+        while parent.path != "/" {
+            if FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDir) {
+                if !isDir.boolValue { throw FileWriteError(path: path, reason: "\(parent.path) is a file, not a folder") }
+                break
+            }
+            parent = parent.deletingLastPathComponent()
         }
     }
 }

@@ -87,7 +87,12 @@ extension Image {
 
 extension ImageDecoder {
     /// Decodes and resizes to exactly `size`, letting JPEG's DCT scaling do most of a large shrink.
+    /// - Throws: `tooLarge` when `size` itself is over the pixel limit (checked before decoding).
     public func decode(_ data: Foundation.Data, resizedTo size: PixelSize) throws(ImageDecodingError) -> DecodedImage {
+        let (pixels, overflow) = size.width.multipliedReportingOverflow(by: size.height)
+        guard !overflow, pixels <= options.maxPixels else {
+            throw ImageDecodingError(.tooLarge, "the target size \(size) is \(overflow ? "too many" : String(pixels)) pixels, over the limit of \(options.maxPixels)")
+        }
         var scaled = self
         scaled.options.minimumSize = size
         var decoded = try scaled.decode(data)

@@ -74,6 +74,7 @@ public enum Checkpoint {
             throw fail("unreadable header: \(error)")
         }
         let spec = header.model
+        if let problem = spec.problem { throw fail("the header's model does not fit: \(problem)") }
         guard spec.classes == header.classes.count, spec.classes > 0 else {
             throw fail("the header names \(header.classes.count) classes for a \(spec.classes)-class model")
         }

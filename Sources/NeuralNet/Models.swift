@@ -30,6 +30,22 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         self.classes = classes
     }
 
+    /// What makes this spec unbuildable, or nil: sizes out of range, or an input too small for
+    /// the architecture's pooling (cnn-small halves the input twice).
+    public var problem: String? {
+        for (what, v) in [("height", height), ("width", width), ("channels", channels)] where !(1...(1 << 20)).contains(v) {
+            return "\(what) \(v) is outside 1 to \(1 << 20)"
+        }
+        guard (1...1_000_000).contains(classes) else { return "\(classes) classes is outside 1 to 1000000" }
+        let (hw, o1) = height.multipliedReportingOverflow(by: width)
+        let (inputs, o2) = hw.multipliedReportingOverflow(by: channels)
+        guard !o1, !o2, inputs <= 1 << 26 else { return "an input of \(width)x\(height)x\(channels) values is over the limit of \(1 << 26)" }
+        if name == .cnnSmall && (height < 4 || width < 4) {
+            return "\(name.rawValue) halves its input twice: it needs at least 4x4 pixels, not \(width)x\(height)"
+        }
+        return nil
+    }
+
     /// Builds the network with weights drawn from `seed` (PyTorch's default initialisation).
     public func build(seed: UInt64) -> Sequential {
         var rng = SplitMix64(seed: seed, stream: 1)

@@ -20,6 +20,8 @@ public struct ImageData: Sendable {
     /// Feature vectors used in place of pixels (height = width = 1, channels = D): a batch
     /// gathers rows straight from the (usually memory-mapped) matrix.
     public var features: FeatureMatrix? = nil
+    /// The manifest file it was loaded from, for messages ("" when built in memory).
+    public var file = ""
     /// The feature row of each loaded item, when `features` is set.
     public var featureRows: [Int] = []
 
@@ -44,7 +46,9 @@ public struct ImageData: Sendable {
                             threads: Int = Parallel.threads) throws -> ImageData {
         let manifest = try ManifestReader.read(path)
         if requireLabels { try manifest.require("label", file: path) }
-        return decode(manifest, size: size, channels: channels, threads: threads)
+        var data = decode(manifest, size: size, channels: channels, threads: threads)
+        data.file = path
+        return data
     }
 
     public static func decode(_ manifest: Manifest, size: Int, channels: Int, threads: Int = Parallel.threads) -> ImageData {
@@ -185,7 +189,9 @@ extension ImageData {
         let manifest = try ManifestReader.read(path)
         if requireLabels { try manifest.require("label", file: path) }
         let matrix = try FeatureMatrix.open(spec, for: manifest, manifestFile: path)
-        return try withFeatures(manifest, matrix: matrix, manifestFile: path)
+        var data = try withFeatures(manifest, matrix: matrix, manifestFile: path)
+        data.file = path
+        return data
     }
 
     /// `manifest` paired with `matrix` (see `FeatureMatrix.rows(for:manifestFile:)`).
@@ -197,6 +203,7 @@ extension ImageData {
                              rows: Array(0..<manifest.count), failures: [])
         data.features = matrix
         data.featureRows = featureRows
+        data.file = manifestFile
         return data
     }
 }

@@ -23,7 +23,7 @@ public struct Grouping: Sendable {
         var values: [[String]] = []
         for c in columns {
             guard let v = data.column(c) else {
-                throw TrainingError("\(data.manifest.baseDirectory): the manifest has no column '\(c)' (from --by)")
+                throw TrainingError("\(data.file.isEmpty ? data.manifest.baseDirectory : data.file): the manifest has no column '\(c)' (from --by)")
             }
             values.append(v)
         }
@@ -72,6 +72,11 @@ extension TrainingJob {
                     batchProgress: ((EpochReport) -> Void)? = nil) throws -> TrainingOutcome {
         guard train.count > 0 else { throw TrainingError("no training images could be loaded") }
         if recipe.adversarial != nil && train.features != nil { throw TrainingError("adversarial training perturbs images: feature vectors cannot be attacked") }
+        let trainLabels = train.labels
+        if let k = trainLabels.firstIndex(where: \.isEmpty) {
+            let n = trainLabels.filter(\.isEmpty).count
+            throw TrainingError("\(train.file.isEmpty ? "the training manifest" : train.file) row \(train.rows[k] + 1): no label (an empty cell is unknown); \(n) training row(s) lack one: label them or leave them out")
+        }
         let classes = Array(Set(train.labels)).sorted()
         guard classes.count >= 2 else { throw TrainingError("training needs at least 2 label values, found \(classes.count)") }
         let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
@@ -103,6 +108,7 @@ extension TrainingJob {
             notes["fine_tune_mode"] = mode.rawValue
         } else {
             spec = ModelSpec(name: model, height: train.height, width: train.width, channels: train.channels, classes: classes.count)
+            if let problem = spec.problem { throw TrainingError("cannot build \(model.rawValue): \(problem) (set --size/--model)") }
             net = spec.build(seed: recipe.seed)
         }
 

@@ -44,6 +44,10 @@ struct AuditCommand: ParsableCommand {
         let attributes = columnList(by)
         guard !attributes.isEmpty else { throw ValidationError("name at least one attribute with --by") }
         if attributes.contains(label) { throw ValidationError("--by \(label) is the label column; name the attributes to audit against it") }
+        guard folds >= 2 else { throw ValidationError("--folds must be 2 or more") }
+        guard probeRows >= 10 else { throw ValidationError("--probe-rows must be 10 or more") }
+        // Every output checked before any is written: a bad last path must not leave the first written.
+        for path in [json, markdown, html].compactMap({ $0 }) where path != "-" { try AtomicFile.checkWritable(path) }
         let m = try ManifestReader.read(manifest)
         var options = AuditOptions(attributes: attributes, labelColumn: label)
         options.positiveLabel = positive
@@ -58,8 +62,8 @@ struct AuditCommand: ParsableCommand {
             let matrix = try FeatureMatrix.open(features, for: m, manifestFile: manifest)
             let data = try ImageData.withFeatures(m, matrix: matrix, manifestFile: manifest)
             var fo = FeatureAudit.Options()
-            fo.folds = max(2, folds)
-            fo.maxProbeRows = max(10, probeRows)
+            fo.folds = folds
+            fo.maxProbeRows = probeRows
             fo.seed = seed
             audit = audit.adding(features: try FeatureAudit.run(data, attributes: attributes, options: fo))
         }

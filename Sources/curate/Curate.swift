@@ -49,6 +49,8 @@ extension Curate {
             stop(error.description)
         } catch let error as FeatureError {
             stop(error.description)
+        } catch let error as FileWriteError {
+            stop(error.description)
         } catch {
             exit(withError: error)
         }

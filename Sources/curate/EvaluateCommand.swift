@@ -74,7 +74,12 @@ struct EvaluateCommand: ParsableCommand {
         return .object([("positive_class", classes.count == 1 ? .string(e.classes[classes[0]]) : .null), ("by_attribute", .object(byAttribute))])
     }
 
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be 1 or more") }
+    }
+
     func run() throws {
+        if let json, json != "-" { try AtomicFile.checkWritable(json) }
         if let threads { Parallel.threads = max(1, threads) }
         let attack = try budget.make(self.attack, flag: "--attack", seed: seed)
         let (net, header) = try Checkpoint.read(path: model)

@@ -82,7 +82,18 @@ struct TrainCommand: ParsableCommand {
             if !(w >= 0) || !w.isFinite { throw ValidationError("--feature-distance must be a non-negative number") }
         }
         if (train == nil) == (plan == nil) { throw ValidationError("give --train MANIFEST or --plan PLAN (one of them)") }
-        guard l1 >= 0 else { throw ValidationError("--l1 must be 0 or more") }
+        guard l1 >= 0, l1.isFinite else { throw ValidationError("--l1 must be 0 or more") }
+        // NaN fails every comparison, so each check is written to let only good values through.
+        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--lr must be a positive number") }
+        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be at least 0 and below 1") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or more") }
+        guard gamma > 0, gamma.isFinite else { throw ValidationError("--gamma must be a positive number") }
+        guard stepEvery >= 1 else { throw ValidationError("--step-every must be 1 or more") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more") }
+        guard eta > 0, eta.isFinite else { throw ValidationError("--eta must be a positive number") }
+        guard jttLambda >= 1, jttLambda.isFinite else { throw ValidationError("--jtt-lambda must be 1 or more (the misclassified rows' weight)") }
+        guard jttEpochs >= 1 else { throw ValidationError("--jtt-epochs must be 1 or more") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be 1 or more") }
         if features != nil {
             if plan != nil { throw ValidationError("--features trains on one manifest; a --plan's stages are images") }
             if from == nil && model != .linear && model != .mlp { throw ValidationError("--features needs --model linear (a linear probe) or mlp") }
@@ -93,6 +104,7 @@ struct TrainCommand: ParsableCommand {
     var groupColumns: [String] { columnList(by) }
 
     func run() throws {
+        try AtomicFile.checkWritable(out)  // before training, not after it
         if let threads { Parallel.threads = max(1, threads) }
         Parallel.retainLargeAllocations()
         var recipe = TrainingRecipe()

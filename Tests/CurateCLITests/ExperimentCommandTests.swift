@@ -83,6 +83,27 @@ struct ExperimentCommandTests {
         for file in try FileManager.default.contentsOfDirectory(atPath: "\(d)/run1/cells") {
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(d)/run1/cells/\(file)")) == Data(contentsOf: URL(fileURLWithPath: "\(d)/run2/cells/\(file)")), "\(file)")
         }
+
+        // Another recipe into the same folder: its cells would answer for the new manifest, so it
+        // is refused, and nothing in the folder changes.
+        let before = try FileManager.default.contentsOfDirectory(atPath: "\(d)/run1/cells").sorted()
+        try manifest(d).replacingOccurrences(of: "epochs: 1, source_epochs", with: "epochs: 2, source_epochs")
+            .write(toFile: "\(d)/e2.yaml", atomically: true, encoding: .utf8)
+        let changed = try CLI.run(["experiment", "run", "\(d)/e2.yaml", "--out", "\(d)/run1", "--quiet"])
+        #expect(changed.status == 2 && changed.stderr.contains("holds a run made with other settings (epochs: was 1, now 2)"), "\(changed.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(d)/run1/cells").sorted() == before)
+        // So is an intervention redefined under the same name.
+        try manifest(d).replacingOccurrences(of: "strategy: undersample", with: "strategy: oversample")
+            .write(toFile: "\(d)/e3.yaml", atomically: true, encoding: .utf8)
+        let redefined = try CLI.run(["experiment", "run", "\(d)/e3.yaml", "--out", "\(d)/run1", "--quiet"])
+        #expect(redefined.status == 2 && redefined.stderr.contains("intervention balanced: was strategy undersample"), "\(redefined.stderr)")
+        // A damaged cell is run again, to the same bytes.
+        let victim = "\(d)/run1/cells/\(before[0])"
+        let good = try Data(contentsOf: URL(fileURLWithPath: victim))
+        try Data(good.prefix(20)).write(to: URL(fileURLWithPath: victim))
+        let mended = try CLI.run(["experiment", "run", "\(d)/e.yaml", "--out", "\(d)/run1", "--progress"])
+        #expect(mended.status == 0 && mended.stderr.contains("is damaged: running the cell again"), "\(mended.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: victim)) == good)
     }
 
     @Test("manifest errors name the file and the line", arguments: [
@@ -93,6 +114,13 @@ struct ExperimentCommandTests {
         ("benchmark: trigger\nattribute: trigger\ninterventions: [none]\nattack:\n  attack: pgd\n  epsilon: [8/255, 8/0]\n", ":6: epsilon '8/0' is not a non-negative number"),
         ("benchmark: {name: trigger, per_clas: 3}\nattribute: trigger\ninterventions: [none]\n", ":1: unknown benchmark key 'per_clas'"),
         ("benchmark: trigger\nattribute: trigger\ninterventions:\n  - none\n  - name: z\n    feature_distance: -1\n", ":6: feature_distance must be a positive number"),
+        // Interventions and their options are checked where written, not run as a default.
+        ("benchmark: tint\nattribute: tint\ninterventions: [none, undersampel]\n", ":3: unknown intervention 'undersampel'"),
+        ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: rw\n    strategy: reweight\n    method: bogus\n", ":7: intervention rw: unknown method 'bogus'"),
+        ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: rw\n    strategy: reweight\n    methd: sqrt\n", ":7: intervention rw: unknown key 'methd' for reweight"),
+        ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: c\n    strategy: correlate\n    strength: 2\n", ":7: intervention c: strength must be a number from -1 to 1"),
+        ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: u\n    strategy: undersample\n    per_cell: 0\n", ":7: intervention u: per_cell must be a positive integer"),
+        ("benchmark: tint\nattribute: tint\nattribute: x\ninterventions: [none]\n", ":3: key 'attribute' is given twice"),
     ])
     func errors(yaml: String, message: String) throws {
         let dir = try CLI.temporaryDirectory()
@@ -183,6 +211,10 @@ struct ExperimentCommandTests {
         // The same folder with another adversarial recipe: the kept robust source no longer fits.
         try robustManifest(adversarialEpsilon: "0.2").write(toFile: "\(d)/r2.yaml", atomically: true, encoding: .utf8)
         try FileManager.default.removeItem(atPath: "\(d)/run/cells")
+        let refused = try CLI.run(["experiment", "run", "\(d)/r2.yaml", "--out", "\(d)/run", "--quiet"])
+        #expect(refused.status == 2 && refused.stderr.contains("holds a run made with other settings (adversarial: was PGD-2"), "\(refused.stderr)")
+        // Without the run's record of its settings, the kept checkpoint itself still says so.
+        try FileManager.default.removeItem(atPath: "\(d)/run/settings.json")
         let stale = try CLI.run(["experiment", "run", "\(d)/r2.yaml", "--out", "\(d)/run", "--quiet"])
         #expect(stale.status != 0 && stale.stderr.contains("robust-seed0.ckpt was trained with PGD-2, linf epsilon 0.1"), "\(stale.stderr)")
     }

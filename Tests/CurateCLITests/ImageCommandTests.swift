@@ -88,6 +88,16 @@ struct ImageCommandTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 
+    @Test("convert to a size over the pixel limit is refused before any pixel is allocated")
+    func convertTooLarge() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("big.png").path
+        let out = try CLI.run(["image", "convert", "\(suite)/basn2c08.png", output, "--size", "100000x100000"])
+        #expect(out.status == 1 && out.stderr.contains("basn2c08.png: tooLarge: the target size 100000x100000 is 10000000000 pixels, over the limit of 100000000"), "\(out.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
     @Test("convert --depth 16 keeps 16-bit samples")
     func convert16() throws {
         let dir = try CLI.temporaryDirectory()

@@ -183,5 +183,24 @@ struct TrainCommandTests {
         try "path,label\nimg/40.png,purple\n".write(toFile: "\(d)/odd.csv", atomically: true, encoding: .utf8)
         let odd = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/odd.csv"])
         #expect(odd.status == 2 && odd.stderr.contains("label 'purple' is not one of the model's classes"))
+
+        // A training row without a label is an error naming the manifest and the row, not a class "".
+        var unlabelled = try String(contentsOfFile: "\(d)/train.csv", encoding: .utf8)
+        unlabelled += "img/40.png,,train,red\n"
+        try unlabelled.write(toFile: "\(d)/train3.csv", atomically: true, encoding: .utf8)
+        let empty = try CLI.run(["train", "--train", "\(d)/train3.csv", "--model", "linear", "--size", "8", "--epochs", "1", "--out", "\(d)/e.ckpt"])
+        #expect(empty.status == 2 && empty.stderr.contains("\(d)/train3.csv row 41: no label"), "\(empty.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(d)/e.ckpt"))
+        // Values no recipe can use are refused up front.
+        for (flag, value) in [("--lr", "nan"), ("--lr", "-1"), ("--momentum", "5"), ("--eta", "-1"), ("--jtt-lambda", "-5"), ("--threads", "0")] {
+            let r = try CLI.run(["train", "--train", "\(d)/train.csv", "--size", "8", "--epochs", "1", "\(flag)=\(value)", "--out", "\(d)/x.ckpt"])
+            #expect(r.status != 0 && r.stderr.contains(flag + " must"), "\(flag) \(value): \(r.stderr)")
+        }
+        let tiny = try CLI.run(["train", "--train", "\(d)/train.csv", "--size", "2", "--epochs", "1", "--out", "\(d)/x.ckpt"])
+        #expect(tiny.status == 2 && tiny.stderr.contains("cnn-small halves its input twice: it needs at least 4x4 pixels"), "\(tiny.stderr)")
+        // An output that cannot be a file: the path is named, status 2.
+        try FileManager.default.createDirectory(atPath: "\(d)/folder.ckpt", withIntermediateDirectories: true)
+        let folder = try CLI.run(["train", "--train", "\(d)/train.csv", "--model", "linear", "--size", "8", "--epochs", "1", "--out", "\(d)/folder.ckpt"])
+        #expect(folder.status == 2 && folder.stderr.contains("\(d)/folder.ckpt: cannot write: it is a folder"), "\(folder.stderr)")
     }
 }

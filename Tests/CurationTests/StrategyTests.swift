@@ -39,6 +39,16 @@ import Testing
         #expect(fixed.warnings.count == cells.sizes.filter { $0 < 20 }.count)
     }
 
+    @Test func absurdTargetsAreRefusedBeforeAnyRowIsDrawn() throws {
+        let (m, path) = try load("multiclass")
+        let cells = try Cells(m, by: ["label", "attr"], file: path)
+        #expect { try Strategies.oversample(m, cells: cells, perCell: 1_000_000_000, seed: 0) } throws: {
+            "\($0)".contains("rows per cell would make") && "\($0)".contains("over the limit of 100000000")
+        }
+        #expect(throws: CurationError.self) { try Strategies.oversample(m, cells: cells, perCell: 0, seed: 0) }
+        #expect(throws: CurationError.self) { try Strategies.undersample(m, cells: cells, perCell: -3, seed: 0) }
+    }
+
     @Test func oversampleCarriesWeights() throws {
         let (m, path) = try load("multi_weighted")
         let over = try Strategies.oversample(m, cells: Cells(m, by: ["label", "attr"], file: path), perCell: nil, seed: 3)

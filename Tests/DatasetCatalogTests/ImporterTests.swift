@@ -36,6 +36,12 @@ struct ImporterTests {
         #expect(e.line == 4 && e.message.contains("Male is '0'"))
         try dir.write("list_attr_celeba.txt", "4\nBlond_Hair Male\n000001.jpg -1 1\n")
         #expect(manifestError { _ = try Importers.celebA(dir.path) }?.message.contains("declares 4 images") == true)
+        // Attribute names that would make two columns of one name, or overwrite the manifest's own.
+        try dir.write("list_attr_celeba.txt", "1\nMale Smiling Male\n000001.jpg -1 1 1\n")
+        let twice = try #require(manifestError { _ = try Importers.celebA(dir.path) })
+        #expect(twice.line == 2 && twice.message.contains("attribute 'Male' appears twice"))
+        try dir.write("list_attr_celeba.txt", "1\nsplit Male\n000001.jpg -1 1\n")
+        #expect(manifestError { _ = try Importers.celebA(dir.path) }?.message.contains("attribute 'split' has the name of a column the manifest reserves") == true)
     }
 
     @Test("Waterbirds: y is the bird, place an attribute, split 0/1/2")
@@ -100,6 +106,12 @@ struct ImporterTests {
         let mismatched = try dir.write("two.idx", idx(magic: [0, 0, 8, 1], dims: [2], body: [0, 1]))
         #expect(manifestError { _ = try IDXImporter.importFiles(images: images, labels: mismatched, outDir: dir.path + "/o2", classNames: nil, split: nil) }?.message.contains("2 labels for 3 images") == true)
         #expect(manifestError { _ = try IDXImporter.importFiles(images: images, labels: labels, outDir: dir.path + "/o3", classNames: ["a"], split: nil) }?.message.contains("label 2 has no class name") == true)
+        // Dimensions a damaged header declares: 32-bit counts whose product no file can hold, or images without pixels.
+        let huge = try dir.write("huge.idx", idx(magic: [0, 0, 8, 3], dims: [5, 0xFFFF_FFFF, 0xFFFF_FFFF], body: Array(repeating: 0, count: 80)))
+        #expect(manifestError { _ = try IDXImporter.read(huge) }?.message.contains("more bytes than a file can hold, the file holds 80") == true)
+        let flat = try dir.write("flat.idx", idx(magic: [0, 0, 8, 3], dims: [3, 0, 4], body: []))
+        #expect(manifestError { _ = try IDXImporter.importFiles(images: flat, labels: labels, outDir: dir.path + "/o4", classNames: nil, split: nil) }?.message.contains("0 rows x 4 columns") == true)
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/o4"))
     }
 
     @Test("IDX on Fashion-MNIST (Debian's dataset-fashion-mnist, gzipped): labels and pixels match the files")

@@ -45,6 +45,26 @@ struct TaggingTests {
         #expect(problems == ["--bins age_band: 1 value(s) of age fall in no band; left empty"])
     }
 
+    @Test("a value in a gap between bands is in none of them")
+    func binGaps() throws {
+        let m = manifest([["a", "5"], ["b", "25"], ["c", "45"], ["d", "65"], ["e", "19.5"], ["f", "9.5"]], columns: ["path", "age"])
+        let (wide, p1) = try Tagger().apply([try TagOperation.parseBins("band=age:0-19,60+")], to: m)
+        #expect(wide.column("band")! == ["0-19", "", "", "60+", "", "0-19"])  // 19.5: 0-19 reaches up to 20 only when a band starts there
+        #expect(p1 == ["--bins band: 3 value(s) of age fall in no band; left empty"])
+        let (gap, _) = try Tagger().apply([try TagOperation.parseBins("band=age:0-9,20-29")], to: m)
+        #expect(gap.column("band")! == ["0-9", "20-29", "", "", "", ""])  // 9.5 and 19.5 lie in the gap
+    }
+
+    @Test("rules nested too deep or too long are refused, not evaluated by deep recursion")
+    func ruleLimits() {
+        let deep = String(repeating: "(", count: 30000) + "age > 1" + String(repeating: ")", count: 30000)
+        #expect(throws: RuleExpression.ParseError.self) { try RuleExpression.parse(deep) }
+        #expect(throws: RuleExpression.ParseError.self) { try RuleExpression.parse(String(repeating: "!", count: 100000) + "age > 1") }
+        #expect(throws: RuleExpression.ParseError.self) { try RuleExpression.parse(Array(repeating: "age > 1", count: 2000).joined(separator: " && ")) }
+        let fine = String(repeating: "(", count: 60) + "age > 1" + String(repeating: ")", count: 60)
+        #expect(throws: Never.self) { try RuleExpression.parse(fine) }
+    }
+
     @Test("malformed operations are clear errors", arguments: ["age_band=age", "=age:0-1", "x=age:10-5", "x=age:abc"])
     func badBins(_ text: String) {
         #expect(throws: TagError.self) { try TagOperation.parseBins(text) }

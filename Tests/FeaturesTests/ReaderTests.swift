@@ -113,6 +113,41 @@ import Testing
         #expect { try f.rows(for: unmapped, manifestFile: "m.csv") } throws: { "\($0)".contains("holds 5 vectors but m.csv has 2 rows") }
     }
 
+    /// Headers that declare more data than a file can hold, or sizes that are not sizes, are
+    /// errors naming the file, never an arithmetic overflow.
+    @Test func absurdShapesAndOffsetsAreErrorsNotOverflows() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("curate-absurd-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func message(_ name: String, _ data: Data) throws -> String {
+            let path = dir + "/" + name
+            try data.write(to: URL(fileURLWithPath: path))
+            do { _ = try FeatureMatrix.open(path); return "" } catch let e as FeatureError { return e.description } catch { return "other: \(error)" }
+        }
+        func npy(shape: String) -> Data {
+            var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }"
+            while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+            header += "\n"
+            return Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)]) + Data(header.utf8) + Data(count: 48)
+        }
+        func safetensors(_ entry: String) -> Data {
+            let json = Data("{\"x\": \(entry)}".utf8)
+            var length = UInt64(json.count).littleEndian
+            return Data(bytes: &length, count: 8) + json + Data(count: 32)
+        }
+        #expect(try message("a.npy", npy(shape: "(2, 4611686018427387904)")).contains("needs more data than a file can hold"))
+        #expect(try message("b.npy", npy(shape: "(3074457345618258603, 3)")).contains("needs more data than a file can hold"))
+        #expect(try message("c.npy", npy(shape: "(100, 3)")).contains("needs 1200 bytes of data; the file holds 48"))
+        let huge = try message("a.safetensors", safetensors("{\"dtype\": \"F32\", \"shape\": [4611686018427387904, 4], \"data_offsets\": [0, 32]}"))
+        #expect(huge.hasPrefix(dir + "/a.safetensors: ") && huge.contains("not a list of sizes"), "\(huge)")
+        let far = try message("b.safetensors", safetensors("{\"dtype\": \"F32\", \"shape\": [2, 4], \"data_offsets\": [1000000000, 1000000032]}"))
+        #expect(far.contains("do not fit the file's 32 bytes of data"), "\(far)")
+        #expect(try message("c.safetensors", safetensors("{\"dtype\": \"F32\", \"shape\": [12.7, 4], \"data_offsets\": [0, 32]}")).contains("not a list of sizes"))
+        #expect(try message("d.safetensors", safetensors("{\"dtype\": \"F32\", \"shape\": [-2, -4], \"data_offsets\": [0, 32]}")).contains("not a list of sizes"))
+        #expect(try message("e.safetensors", safetensors("{\"dtype\": \"F32\", \"shape\": [2, 4], \"data_offsets\": [0, \"x\", 32]}")).contains("not a list of sizes"))
+        #expect(try message("f.safetensors", safetensors("{\"dtype\": \"F32\", \"shape\": [2, 4], \"data_offsets\": [0, 32]}")) == "")
+    }
+
     /// A little-endian float32 C-order .npy, version 1.0, as numpy.save writes it.
     static func npy(rows: Int, cols: Int, values: [Float]) -> Data {
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(cols)), }"

@@ -56,4 +56,29 @@ import Testing
         data.append(contentsOf: SHA256.hash(data: data))
         #expect(error(data) == "bad.ckpt: tensor 5.weight [576, 128] does not match cnn-small's 5.weight [256, 128]")
     }
+
+    /// A re-signed header naming sizes no model can have is refused before anything is built.
+    @Test(arguments: [("\"height\":-5", "height -5 is outside 1 to 1048576"), ("\"height\":1000000000", "height 1000000000 is outside"),
+                      ("\"height\":2", "cnn-small halves its input twice: it needs at least 4x4 pixels, not 12x2")])
+    func impossibleArchitecturesAreClearErrors(height: String, message: String) {
+        let other = ModelSpec(name: .cnnSmall, height: 12, width: 12, channels: 1, classes: 3)
+        var data = Checkpoint.encode(other.build(seed: 1), spec: other, classes: ["a", "b", "c"])
+        let headerLength = Int(data[12]) | Int(data[13]) << 8
+        let header = String(decoding: data[16..<(16 + headerLength)], as: UTF8.self).replacingOccurrences(of: "\"height\":12", with: height)
+        var rebuilt = data.prefix(12)
+        withUnsafeBytes(of: UInt32(header.utf8.count).littleEndian) { rebuilt.append(contentsOf: $0) }
+        rebuilt.append(Data(header.utf8))
+        rebuilt.append(data[(16 + headerLength)..<(data.count - 32)])
+        rebuilt.append(contentsOf: SHA256.hash(data: rebuilt))
+        data = rebuilt
+        #expect(error(data).hasPrefix("bad.ckpt: the header's model does not fit: " + message), "\(error(data))")
+    }
+
+    @Test func specsCheckTheirSizes() {
+        #expect(ModelSpec(name: .cnnSmall, height: 4, width: 4, channels: 3, classes: 2).problem == nil)
+        #expect(ModelSpec(name: .cnnSmall, height: 3, width: 8, channels: 3, classes: 2).problem != nil)
+        #expect(ModelSpec(name: .linear, height: 1, width: 1, channels: 768, classes: 10).problem == nil)
+        #expect(ModelSpec(name: .linear, height: 1, width: 1, channels: 768, classes: 0).problem != nil)
+        #expect(ModelSpec(name: .mlp, height: 1 << 20, width: 1 << 20, channels: 1, classes: 2).problem?.contains("over the limit") == true)
+    }
 }
