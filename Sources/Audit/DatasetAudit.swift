@@ -86,8 +86,11 @@ public struct DatasetAudit: Sendable {
         func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
         for a in attributes {
             if let v = a.cramersV, v > t.cramersVModerate {
-                out.append(Finding(severity: v > t.cramersVHigh ? .high : .medium, kind: "label_association", attribute: a.name,
-                                   message: String(format: "%@ is associated with %@: Cramér's V %.3f (chi-square %.1f, p %@)", a.name, labelColumn, v, a.chi2 ?? 0, pText(a.pValue)),
+                // On a few rows a large V arises by chance: it is high only when the test says it is not chance.
+                let significant = (a.pValue ?? 0) < 0.05
+                out.append(Finding(severity: v > t.cramersVHigh && significant ? .high : .medium, kind: "label_association", attribute: a.name,
+                                   message: String(format: "%@ is associated with %@: Cramér's V %.3f (chi-square %.1f, p %@%@)", a.name, labelColumn, v, a.chi2 ?? 0,
+                                                   pText(a.pValue), significant ? "" : "; not significant at 5%: too few rows to tell"),
                                    magnitude: v, numbers: [("cramers_v", .number(v)), ("p_value", .optional(a.pValue))]))
             }
             for e in a.emptyCells {

@@ -248,7 +248,9 @@ public enum ManifestReader {
                     while pos < pieceStarts[k + 1] {
                         var e = pos
                         while e < pieceStarts[k + 1] && bytes[e] != 10 { e += 1 }
-                        let slice = UnsafeBufferPointer(rebasing: bytes[pos..<e])
+                        // A UTF-8 byte order mark before the first line is skipped, as for CSV.
+                        let bom = current == 1 && e - pos >= 3 && bytes[pos] == 0xEF && bytes[pos + 1] == 0xBB && bytes[pos + 2] == 0xBF
+                        let slice = UnsafeBufferPointer(rebasing: bytes[(bom ? pos + 3 : pos)..<e])
                         if !slice.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { try visit(current, slice) }
                         pos = e + 1
                         current += 1
@@ -306,6 +308,28 @@ public enum ManifestReader {
         guard seen.contains("path") else { throw ManifestError(file: file, line: 1, "missing required column 'path'") }
     }
 
+    /// A decimal number as other tools read one (`1`, `0.5`, `-2e-3`, `.5`): Swift's `Double`
+    /// also takes hexadecimal (`0x10`), `inf` and `nan`, which pandas would read as text.
+    static func isDecimalNumber(_ text: String) -> Bool {
+        var digits = 0, i = text.utf8.startIndex
+        let u = text.utf8
+        if i < u.endIndex, u[i] == UInt8(ascii: "+") || u[i] == UInt8(ascii: "-") { i = u.index(after: i) }
+        while i < u.endIndex, (48...57).contains(u[i]) { digits += 1; i = u.index(after: i) }
+        if i < u.endIndex, u[i] == UInt8(ascii: ".") {
+            i = u.index(after: i)
+            while i < u.endIndex, (48...57).contains(u[i]) { digits += 1; i = u.index(after: i) }
+        }
+        guard digits > 0 else { return false }
+        if i < u.endIndex, u[i] == UInt8(ascii: "e") || u[i] == UInt8(ascii: "E") {
+            i = u.index(after: i)
+            if i < u.endIndex, u[i] == UInt8(ascii: "+") || u[i] == UInt8(ascii: "-") { i = u.index(after: i) }
+            var exponent = 0
+            while i < u.endIndex, (48...57).contains(u[i]) { exponent += 1; i = u.index(after: i) }
+            guard exponent > 0 else { return false }
+        }
+        return i == u.endIndex
+    }
+
     /// The spec's rules for the reserved columns.
     static func validate(_ column: String, _ value: String, file: String, line: Int) throws {
         switch column {
@@ -313,7 +337,7 @@ public enum ManifestReader {
             if value.isEmpty { throw ManifestError(file: file, line: line, "empty path") }
         case "weight":
             if value.isEmpty { return }
-            guard let w = Double(value), w.isFinite, w >= 0 else {
+            guard isDecimalNumber(value), let w = Double(value), w.isFinite, w >= 0 else {
                 throw ManifestError(file: file, line: line, "invalid weight '\(value)': a finite number >= 0")
             }
         case "source_row":

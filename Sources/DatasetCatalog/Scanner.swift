@@ -319,7 +319,9 @@ public struct Scanner: Sendable {
     public static func duplicateClusters(manifest: Manifest, paths: [String], pathOfRow: [Int], records: [CatalogRecord],
                                          nearDistance: Int, nearDifference: Double,
                                          loadDetails: ([String]) throws -> [String: (sha256: String?, thumbnail: [UInt8]?)]) rethrows -> [DuplicateCluster] {
-        let prefixes = records.map(\.contentPrefix)
+        // Files that failed to decode are reported as failures, not as duplicates of each other
+        // (two empty or truncated files have the same bytes).
+        let prefixes = records.map { $0.status == .ok ? $0.contentPrefix : nil }
         let hashes = records.map { $0.status == .ok ? $0.perceptualHash : nil }
         // Candidates: equal 64-bit content prefixes, and pHashes within the distance.
         let exactCandidates = DuplicateFinder.exactGroups(prefixes)

@@ -43,7 +43,7 @@ struct BuildCommand: ParsableCommand {
           curate build inject data.csv --patch 4 --colour '#ff00ff' --fraction 0.5 --group label=cat --out trig.csv
         """)
 
-    @Argument(help: "undersample, oversample, reweight, correlate or proportion.") var strategy: String
+    @Argument(help: "undersample, oversample, reweight, correlate, proportion, augment, ffr or inject.") var strategy: String
     @Argument(help: "The input manifest.") var manifest: String
     @Option(parsing: .singleValue, help: "The cells' columns (comma-separated or repeated).") var by: [String] = []
     @Option(help: "The output manifest (.csv or .jsonl).") var out: String

@@ -14,7 +14,7 @@ struct DemoCommand: ParsableCommand {
         manifests/experiments/demo.yaml (built in): none, undersample, oversample, reweight, a \
         de-correlated target, the FFR two-stage plan and group DRO, under fixed-feature and full \
         fine-tuning, from a biased and a clean source, over 3 seeds. Resumable: run it again to \
-        finish an interrupted demo. About a minute and a half on 2 cores.
+        finish an interrupted demo. About 30 seconds to a minute on 2 cores.
 
         Example:
           curate demo --out demo-run

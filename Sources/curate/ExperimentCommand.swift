@@ -16,7 +16,10 @@ struct ExperimentCommand: ParsableCommand {
             discussion: """
             Writes DIR/cells/*.json (one per intervention, transfer, source and seed), \
             DIR/results.json, DIR/report.md and DIR/report.html. An interrupted run continues where \
-            it stopped. On a terminal, one line of progress per cell goes to stderr.
+            it stopped; seeds, interventions, sources and transfers may be added to it. DIR/settings.json \
+            records the recipe, data and interventions the cells were made with: a manifest that \
+            changes them is refused (use another --out). On a terminal, one line of progress per cell \
+            goes to stderr.
 
             Example:
               curate experiment run manifests/experiments/trigger.yaml --out runs/trigger

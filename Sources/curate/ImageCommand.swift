@@ -85,6 +85,10 @@ struct ImageCommand: ParsableCommand {
         func validate() throws {
             guard depth == 8 || depth == 16 else { throw ValidationError("--depth must be 8 or 16") }
             guard !output.isEmpty else { throw ValidationError("name an output file") }
+            let ext = (output as NSString).pathExtension.lowercased()
+            if ["jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"].contains(ext) {
+                throw ValidationError("convert writes PNG files only: name the output .png, not .\(ext)")
+            }
             if depth == 16 && size != nil { throw ValidationError("--depth 16 cannot be combined with --size") }
         }
 

@@ -67,9 +67,17 @@ struct ScanCommand: ParsableCommand {
         } else {
             print("images \(summary.images): \(summary.decoded) decoded, \(summary.failed) failed, \(summary.missing) missing (\(summary.scanned) scanned now, \(summary.unchanged) unchanged)")
             print("duplicate groups \(summary.duplicateGroups): \(summary.exactDuplicateGroups) exact, \(summary.nearDuplicateGroups) near; \(clusters.filter(\.leaks).count) leak across splits")
-            for f in failures.prefix(10) { print("  \(f["status"]!) \(f["path"]!): \(f["code"]!): \(f["message"]!)") }
+            // Paths under the current folder print relative to it, as the user would type them.
+            let here = FileManager.default.currentDirectoryPath + "/"
+            func shown(_ p: String) -> String { p.hasPrefix(here) ? String(p.dropFirst(here.count)) : p }
+            for f in failures.prefix(10) { print("  \(f["status"]!) \(shown(f["path"]!)): \(f["code"]!): \(f["message"]!)") }
             if failures.count > 10 { print("  ... and \(failures.count - 10) more (see --report)") }
-            for c in clusters.filter(\.leaks).prefix(10) { print("  leak (\(c.splits.joined(separator: ", "))): \(c.paths.joined(separator: "  "))") }
+            let leaks = clusters.filter(\.leaks)
+            for c in leaks.prefix(10) {
+                let paths = c.paths.prefix(4).map(shown).joined(separator: "  ") + (c.paths.count > 4 ? "  (and \(c.paths.count - 4) more)" : "")
+                print("  leak (\(c.splits.joined(separator: ", "))): \(paths)")
+            }
+            if leaks.count > 10 { print("  ... and \(leaks.count - 10) more leaking groups (see --report)") }
         }
         if summary.failed + summary.missing > 0 { throw ExitCode(1) }
     }

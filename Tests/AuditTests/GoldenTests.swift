@@ -89,6 +89,18 @@ import Testing
         let counts = a.groups.map(\.count)
         #expect(a.representationRatio == counts.min()! / counts.max()!)
     }
+
+    /// Six rows: V = 1/3 by hand (chi-square 2/3 on 1 dof, p 0.414), over the high threshold of
+    /// 0.3 but not significant: a medium finding that says so, not a high one.
+    @Test func aLargeVOnFewRowsIsNotHigh() throws {
+        let m = Manifest(columns: ["path", "label", "g"], cells: [["a", "b", "c", "d", "e", "f"], ["0", "0", "1", "1", "1", "0"], ["x", "y", "x", "y", "y", "x"]], baseDirectory: "/")
+        let audit = try DatasetAudit.run(m, path: "six.csv", options: AuditOptions(attributes: ["g"]))
+        let v = try #require(audit.attributes[0].cramersV)
+        #expect(abs(v - 1.0 / 3) < 1e-12)
+        #expect(abs((audit.attributes[0].pValue ?? 0) - 0.41421617824252) < 1e-9)  // scipy.stats.chi2.sf(2/3, 1)
+        let finding = try #require(audit.findings.first { $0.kind == "label_association" })
+        #expect(finding.severity == .medium && finding.message.contains("not significant at 5%"))
+    }
 }
 
 extension AttributeAudit {

@@ -96,6 +96,10 @@ struct ImageCommandTests {
         let out = try CLI.run(["image", "convert", "\(suite)/basn2c08.png", output, "--size", "100000x100000"])
         #expect(out.status == 1 && out.stderr.contains("basn2c08.png: tooLarge: the target size 100000x100000 is 10000000000 pixels, over the limit of 100000000"), "\(out.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        // PNG bytes under a JPEG name would mislead every later reader of the file.
+        let jpeg = try CLI.run(["image", "convert", "\(suite)/basn2c08.png", dir.appendingPathComponent("out.jpg").path])
+        #expect(jpeg.status != 0 && jpeg.stderr.contains("convert writes PNG files only: name the output .png, not .jpg"), "\(jpeg.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 
     @Test("convert --depth 16 keeps 16-bit samples")

@@ -1,4 +1,4 @@
-import DatasetCatalog
+@testable import DatasetCatalog
 import Foundation
 import Testing
 
@@ -22,6 +22,8 @@ struct ManifestTests {
         ("path,weight\na.png,1\nb.png,-2\n", 3, "invalid weight '-2'"),
         ("path,weight\na.png,nan\n", 2, "invalid weight 'nan'"),
         ("path,weight\na.png,inf\n", 2, "invalid weight 'inf'"),
+        ("path,weight\na.png,0x10\n", 2, "invalid weight '0x10'"),  // Swift's Double reads 16; pandas, text
+        ("path,weight\na.png,1e\n", 2, "invalid weight '1e'"),
         ("path,split\na.png,training\n", 2, "invalid split 'training'"),
         ("path,origin\na.png,fake\n", 2, "invalid origin 'fake'"),
         ("path,source_row\na.png,1.5\n", 2, "invalid source_row '1.5'"),
@@ -68,6 +70,15 @@ struct ManifestTests {
         #expect(m.weights == [2.5, 1])
         #expect(m.sourceRows == [nil, 3])
         #expect(m.column("age")! == ["", "41"] && m.column("flag")! == ["", "true"] && m.column("gone")! == ["", ""])
+        // A byte order mark before the first object is skipped, as before a CSV header.
+        let bom = try ManifestReader.read(try dir.write("bom.jsonl", "\u{FEFF}{\"path\": \"a.png\", \"weight\": 1.5}\n"))
+        #expect(bom.count == 1 && bom.columns == ["path", "weight"] && bom.weights == [1.5])
+    }
+
+    @Test("weights are decimal numbers as other tools read them", arguments: [("1", true), ("0.5", true), (".5", true), ("2.", true), ("-0", true), ("1e-3", true), ("3E+2", true),
+                                                                                ("0x10", false), ("inf", false), ("nan", false), ("1e", false), ("", false), (".", false), ("1 ", false), ("+", false)])
+    func decimalNumbers(text: String, ok: Bool) {
+        #expect(ManifestReader.isDecimalNumber(text) == ok)
     }
 
     @Test("bad JSON Lines are errors with the line", arguments: [

@@ -199,6 +199,19 @@ struct ScanTests {
         #expect(s.duplicateGroups == 0 && s.leakingGroups == 1 && clusters.first?.splits == ["test", "train"])
     }
 
+    @Test("files that fail to decode are failures, not duplicates of each other")
+    func failuresAreNotDuplicates() throws {
+        let dir = try TempDir()
+        try dir.write("empty1.png", Data())
+        try dir.write("empty2.png", Data())
+        try dir.png("one.png")
+        try FileManager.default.copyItem(atPath: dir.path + "/one.png", toPath: dir.path + "/two.png")
+        let m = try ManifestReader.read(try dir.write("m.csv", "path\nempty1.png\nempty2.png\none.png\ntwo.png\n"))
+        let (s, clusters) = try Scanner().scan(m, into: try Catalog(path: dir.path + "/c.db"))
+        #expect(s.failed == 2 && s.duplicateGroups == 1 && s.exactDuplicateGroups == 1)
+        #expect(clusters.filter { $0.paths.count > 1 }.map { $0.paths.map { ($0 as NSString).lastPathComponent } } == [["one.png", "two.png"]])
+    }
+
     @Test("the catalog is a cache: deleted, it is rebuilt with the same facts")
     func rebuild() throws {
         let dir = try TempDir()
