@@ -339,7 +339,7 @@ public struct ExperimentManifest: Sendable {
                 case "source_epochs": m.sourceEpochs = try int(v, key, 3)
                 case "batch_size": m.batchSize = try int(v, key, 128)
                 default:
-                    guard let f = v.float, f > 0 else { throw fail(v, "lr must be a positive number") }
+                    guard let f = v.float, f > 0, f.isFinite, Float(f).isFinite else { throw fail(v, "lr must be a positive, finite number") }
                     m.learningRate = Float(f)
                 }
             }

@@ -121,6 +121,7 @@ struct ExperimentCommandTests {
         ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: c\n    strategy: correlate\n    strength: 2\n", ":7: intervention c: strength must be a number from -1 to 1"),
         ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: u\n    strategy: undersample\n    per_cell: 0\n", ":7: intervention u: per_cell must be a positive integer"),
         ("benchmark: tint\nattribute: tint\nattribute: x\ninterventions: [none]\n", ":3: key 'attribute' is given twice"),
+        ("benchmark: tint\nattribute: tint\ninterventions: [none]\nrecipe: {lr: .inf}\n", ":4: lr must be a positive, finite number"),
     ])
     func errors(yaml: String, message: String) throws {
         let dir = try CLI.temporaryDirectory()
