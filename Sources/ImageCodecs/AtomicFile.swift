@@ -4,10 +4,7 @@ import Foundation
 public struct FileWriteError: Error, CustomStringConvertible, LocalizedError, Sendable {
     public var path: String
     public var reason: String
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
+    public init(path: String, reason: String) { (self.path, self.reason) = (path, reason) }
     public var description: String { "\(path): cannot write: \(reason)" }
     public var errorDescription: String? { description }
 }
