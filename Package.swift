@@ -81,7 +81,8 @@ let package = Package(
             swiftSettings: fastSwift),
 
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "DatasetCatalogTests", dependencies: ["DatasetCatalog", "ImageCodecs", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "DatasetCatalogTests", dependencies: ["DatasetCatalog", "ImageCodecs", .product(name: "Crypto", package: "swift-crypto"),
+                                                              .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "DatasetCatalog", "ImageCodecs", "Features"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "DatasetCatalog", "Features"]),

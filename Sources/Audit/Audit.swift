@@ -130,9 +130,11 @@ public struct AttributeAudit: Sendable {
 public enum AuditError: Error, CustomStringConvertible {
     case missingColumn(file: String, column: String)
     case unknownValue(file: String, column: String, value: String, known: [String])
+    case zeroWeights(file: String)
     public var description: String {
         switch self {
         case .missingColumn(let file, let column): return "\(file): the manifest has no column '\(column)'"
+        case .zeroWeights(let file): return "\(file): every row's weight is 0: the weighted counts and shares are undefined"
         case .unknownValue(let file, let column, let value, let known):
             return "\(file): '\(value)' is not a value of \(column) (its values: \(known.prefix(10).joined(separator: ", "))\(known.count > 10 ? ", ..." : ""))"
         }

@@ -55,6 +55,9 @@ public struct DatasetAudit: Sendable {
         }
         let label = CodedColumn(labelCells)
         let weights: [Double]? = manifest.has("weight") ? manifest.weights : nil
+        if let weights, manifest.count > 0, !weights.contains(where: { $0 > 0 }) {
+            throw AuditError.zeroWeights(file: path)
+        }
         var analyses: [(String, CodedColumn)] = zip(options.attributes, coded).map { ($0, $1) }
         if coded.count > 1 { analyses.append((options.attributes.joined(separator: ","), CodedColumn(intersecting: coded))) }
         // Each analysis is independent: one per core, results in order.

@@ -17,7 +17,7 @@ extension DatasetAudit {
             md += "\n| \(labelColumn) | " + a.values.joined(separator: " | ") + " |\n|---|" + a.values.map { _ in "---:|" }.joined() + "\n"
             for l in a.labels {
                 md += "| \(l) | " + a.values.map { v in
-                    let c = a.cells.first { $0.label == l && $0.value == v }!
+                    guard let c = a.cells.first(where: { $0.label == l && $0.value == v }) else { return "n/a" }
                     return "\(num(c.count)) (\(pct(c.labelRate)))"
                 }.joined(separator: " | ") + " |\n"
             }
@@ -138,7 +138,7 @@ extension DatasetAudit {
         for (i, l) in a.labels.enumerated() {
             s += "<text x='\(left - 6)' y='\(top + i * ch + 16)' text-anchor='end'>\(htmlEscape(short(l)))</text>"
             for (j, v) in a.values.enumerated() {
-                let c = a.cells.first { $0.label == l && $0.value == v }!
+                guard let c = a.cells.first(where: { $0.label == l && $0.value == v }) else { continue }
                 let shade = Int(255 - 200 * c.labelRate)
                 let fill = c.rows == 0 ? "#f2d0d0" : "rgb(\(shade),\(shade),255)"
                 s += "<rect x='\(left + j * cw)' y='\(top + i * ch)' width='\(cw - 2)' height='\(ch - 2)' fill='\(fill)'/>"

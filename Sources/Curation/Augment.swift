@@ -117,6 +117,20 @@ extension Strategies {
     public static func inject(_ m: Manifest, injection: Injection, fraction: Double, group: (column: String, value: String)?,
                               labelColumn: String, markColumn: String, imageDir: String, seed: UInt64) throws -> CurationResult {
         guard (0...1).contains(fraction) else { throw CurationError("--fraction must be between 0 and 1") }
+        guard !markColumn.isEmpty, !Manifest.reservedColumns.contains(markColumn), !m.has(markColumn) else {
+            throw CurationError("--mark '\(markColumn)' must name a new column (not empty, not one the manifest has or reserves)")
+        }
+        var parameters: [(String, JSONValue)] = [("fraction", .number(fraction)), ("group", group.map { .string("\($0.column)=\($0.value)") } ?? .null),
+                                                 ("mark_column", .string(markColumn))]
+        func hex(_ c: SIMD3<UInt8>) -> JSONValue { .string(String(format: "#%02x%02x%02x", c.x, c.y, c.z)) }
+        switch injection {
+        case .patch(let size, let colour, let position):
+            guard size > 0 else { throw CurationError("--patch must be a positive size") }
+            parameters += [("patch", .int(size)), ("colour", hex(colour)), ("position", .string(position.rawValue))]
+        case .tint(let colour, let strength):
+            guard strength >= 0, strength <= 1 else { throw CurationError("--tint-strength must be between 0 and 1") }
+            parameters += [("tint", hex(colour)), ("tint_strength", .number(Double(strength)))]
+        }
         let strata: Cells
         if let group {
             guard let values = m.column(group.column) else { throw CurationError("unknown column '\(group.column)'") }
@@ -136,11 +150,15 @@ extension Strategies {
         try FileManager.default.createDirectory(atPath: imageDir, withIntermediateDirectories: true)
         var paths = m.column("path")!
         var mark = [String](repeating: "no", count: m.count)
+        var warnings: [String] = []
         let decoder = ImageDecoder()
         for r in chosen {
             let decoded: DecodedImage
             do { decoded = try decoder.decode(contentsOf: m.resolvedPath(r)) } catch {
                 throw CurationError("\(m.resolvedPath(r)): \(error.description) (row \(r + 2))")
+            }
+            if case .patch(let size, _, _) = injection, size >= min(decoded.image.width, decoded.image.height), warnings.isEmpty {
+                warnings.append("the \(size)-pixel patch covers the whole of \(decoded.image.width)x\(decoded.image.height) images such as \(m.resolvedPath(r))")
             }
             var rng = SplitMix64(seed: seed, stream: 0x1E2, UInt64(r))
             let file = "\(imageDir)/inject-\(r).png"
@@ -154,10 +172,9 @@ extension Strategies {
         var after = strata.sizes.map { _ in 0 }
         for r in chosen { after[Int(strata.cellOfRow[r])] += 1 }
         return CurationResult(manifest: out, cellNames: strata.names, before: strata.sizes, after: strata.sizes,
-                              parameters: [("fraction", .number(fraction)), ("group", group.map { .string("\($0.column)=\($0.value)") } ?? .null),
-                                           ("mark_column", .string(markColumn))],
+                              parameters: parameters,
                               asked: [("fraction", .number(fraction))],
                               achieved: [("injected", .int(chosen.count)),
-                                         ("injected_per_cell", .object(zip(strata.names, after).map { ($0, .int($1)) }))], warnings: [])
+                                         ("injected_per_cell", .object(zip(strata.names, after).map { ($0, .int($1)) }))], warnings: warnings)
     }
 }

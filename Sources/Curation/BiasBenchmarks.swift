@@ -37,12 +37,41 @@ public enum BiasBenchmarks {
         public var manifests: [(String, Int)]
     }
 
-    /// Makes benchmark `name` in `outDir`.
+    /// What a benchmark folder holds; a folder with anything else is not replaced.
+    static let folderEntries: Set<String> = ["images", "source_biased.csv", "source_clean.csv", "target.csv", "test.csv", "counterfactual.csv", "pool.csv"]
+
+    /// Makes benchmark `name` in `outDir`: built whole in a folder beside it, then moved into
+    /// place, so a failure leaves no part of a benchmark and a remade one no stale images.
     /// - Parameters:
     ///   - perClass: source images per class (and target images, unless `targetPerClass` says).
     ///   - targetPerClass: target images per class: a few for a scarce-data transfer.
     public static func make(_ name: String, outDir: String, seed: UInt64, perClass: Int = 400, targetPerClass: Int? = nil, testPerClass: Int = 200,
                             fashionMNIST: String = "/usr/share/datasets/fashion-mnist") throws -> Summary {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: outDir, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw CurationError("\(outDir): exists and is a file; --out names the benchmark's folder") }
+            let foreign = try fm.contentsOfDirectory(atPath: outDir).filter { !folderEntries.contains($0) && !$0.hasPrefix(".") }
+            guard foreign.isEmpty else {
+                throw CurationError("\(outDir): holds other files (\(foreign.prefix(3).joined(separator: ", "))) than a benchmark's: name an empty or new folder")
+            }
+        }
+        let parent = URL(fileURLWithPath: outDir).standardizedFileURL.deletingLastPathComponent()
+        let work = parent.appendingPathComponent(".\(URL(fileURLWithPath: outDir).lastPathComponent).partial-\(getpid())").path
+        try? fm.removeItem(atPath: work)
+        do {
+            let summary = try build(name, outDir: work, seed: seed, perClass: perClass, targetPerClass: targetPerClass, testPerClass: testPerClass, fashionMNIST: fashionMNIST)
+            if fm.fileExists(atPath: outDir) { try fm.removeItem(atPath: outDir) }
+            try fm.moveItem(atPath: work, toPath: outDir)
+            return summary
+        } catch {
+            try? fm.removeItem(atPath: work)
+            throw error
+        }
+    }
+
+    static func build(_ name: String, outDir: String, seed: UInt64, perClass: Int, targetPerClass: Int?, testPerClass: Int,
+                      fashionMNIST: String) throws -> Summary {
         guard names.contains(name) else { throw CurationError("unknown benchmark '\(name)' (\(names.joined(separator: ", ")))") }
         let targetPerClass = targetPerClass ?? perClass
         guard perClass >= 1, targetPerClass >= 1, testPerClass >= 1 else { throw CurationError("images per class must be at least 1") }

@@ -69,6 +69,7 @@ extension Strategies {
     /// at random, keeping as many rows as the share allows.
     public static func proportion(_ m: Manifest, by: [String], group: String, share: Double, within: String?, seed: UInt64, file: String) throws -> CurationResult {
         guard (0...1).contains(share) else { throw CurationError("--share must be between 0 and 1") }
+        if let within, by.contains(within) { throw CurationError("--within \(within) is also a --by column: the share is set within the other columns' values") }
         let cells = try Cells(m, by: (within.map { [$0] } ?? []) + by, file: file)
         let groupValues = group.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard groupValues.count == by.count else {
@@ -91,12 +92,23 @@ extension Strategies {
             others.sort()
             var keepGroup = inGroup.count, keepOthers = others.count
             let current = Double(inGroup.count) / Double(max(1, inGroup.count + others.count))
+            // Of the two whole counts either side of the exact one, the one whose share is nearer
+            // (2 x 0.6 / 0.4 is 2.9999999999999996 in floating point: 3 is meant).
+            func nearest(_ exact: Double, limit: Int, share of: (Int) -> Double) -> Int {
+                let low = min(limit, Int(exact.rounded(.down))), high = min(limit, low + 1)
+                return abs(of(high) - share) < abs(of(low) - share) - 1e-12 ? high : low
+            }
             if share >= 1 {
                 keepOthers = 0
+            } else if others.isEmpty {
+                // Only the group's rows: no share below 1 is reachable without emptying the stratum.
             } else if current > share {
-                keepGroup = Int((share * Double(others.count) / (1 - share)).rounded(.down))
+                keepGroup = nearest(share * Double(others.count) / (1 - share), limit: inGroup.count) { Double($0) / Double($0 + others.count) }
             } else if share > 0 {
-                keepOthers = Int((Double(inGroup.count) * (1 - share) / share).rounded(.down))
+                keepOthers = nearest(Double(inGroup.count) * (1 - share) / share, limit: others.count) { k in
+                    Double(inGroup.count) / Double(inGroup.count + max(k, 0))
+                }
+                keepOthers = max(keepOthers, inGroup.isEmpty ? others.count : 0)
             }
             var rng = Cells.rng(seed: seed, cell: s, purpose: 0x960)
             rows += rng.permutation(inGroup.count).prefix(keepGroup).map { inGroup[$0] }
@@ -106,6 +118,8 @@ extension Strategies {
             achieved.append((name, .object([("share", .number(got)), ("group_rows", .int(keepGroup)), ("other_rows", .int(keepOthers))])))
             if inGroup.isEmpty && share > 0 {
                 warnings.append("\(name) has no rows of the group: its share stays 0, not \(share)")
+            } else if others.isEmpty && share < 1 {
+                warnings.append("\(name) has only rows of the group (\(inGroup.count)): its share stays 1, not \(share)")
             } else if abs(got - share) > 0.01 && keepGroup + keepOthers > 0 {
                 warnings.append(String(format: "%@: the data allows a share of %.4f, not %.4f", name, got, share))
             }

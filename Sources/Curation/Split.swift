@@ -97,6 +97,19 @@ public enum Splitter {
                 counts[c][best] += size
                 splitOfUnit[Int(units[u])] = UInt8(best)
             }
+        }
+        // The counts reported are each cell's own rows: a unit can hold rows of several cells
+        // (one image named under two labels), which go where the unit goes.
+        var assigned = [[Int]](repeating: [], count: 3)
+        counts = [[Int]](repeating: [0, 0, 0], count: cells.names.count)
+        for row in 0..<m.count {
+            let split = Int(splitOfUnit[Int(unitOfRow[row])])
+            assigned[split].append(row)
+            counts[Int(cells.cellOfRow[row])][split] += 1
+        }
+        for c in cells.names.indices {
+            let n = cells.sizes[c]
+            if n != targets[c].reduce(0, +) { targets[c] = largestRemainder(n, r, extras: &extras) }
             if counts[c][0] == 0 && n > 0 {
                 warnings.append("cell \(cells.names[c]) has no row in train")
             }
@@ -104,8 +117,6 @@ public enum Splitter {
                 warnings.append("cell \(cells.names[c]): \(counts[c]) rows against targets \(targets[c]), because rows sharing an image stay together")
             }
         }
-        var assigned = [[Int]](repeating: [], count: 3)
-        for row in 0..<m.count { assigned[Int(splitOfUnit[Int(unitOfRow[row])])].append(row) }
         let manifests = (0..<3).map { s -> Manifest in
             var out = m.selecting(assigned[s])
             out.setColumn("split", [String](repeating: names[s], count: out.count))

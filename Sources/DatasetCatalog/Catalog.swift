@@ -141,6 +141,26 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
+    /// Opens an existing catalog to read it (audit, tag, split): nothing is created, migrated or
+    /// rebuilt, so a file that is not a Curate catalog is refused as it is, never changed.
+    public init(reading path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(30)
+        do {
+            db = try DatabaseQueue(path: path, configuration: config)
+            let present = Set(try db.read { try $0.tableExists("image") ? try $0.columns(in: "image").map(\.name) : [] })
+            let expected = Self.columns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard expected.allSatisfy(present.contains) else {
+                throw CatalogError(present.isEmpty ? "\(path): not a Curate catalog (it has no image table); run curate scan to make one"
+                                                   : "\(path): a catalog from another version of Curate; run curate scan to bring it up to date")
+            }
+        } catch let error as DatabaseError {
+            throw CatalogError("\(path): not a usable Curate catalog (\(error.message ?? "\(error.resultCode)"))")
+        }
+    }
+
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in try createImageTable(db) }

@@ -23,6 +23,11 @@ public enum Importers {
         }
         let named = levels.filter { $0 != "_" }
         if Set(named).count != named.count { throw ManifestError(file: root, "--levels names a column twice") }
+        for bad in ["path", "weight", "source_row"] where named.contains(bad) {
+            throw ManifestError(file: root, "--levels cannot name '\(bad)': folder names are not \(bad == "path" ? "paths" : "numbers"); use another column name")
+        }
+        // Folder names for the spec's split values, as datasets commonly spell them.
+        let splitNames = ["train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val", "test": "test", "testing": "test"]
         var manifest = Manifest(columns: ["path"] + named, baseDirectory: base)
         var problems: [String] = []
         let files = try listFiles(base)
@@ -38,7 +43,19 @@ public enum Importers {
                 continue
             }
             var row = ["path": rel]
-            for (name, value) in zip(levels, parts) where name != "_" { row[name] = value }
+            var bad: String? = nil
+            for (name, value) in zip(levels, parts) where name != "_" {
+                switch name {
+                case "split":
+                    guard let s = splitNames[value.lowercased()] else { bad = "split folder '\(value)' is not train, val or test"; break }
+                    row[name] = s
+                case "origin":
+                    guard ["real", "synthetic"].contains(value) else { bad = "origin folder '\(value)' is not real or synthetic"; break }
+                    row[name] = value
+                default: row[name] = value
+                }
+            }
+            if let bad { problems.append("\(rel): \(bad); skipped"); continue }
             manifest.append(row)
         }
         if manifest.count == 0 { throw ManifestError(file: root, "no PNG or JPEG images at depth \(levels.count + 1)") }

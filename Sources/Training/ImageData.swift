@@ -46,6 +46,13 @@ public struct ImageData: Sendable {
                             threads: Int = Parallel.threads) throws -> ImageData {
         let manifest = try ManifestReader.read(path)
         if requireLabels { try manifest.require("label", file: path) }
+        // The decoded set is held in memory as floats: refuse, before decoding, what cannot fit.
+        let bytes = Double(manifest.count) * Double(size) * Double(size) * Double(channels) * 4
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        guard bytes <= memory * 0.75 else {
+            throw TrainingError(String(format: "%@: %d images at %dx%dx%d need %.1f GB as floats, more than this machine's %.1f GB allows: lower --size, or use fewer rows",
+                                       path, manifest.count, size, size, channels, bytes / 1e9, memory / 1e9))
+        }
         var data = decode(manifest, size: size, channels: channels, threads: threads)
         data.file = path
         return data

@@ -51,7 +51,7 @@ struct AuditCommand: ParsableCommand {
         let m = try ManifestReader.read(manifest)
         var options = AuditOptions(attributes: attributes, labelColumn: label)
         options.positiveLabel = positive
-        let cat = try catalogPath(explicit: catalog, manifest: manifest).map { (try Catalog(path: $0), $0) }
+        let cat = try catalogPath(explicit: catalog, manifest: manifest).map { (try Catalog(reading: $0), $0) }
         var audit: DatasetAudit
         do {
             audit = try DatasetAudit.run(m, path: manifest, options: options, catalog: cat)
@@ -73,6 +73,10 @@ struct AuditCommand: ParsableCommand {
         }
         if let markdown { try AtomicFile.write(Data(audit.markdown.utf8), to: markdown) }
         if let html { try AtomicFile.write(Data(audit.html.utf8), to: html) }
+        if let images = audit.images, images.uncovered > 0 {
+            note("warning: \(images.catalog) has no decoded record for \(images.uncovered) of the \(audit.rows) rows' images"
+                 + (images.covered == 0 ? " (none at all: is it the catalog of another dataset? run curate scan on this manifest)" : ""))
+        }
         if json != "-" {
             print("\(audit.rows) rows; \(audit.attributes.map(\.name).joined(separator: ", "))")
             for a in audit.attributes {

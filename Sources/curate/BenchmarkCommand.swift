@@ -39,12 +39,8 @@ struct BenchmarkCommand: ParsableCommand {
         @Option(help: "Where Fashion-MNIST's IDX files are.") var fashionMnist = "/usr/share/datasets/fashion-mnist"
 
         func run() throws {
-            let summary: BiasBenchmarks.Summary
-            do {
-                summary = try BiasBenchmarks.make(name, outDir: out, seed: seed, perClass: perClass, targetPerClass: targetPerClass, testPerClass: testPerClass, fashionMNIST: fashionMnist)
-            } catch let e as CurationError {
-                throw ValidationError(e.description)
-            }
+            // A CurationError prints as `curate: message` with status 2, as every input error does.
+            let summary = try BiasBenchmarks.make(name, outDir: out, seed: seed, perClass: perClass, targetPerClass: targetPerClass, testPerClass: testPerClass, fashionMNIST: fashionMnist)
             print("benchmark \(summary.name) from \(summary.origin):")
             for (file, rows) in summary.manifests { print("  \(out)/\(file)  \(rows) rows") }
         }

@@ -106,6 +106,7 @@ struct BuildCommand: ParsableCommand {
             case "inject":
                 guard let fraction else { throw ValidationError("inject needs --fraction") }
                 let injection: Injection
+                if tint != nil && patch != nil { throw ValidationError("inject takes --patch SIZE or --tint COLOUR, not both") }
                 if let tint {
                     injection = .tint(colour: try Injection.parseColour(tint), strength: tintStrength)
                 } else {
@@ -199,7 +200,7 @@ struct SplitCommand: ParsableCommand {
         let columns = columnList(by)
         let r = ratios.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
         let clusters = try catalogPath(explicit: catalog, manifest: manifest)
-            .map { try CatalogClusters.clusters(manifest: m, catalog: Catalog(path: $0)) } ?? []
+            .map { try CatalogClusters.clusters(manifest: m, catalog: Catalog(reading: $0)) } ?? []
         let result: SplitResult
         do {
             result = try Splitter.split(m, cells: Cells(m, by: columns, file: manifest), ratios: r, seed: seed, duplicateClusters: clusters)

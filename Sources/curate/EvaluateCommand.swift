@@ -80,6 +80,14 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         if let json, json != "-" { try AtomicFile.checkWritable(json) }
+        if let predictions {
+            try AtomicFile.checkWritable(predictions)
+            guard ManifestFormat.of(path: predictions) != nil else { throw ValidationError("--predictions \(predictions): name it .csv or .jsonl") }
+            let same = { (a: String) in URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path }
+            for input in [test, counterfactual].compactMap({ $0 }) where same(input) == same(predictions) {
+                throw ValidationError("--predictions \(predictions) is an input (\(input)): name another file")
+            }
+        }
         if let threads { Parallel.threads = max(1, threads) }
         let attack = try budget.make(self.attack, flag: "--attack", seed: seed)
         let (net, header) = try Checkpoint.read(path: model)
@@ -135,7 +143,12 @@ struct EvaluateCommand: ParsableCommand {
                 columns.append("prob_\(name)")
                 cells.append((0..<e.count).map { String(format: "%.6f", e.probabilities[$0 * k + c]) })
             }
-            for column in testData.manifest.columns where !["path", "label"].contains(column) {
+            // The test manifest's own columns follow; any named like the ones written here are
+            // left out (they would be two columns of one name), with a note.
+            let written = Set(columns)
+            let clashing = testData.manifest.columns.filter { written.contains($0) && !["path", "label"].contains($0) }
+            if !clashing.isEmpty { note("--predictions: the test manifest's \(clashing.joined(separator: ", ")) column(s) are replaced by this evaluation's") }
+            for column in testData.manifest.columns where !["path", "label"].contains(column) && !written.contains(column) {
                 columns.append(column)
                 cells.append(testData.column(column)!)
             }

@@ -57,7 +57,7 @@ struct TagCommand: ParsableCommand {
         var tagger = Tagger()
         if let catalog {
             guard FileManager.default.fileExists(atPath: catalog) else { throw ValidationError("--catalog \(catalog): no such file") }
-            for r in try Catalog(path: catalog).records().values where r.status == .ok {
+            for r in try Catalog(reading: catalog).records().values where r.status == .ok {
                 if let s = r.statistics, let w = r.width, let h = r.height { tagger.knownStatistics[r.path] = (w, h, s) }
             }
         }

@@ -92,6 +92,13 @@ import Testing
 
     /// Six rows: V = 1/3 by hand (chi-square 2/3 on 1 dof, p 0.414), over the high threshold of
     /// 0.3 but not significant: a medium finding that says so, not a high one.
+    @Test func weightsThatAllAreZeroAreAnError() {
+        let m = Manifest(columns: ["path", "label", "g", "weight"], cells: [["a", "b"], ["0", "1"], ["x", "y"], ["0", "0"]], baseDirectory: "/")
+        #expect { _ = try DatasetAudit.run(m, path: "w0.csv", options: AuditOptions(attributes: ["g"])) } throws: {
+            "\($0)" == "w0.csv: every row's weight is 0: the weighted counts and shares are undefined"
+        }
+    }
+
     @Test func aLargeVOnFewRowsIsNotHigh() throws {
         let m = Manifest(columns: ["path", "label", "g"], cells: [["a", "b", "c", "d", "e", "f"], ["0", "0", "1", "1", "1", "0"], ["x", "y", "x", "y", "y", "x"]], baseDirectory: "/")
         let audit = try DatasetAudit.run(m, path: "six.csv", options: AuditOptions(attributes: ["g"]))

@@ -54,7 +54,13 @@ struct BenchmarkCommandTests {
         #expect(bad.status != 0 && bad.stderr.contains("unknown benchmark 'nonsense'"))
         // The procedural set has 1,000 training images a class: asking for more is an error, not a smaller benchmark.
         let big = try CLI.run(["benchmark", "make", "trigger", "--out", d + "/big", "--per-class", "1001", "--fashion-mnist", "/nonexistent"])
-        #expect(big.status != 0 && big.stderr.contains("needs 1001 training images of class T-shirt/top and only 1000 are left"), "\(big.stderr)")
+        #expect(big.status == 2 && big.stderr.contains("needs 1001 training images of class T-shirt/top and only 1000 are left"), "\(big.stderr)")
+        // Built beside its folder and moved in whole: a failure leaves no part of a benchmark.
+        #expect(!FileManager.default.fileExists(atPath: d + "/big"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: d).filter { $0.contains("partial") }.isEmpty)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: d + "/afile"))
+        let file = try CLI.run(["benchmark", "make", "trigger", "--out", d + "/afile", "--per-class", "2", "--fashion-mnist", "/nonexistent"])
+        #expect(file.status == 2 && file.stderr.contains("afile: exists and is a file"), "\(file.stderr)")
     }
 
     @Test("--target-per-class sets the target's size apart from the source's")

@@ -196,8 +196,20 @@ struct TrainCommandTests {
             let r = try CLI.run(["train", "--train", "\(d)/train.csv", "--size", "8", "--epochs", "1", "\(flag)=\(value)", "--out", "\(d)/x.ckpt"])
             #expect(r.status != 0 && r.stderr.contains(flag + " must"), "\(flag) \(value): \(r.stderr)")
         }
+        // A set that cannot fit in memory as floats is refused before anything is decoded (2.5 TB here).
+        try ("path,label\n" + String(repeating: "img/0.png,dark\n", count: 200_000)).write(toFile: "\(d)/huge.csv", atomically: true, encoding: .utf8)
+        let huge = try CLI.run(["train", "--train", "\(d)/huge.csv", "--size", "1024", "--epochs", "1", "--out", "\(d)/x.ckpt"])
+        #expect(huge.status == 2 && huge.stderr.contains("200000 images at 1024x1024x3 need 2516.6 GB as floats"), "\(huge.stderr)")
         let tiny = try CLI.run(["train", "--train", "\(d)/train.csv", "--size", "2", "--epochs", "1", "--out", "\(d)/x.ckpt"])
         #expect(tiny.status == 2 && tiny.stderr.contains("cnn-small halves its input twice: it needs at least 4x4 pixels"), "\(tiny.stderr)")
+        // A counterfactual row must be the test row's image with the attribute changed: same label.
+        let cfRows = try String(contentsOfFile: "\(d)/cf.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        let swapped = [cfRows[0]] + cfRows.dropFirst().map { $0.contains(",dark,") ? $0.replacingOccurrences(of: ",dark,", with: ",bright,") : $0.replacingOccurrences(of: ",bright,", with: ",dark,") }
+        try (swapped.joined(separator: "\n") + "\n").write(toFile: "\(d)/cf_bad.csv", atomically: true, encoding: .utf8)
+        let misaligned = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/test.csv", "--counterfactual", "\(d)/cf_bad.csv"])
+        #expect(misaligned.status == 2 && misaligned.stderr.contains("cf_bad.csv row 1: label"), "\(misaligned.stderr)")
+        let overwrite = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/test.csv", "--predictions", "\(d)/test.csv"])
+        #expect(overwrite.status != 0 && overwrite.stderr.contains("is an input"), "\(overwrite.stderr)")
         // An output that cannot be a file: the path is named, status 2.
         try FileManager.default.createDirectory(atPath: "\(d)/folder.ckpt", withIntermediateDirectories: true)
         let folder = try CLI.run(["train", "--train", "\(d)/train.csv", "--model", "linear", "--size", "8", "--epochs", "1", "--out", "\(d)/folder.ckpt"])

@@ -126,6 +126,62 @@ import Testing
         }
     }
 
+    /// Hand-counted cases: the nearest whole counts, and a stratum the share cannot touch kept whole.
+    @Test func proportionRoundsToTheNearestShareAndNeverEmptiesAStratum() throws {
+        func manifest(_ rows: [(String, String)]) -> Manifest {
+            Manifest(columns: ["path", "label", "tint"], cells: [rows.indices.map { "\($0).png" }, rows.map(\.0), rows.map(\.1)], baseDirectory: "/")
+        }
+        // 2 group rows and 10 others at share 0.4: 3 others (2/5 exactly; 2 x 0.6 / 0.4 is 2.9999999999999996).
+        let twelve = manifest(Array(repeating: ("0", "r"), count: 2) + Array(repeating: ("0", "b"), count: 10))
+        let r = try Strategies.proportion(twelve, by: ["tint"], group: "r", share: 0.4, within: nil, seed: 0, file: "m.csv")
+        #expect(r.manifest.count == 5 && r.warnings.isEmpty)
+        // 40 group rows and 10 others at share 0.09: 1 group row (1/11 = 0.091), not 0.
+        let fifty = manifest(Array(repeating: ("0", "r"), count: 40) + Array(repeating: ("0", "b"), count: 10))
+        let s = try Strategies.proportion(fifty, by: ["tint"], group: "r", share: 0.09, within: nil, seed: 0, file: "m.csv")
+        #expect(s.manifest.column("tint")!.filter { $0 == "r" }.count == 1)
+        let t = try Strategies.proportion(fifty, by: ["tint"], group: "r", share: 0.28, within: nil, seed: 0, file: "m.csv")
+        #expect(t.manifest.column("tint")!.filter { $0 == "r" }.count == 4)  // 4/14 = 0.286 is nearer 0.28 than 3/13 = 0.231
+        // A label whose rows are all in the group keeps them (and says so) rather than losing the class.
+        let mixed = manifest(Array(repeating: ("cat", "r"), count: 4) + Array(repeating: ("dog", "r"), count: 2) + Array(repeating: ("dog", "b"), count: 4))
+        let u = try Strategies.proportion(mixed, by: ["tint"], group: "r", share: 0.5, within: "label", seed: 0, file: "m.csv")
+        #expect(u.manifest.column("label")!.filter { $0 == "cat" }.count == 4)
+        #expect(u.warnings == ["label=cat has only rows of the group (4): its share stays 1, not 0.5"])
+        #expect(throws: CurationError.self) { try Strategies.proportion(mixed, by: ["tint"], group: "r", share: 0.5, within: "tint", seed: 0, file: "m.csv") }
+    }
+
+    @Test func splitCountsEachCellsOwnRows() throws {
+        // One image named by five rows of a and one of b: all six go where the image goes.
+        let paths = Array(repeating: "same.png", count: 5) + (1...9).map { "b\($0).png" } + ["same.png"]
+        let labels = Array(repeating: "a", count: 5) + Array(repeating: "b", count: 10)
+        let m = Manifest(columns: ["path", "label"], cells: [paths, labels], baseDirectory: "/")
+        let r = try Splitter.split(m, cells: try Cells(m, by: ["label"], file: "m.csv"), ratios: [0.8, 0.1, 0.1], seed: 0, duplicateClusters: [])
+        let a = r.cellNames.firstIndex(of: "label=a")!, b = r.cellNames.firstIndex(of: "label=b")!
+        #expect(r.counts[a].reduce(0, +) == 5 && r.counts[b].reduce(0, +) == 10)
+        for (s, out) in r.manifests.enumerated() {
+            let l = out.column("label")!
+            #expect(l.filter { $0 == "a" }.count == r.counts[a][s] && l.filter { $0 == "b" }.count == r.counts[b][s])
+        }
+    }
+
+    @Test func injectRefusesMarksThatWouldOverwriteAndStrengthsOutOfRange() throws {
+        let (m, path) = try load("binary")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("curate-inject-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for mark in ["path", "label", "attr", "weight", ""] {
+            #expect(throws: CurationError.self) {
+                try Strategies.inject(m, injection: .patch(size: 2, colour: SIMD3(255, 0, 255), position: .centre), fraction: 0.1, group: nil,
+                                      labelColumn: "label", markColumn: mark, imageDir: dir, seed: 0)
+            }
+        }
+        for strength: Float in [1.5, -0.1, .nan] {
+            #expect(throws: CurationError.self) {
+                try Strategies.inject(m, injection: .tint(colour: SIMD3(255, 0, 0), strength: strength), fraction: 0.1, group: nil,
+                                      labelColumn: "label", markColumn: "injected", imageDir: dir, seed: 0)
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir), "\(path): nothing is written before the options are checked")
+    }
+
     @Test func sameSeedSameBytesOtherSeedOtherRows() throws {
         let (m, path) = try load("binary")
         let cells = try Cells(m, by: ["label", "attr"], file: path)

@@ -20,6 +20,14 @@ struct ImporterTests {
         #expect(plain.manifest.column("label")! == ["cat", "dog"] && plain.problems.isEmpty)
         let skip = try Importers.imageFolder(dir.path + "/data", levels: ["_", "label"])
         #expect(skip.manifest.columns == ["path", "label"])
+        // Split folders as datasets spell them become the spec's values; others are reported, not written.
+        try dir.png("named/training/cat/4.png"); try dir.png("named/validation/cat/5.png"); try dir.png("named/extra/cat/6.png")
+        let named = try Importers.imageFolder(dir.path + "/named", levels: ["split", "label"])
+        #expect(named.manifest.column("split")! == ["train", "val"])
+        #expect(named.problems == ["extra/cat/6.png: split folder 'extra' is not train, val or test; skipped"])
+        for reserved in ["path", "weight", "source_row"] {
+            #expect(throws: ManifestError.self) { try Importers.imageFolder(dir.path + "/data", levels: ["split", reserved]) }
+        }
     }
 
     @Test("CelebA: 1/-1 become yes/no, partitions become splits, counts are checked")

@@ -1,5 +1,6 @@
 import DatasetCatalog
 import Foundation
+import GRDB
 import ImageCodecs
 import Testing
 
@@ -252,6 +253,22 @@ struct ScanTests {
         } catch let error as CatalogError {
             #expect(error.message.contains("not a usable Curate catalog"))
         }
+    }
+
+    @Test("reading a catalog never changes the file: another SQLite database is refused as it is")
+    func readingLeavesForeignDatabasesAlone() throws {
+        let dir = try TempDir()
+        let foreign = dir.path + "/foreign.db"
+        let q = try GRDB.DatabaseQueue(path: foreign)
+        try q.write { try $0.execute(sql: "CREATE TABLE t (x)") }
+        try q.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: foreign))
+        #expect { _ = try Catalog(reading: foreign) } throws: { "\($0)".contains("not a Curate catalog (it has no image table)") }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == before)
+        // A real catalog reads.
+        let m = try dataset(dir)
+        _ = try Scanner().scan(m, into: try Catalog(path: dir.path + "/real.catalog"))
+        #expect(try Catalog(reading: dir.path + "/real.catalog").records().count == 6)
     }
 }
 
