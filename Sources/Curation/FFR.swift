@@ -22,11 +22,27 @@ extension Strategies {
             synthetic = m.selecting((0..<m.count).filter { origins[$0] == "synthetic" })
             syntheticFile = file
         }
-        guard synthetic.count > 0 else { throw CurationError("\(syntheticFile): no rows with origin=synthetic for stage 1") }
+        guard synthetic.count > 0 else {
+            throw CurationError("\(syntheticFile): no rows with origin=synthetic for stage 1" + (pool == nil ? " (give a --pool of synthetic images)" : ""))
+        }
         guard !realRows.isEmpty else { throw CurationError("\(file): no real rows for stage 2") }
         var stage1 = try undersample(synthetic, cells: Cells(synthetic, by: by, file: syntheticFile), perCell: nil, seed: seed)
         let real = m.selecting(realRows)
         let realCells = try Cells(real, by: by, file: file)
+        // Stage 1 teaches the groups of stage 2: a synthetic cell no real row has is a class or
+        // group the model would learn for nothing; a real cell without synthetic rows is unbalanced.
+        let syntheticCells = Set(stage1.cellNames), realNames = Set(realCells.names)
+        let foreign = syntheticCells.subtracting(realNames).sorted()
+        if !foreign.isEmpty {
+            stage1.warnings.append("stage 1 has cells no real row has: \(foreign.prefix(4).joined(separator: ", "))\(foreign.count > 4 ? ", ..." : "")")
+        }
+        if let labels = stage1.manifest.column("label"), Set(labels).count < 2 {
+            throw CurationError("\(syntheticFile): stage 1 would hold \(Set(labels).count) label value(s); training needs at least 2")
+        }
+        let uncovered = realNames.subtracting(syntheticCells).sorted()
+        if !uncovered.isEmpty {
+            stage1.warnings.append("stage 1 covers \(syntheticCells.count) of the \(realNames.count) real cells; none for \(uncovered.prefix(4).joined(separator: ", "))\(uncovered.count > 4 ? ", ..." : "")")
+        }
         var second: CurationResult
         switch stage2 {
         case .asIs: second = CurationResult(manifest: real, cellNames: realCells.names, before: realCells.sizes, after: realCells.sizes,

@@ -135,7 +135,9 @@ public enum Importers {
         let col = { (name: String) in table.header.firstIndex(of: name)! }
         let (f, y, s, p) = (col("img_filename"), col("y"), col("split"), col("place"))
         var manifest = Manifest(columns: ["path", "label", "split", "place"], baseDirectory: URL(fileURLWithPath: root).standardizedFileURL.path)
+        guard !table.rows.isEmpty else { throw ManifestError(file: path, "no rows: a metadata.csv lists one image a row") }
         for (line, fields) in table.rows {
+            guard !fields[f].isEmpty else { throw ManifestError(file: path, line: line, "img_filename is empty") }
             func code(_ c: Int, _ names: [String], _ what: String) throws -> String {
                 guard let v = Int(fields[c]), names.indices.contains(v) else {
                     throw ManifestError(file: path, line: line, "\(what) is '\(fields[c])': expected 0 to \(names.count - 1)")

@@ -107,6 +107,10 @@ public enum ManifestReader {
             rows.append((line, fields))
         }
         guard let h = header else { throw ManifestError(file: path, "empty file: a header row is required") }
+        // A required column named twice is ambiguous: which one holds it?
+        for name in required where h.filter({ $0 == name }).count > 1 {
+            throw ManifestError(file: path, line: 1, "column '\(name)' appears twice")
+        }
         for name in required where !h.contains(name) {
             throw ManifestError(file: path, line: 1, "missing required column '\(name)' (columns: \(h.joined(separator: ", ")))")
         }

@@ -94,9 +94,12 @@ struct BuildCommand: ParsableCommand {
             case "augment":
                 let fillMode: Strategies.Fill
                 switch fill {
-                case "largest": fillMode = .largest
+                case "largest":
+                    if add != nil { throw ValidationError("--add N goes with --fill equal-add (--fill largest fills every cell to the largest)") }
+                    fillMode = .largest
                 case "equal-add":
-                    guard let add, add > 0 else { throw ValidationError("--fill equal-add needs --add N") }
+                    guard let add else { throw ValidationError("--fill equal-add needs --add N") }
+                    guard add > 0 else { throw ValidationError("--add must be 1 or more") }
                     fillMode = .equalAdd(add)
                 default: throw ValidationError("--fill must be largest or equal-add")
                 }

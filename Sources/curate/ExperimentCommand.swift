@@ -54,11 +54,18 @@ extension ExperimentCommand {
             var rows: [String: [String]] = [:]
             var order: [String] = []
             for (k, dir) in runs.enumerated() {
-                guard let data = FileManager.default.contents(atPath: dir + "/results.json"),
-                      let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                      let summary = doc["summary"] as? [[String: Any]] else {
-                    throw ValidationError("\(dir): no readable results.json (run curate experiment run first)")
+                let path = dir + "/results.json"
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw ExperimentError(path, nil, "no such file (run curate experiment run first)")
                 }
+                let doc: [String: Any]
+                do {
+                    guard let d = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw ExperimentError(path, nil, "not a JSON object") }
+                    doc = d
+                } catch let e as ExperimentError { throw e } catch {
+                    throw ExperimentError(path, nil, "not valid JSON (\((error as NSError).userInfo["NSDebugDescription"] as? String ?? "damaged")): run the experiment again to rewrite it")
+                }
+                guard let summary = doc["summary"] as? [[String: Any]] else { throw ExperimentError(path, nil, "has no summary list: not an experiment's results") }
                 for row in summary where row["source"] as? String == "biased" {
                     let key = "\(row["intervention"] as? String ?? "") / \(row["transfer"] as? String ?? "")"
                     if rows[key] == nil { order.append(key); rows[key] = [String](repeating: "n/a", count: runs.count) }

@@ -20,7 +20,8 @@ struct ManifestCommand: ParsableCommand {
             var counts: [String: [String: Int]] = [:]
             for c in ["label", "split", "origin"] + m.attributes where m.has(c) {
                 var tally: [String: Int] = [:]
-                for v in m.column(c)! { tally[v.isEmpty ? "(unknown)" : v, default: 0] += 1 }
+                // The spec: an empty origin is real; any other empty cell is unknown.
+                for v in m.column(c)! { tally[v.isEmpty ? (c == "origin" ? "real" : "(unknown)") : v, default: 0] += 1 }
                 if tally.count <= 50 { counts[c] = tally }
             }
             if json {

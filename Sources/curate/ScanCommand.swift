@@ -37,6 +37,7 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         let m = try ManifestReader.read(manifest)
+        guard wait >= 0, wait.isFinite else { throw ValidationError("--wait must be 0 or more seconds") }
         let lock = try CatalogLock(path: catalog, wait: wait)
         defer { withExtendedLifetime(lock) {} }
         let db = try Catalog(path: catalog)

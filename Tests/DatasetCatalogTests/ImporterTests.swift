@@ -61,6 +61,12 @@ struct ImporterTests {
         #expect(m.column("place")! == ["land", "water"] && m.column("split")! == ["train", "test"])
         try dir.write("metadata.csv", "img_id,img_filename,y,split,place\n1,a.jpg,2,0,0\n")
         #expect(manifestError { _ = try Importers.waterbirds(dir.path) }?.description.contains("metadata.csv:2: y is '2'") == true)
+        try dir.write("metadata.csv", "img_id,img_filename,y,split,place\n1,,1,0,0\n")
+        #expect(manifestError { _ = try Importers.waterbirds(dir.path) }?.description.contains("metadata.csv:2: img_filename is empty") == true)
+        try dir.write("metadata.csv", "img_id,img_filename,y,split,place\n")
+        #expect(manifestError { _ = try Importers.waterbirds(dir.path) }?.message.contains("no rows") == true)
+        try dir.write("metadata.csv", "img_id,img_filename,y,split,place,place\n1,a.jpg,1,0,0,1\n")
+        #expect(manifestError { _ = try Importers.waterbirds(dir.path) }?.message.contains("column 'place' appears twice") == true)
     }
 
     @Test("UTKFace: codes mapped to the documented names; malformed names reported, not guessed")
