@@ -47,7 +47,8 @@ extension Strategies {
         var source = (0..<m.count).map(String.init)
         var warnings: [String] = []
         var fromPool = [Int](repeating: 0, count: cells.names.count), generated = fromPool
-        try FileManager.default.createDirectory(atPath: imageDir, withIntermediateDirectories: true)
+        let staged = try StagedFolder(imageDir)
+        defer { staged.discard() }
         let decoder = ImageDecoder()
         for c in 0..<cells.names.count where deficits[c] > 0 {
             var need = deficits[c]
@@ -82,7 +83,7 @@ extension Strategies {
                     let t = transforms[rng.below(transforms.count)]
                     let image = t.apply(decoded.image, &rng)
                     let file = "\(imageDir)/aug-c\(c)-\(k)-\(t.rawValue).png"
-                    do { try PNGEncoder().write(image, to: file) } catch { throw CurationError("\(file): cannot write: \(error)") }
+                    do { try PNGEncoder().write(image, to: staged.working(file)) } catch { throw CurationError("\(file): cannot write: \(error)") }
                     for (kk, col) in columns.enumerated() {
                         out[kk].append(col == "path" ? URL(fileURLWithPath: file).standardizedFileURL.path : m.column(col)![src])
                     }
@@ -97,6 +98,7 @@ extension Strategies {
                 warnings.append("cell \(cells.names[c]): the pool has \(fromPool[c]) synthetic images for it, \(need) short of \(deficits[c])")
             }
         }
+        try staged.commit()
         columns += ["origin", "weight", "source_row"]
         out += [origin, weight, source]
         let manifest = Manifest(columns: columns, cells: out, baseDirectory: m.baseDirectory)
@@ -147,7 +149,8 @@ extension Strategies {
             chosen += rng.permutation(members.count).prefix(k).map { members[$0] }
         }
         chosen.sort()
-        try FileManager.default.createDirectory(atPath: imageDir, withIntermediateDirectories: true)
+        let staged = try StagedFolder(imageDir)
+        defer { staged.discard() }
         var paths = m.column("path")!
         var mark = [String](repeating: "no", count: m.count)
         var warnings: [String] = []
@@ -162,10 +165,11 @@ extension Strategies {
             }
             var rng = SplitMix64(seed: seed, stream: 0x1E2, UInt64(r))
             let file = "\(imageDir)/inject-\(r).png"
-            do { try PNGEncoder().write(injection.apply(decoded.image, &rng), to: file) } catch { throw CurationError("\(file): cannot write: \(error)") }
+            do { try PNGEncoder().write(injection.apply(decoded.image, &rng), to: staged.working(file)) } catch { throw CurationError("\(file): cannot write: \(error)") }
             paths[r] = URL(fileURLWithPath: file).standardizedFileURL.path
             mark[r] = "yes"
         }
+        try staged.commit()
         var out = m.selecting(Array(0..<m.count))
         out.setColumn("path", paths)
         out.setColumn(markColumn, mark)
@@ -177,4 +181,40 @@ extension Strategies {
                               achieved: [("injected", .int(chosen.count)),
                                          ("injected_per_cell", .object(zip(strata.names, after).map { ($0, .int($1)) }))], warnings: warnings)
     }
+}
+
+/// New image files written into a folder beside their destination and moved in only when all of
+/// them are written: a failure part way leaves the destination as it was. Files already in the
+/// destination under other names are kept; a file of the same name is replaced.
+final class StagedFolder {
+    let destination: String, work: String
+
+    init(_ destination: String) throws {
+        self.destination = URL(fileURLWithPath: destination).standardizedFileURL.path
+        let url = URL(fileURLWithPath: self.destination)
+        work = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: work)
+        do { try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true) } catch {
+            throw CurationError("\(destination): cannot create a folder beside it for the new images (\(error.localizedDescription))")
+        }
+    }
+
+    /// Where to write the file whose final path is `file` (a path inside the destination).
+    func working(_ file: String) -> String {
+        work + "/" + URL(fileURLWithPath: file).lastPathComponent
+    }
+
+    func commit() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: destination, withIntermediateDirectories: true)
+        for name in try fm.contentsOfDirectory(atPath: work) {
+            let target = destination + "/" + name
+            if rename(work + "/" + name, target) != 0 {
+                throw CurationError("\(target): cannot move the new image into place: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Removes the working folder (after a commit it is empty).
+    func discard() { try? FileManager.default.removeItem(atPath: work) }
 }

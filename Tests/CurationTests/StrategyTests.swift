@@ -182,6 +182,22 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir), "\(path): nothing is written before the options are checked")
     }
 
+    @Test func aFailedAugmentOrInjectLeavesNoImages() throws {
+        let (m, _) = try load("binary")  // its img/*.png do not exist: the first decode fails
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("curate-staged-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(throws: CurationError.self) {
+            try Strategies.augment(m, cells: Cells(m, by: ["label", "attr"], file: "m.csv"), fill: .largest, pool: nil, transforms: [.flip],
+                                   imageDir: dir + "/aug", seed: 0)
+        }
+        #expect(throws: CurationError.self) {
+            try Strategies.inject(m, injection: .patch(size: 2, colour: SIMD3(0, 255, 0), position: .centre), fraction: 0.5, group: nil,
+                                  labelColumn: "label", markColumn: "injected", imageDir: dir + "/inj", seed: 0)
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/aug") && !FileManager.default.fileExists(atPath: dir + "/inj"))
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty ?? true)
+    }
+
     @Test func sameSeedSameBytesOtherSeedOtherRows() throws {
         let (m, path) = try load("binary")
         let cells = try Cells(m, by: ["label", "attr"], file: path)
