@@ -47,6 +47,8 @@ public struct FeatureAudit: Sendable {
     public var dimension: Int
     public var probes: [Probe]
     public var centroids: [Centroids]
+    /// Attributes left out of the probe, and why (one value; a group too small to fold).
+    public var skipped: [(attribute: String, reason: String)] = []
 
     public struct Options: Sendable {
         public var folds = 5
@@ -62,17 +64,28 @@ public struct FeatureAudit: Sendable {
         guard let matrix = data.features else { throw TrainingError("the feature audit needs feature vectors") }
         var probes: [Probe] = []
         var centroids: [Centroids] = []
+        var skipped: [(String, String)] = []
         for attribute in attributes {
-            guard let values = data.column(attribute) else { throw TrainingError("the manifest has no column \"\(attribute)\"") }
+            guard let values = data.column(attribute) else { throw TrainingError("\(data.file.isEmpty ? "the manifest" : data.file): no column \"\(attribute)\"") }
             let groups = Array(Set(values.filter { !$0.isEmpty })).sorted()
-            guard groups.count >= 2 else { continue }
+            guard groups.count >= 2 else {
+                skipped.append((attribute, groups.isEmpty ? "every value is empty" : "one value only (\(groups[0])): nothing to tell apart"))
+                continue
+            }
             let index = Dictionary(uniqueKeysWithValues: groups.enumerated().map { ($1, $0) })
             let ids = values.map { $0.isEmpty ? -1 : index[$0]! }
             centroids.append(centroidReport(data, matrix: matrix, attribute: attribute, groups: groups, ids: ids))
-            if let p = probe(data, matrix: matrix, attribute: attribute, groups: groups, ids: ids, options: options) { probes.append(p) }
+            if let p = probe(data, matrix: matrix, attribute: attribute, groups: groups, ids: ids, options: options) {
+                probes.append(p)
+            } else {
+                let small = groups.indices.filter { g in ids.filter { $0 == g }.count < 2 }.map { groups[$0] }
+                skipped.append((attribute, "the probe needs at least 2 rows a group; \(small.prefix(3).joined(separator: ", ")) \(small.count == 1 ? "has" : "have") fewer (its centroid distances rest on them too)"))
+            }
         }
-        return FeatureAudit(source: matrix.source, layout: matrix.layout, rows: data.count, dimension: matrix.dimension,
-                            probes: probes, centroids: centroids)
+        var audit = FeatureAudit(source: matrix.source, layout: matrix.layout, rows: data.count, dimension: matrix.dimension,
+                                 probes: probes, centroids: centroids)
+        audit.skipped = skipped
+        return audit
     }
 
     static func centroidReport(_ data: ImageData, matrix: FeatureMatrix, attribute: String, groups: [String], ids: [Int]) -> Centroids {
@@ -187,6 +200,7 @@ public struct FeatureAudit: Sendable {
     public var json: JSONValue {
         .object([
             ("source", .string(source)), ("layout", .string(layout)), ("rows", .int(rows)), ("dimension", .int(dimension)),
+            ("skipped", .object(skipped.map { ($0.attribute, .string($0.reason)) })),
             ("attribute_probes", .object(probes.map { p in
                 (p.attribute, .object([
                     ("balanced_accuracy", .number(p.balancedAccuracy)), ("interval_95", .array([.number(p.low), .number(p.high)])),

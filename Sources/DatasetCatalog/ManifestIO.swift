@@ -314,7 +314,7 @@ public enum ManifestReader {
 
     /// A decimal number as other tools read one (`1`, `0.5`, `-2e-3`, `.5`): Swift's `Double`
     /// also takes hexadecimal (`0x10`), `inf` and `nan`, which pandas would read as text.
-    static func isDecimalNumber(_ text: String) -> Bool {
+    public static func isDecimalNumber(_ text: String) -> Bool {
         var digits = 0, i = text.utf8.startIndex
         let u = text.utf8
         if i < u.endIndex, u[i] == UInt8(ascii: "+") || u[i] == UInt8(ascii: "-") { i = u.index(after: i) }

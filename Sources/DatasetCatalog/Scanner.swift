@@ -277,9 +277,9 @@ public struct Scanner: Sendable {
         var r = CatalogRecord(path: path, status: .failed)
         r.fileSize = Int64(st.st_size)
         r.mtimeNanoseconds = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-        if (st.st_mode & S_IFMT) == S_IFDIR {
+        if (st.st_mode & S_IFMT) != S_IFREG {
             r.errorCode = ImageDecodingError.Code.unreadable.rawValue
-            r.errorMessage = "is a directory"
+            r.errorMessage = (st.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "not a regular file"
             return (r, true)
         }
         let size = Int(st.st_size)

@@ -48,7 +48,9 @@ public final class ExperimentRunner {
     /// A dataset's images, or its feature vectors when the manifest gives features for
     /// `dataset` (a curated target's rows map to the target's vectors through source_row).
     func load(_ path: String, dataset: String) throws -> ImageData {
-        if let d = cache[path] { return d }
+        // Keyed by the features too: two datasets can share a manifest with different vectors.
+        let key = path + "\u{0}" + (manifest.features[dataset] ?? "")
+        if let d = cache[key] { return d }
         let d: ImageData
         if !manifest.features.isEmpty {
             guard let f = manifest.features[dataset] else {
@@ -58,7 +60,7 @@ public final class ExperimentRunner {
         } else {
             d = try ImageData.load(path, size: manifest.size, channels: manifest.channels, requireLabels: dataset != "counterfactual")
         }
-        cache[path] = d
+        cache[key] = d
         return d
     }
 
@@ -81,14 +83,36 @@ public final class ExperimentRunner {
         if let b = m.benchmark {
             s["benchmark"] = "\(b) per_class \(m.benchmarkSize.perClass) target_per_class \(m.benchmarkSize.targetPerClass.map(String.init) ?? "default") test_per_class \(m.benchmarkSize.testPerClass)"
         }
-        for (k, v) in m.datasets { s["datasets." + k] = v }
-        for (k, v) in m.features { s["features." + k] = v }
+        // Files by path, size and modification time: the same path with other contents is other data.
+        func stamped(_ path: String) -> String {
+            guard let a = try? FileManager.default.attributesOfItem(atPath: path), let size = a[.size] as? NSNumber,
+                  let date = a[.modificationDate] as? Date else { return path }
+            return "\(path) (\(size) bytes, modified \(String(format: "%.3f", date.timeIntervalSince1970)))"
+        }
+        for (k, v) in m.datasets { s["datasets." + k] = stamped(v) }
+        for (k, v) in m.features { s["features." + k] = v.hasPrefix("column:") ? v : stamped(v) }
         var interventions: [String: String] = [:]
         for i in m.interventions {
             let options = i.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             interventions[i.name] = "strategy \(i.strategy ?? "none") loss \(i.loss) mode \(i.mode ?? "transfer") feature_distance \(i.featureDistance.map { "\($0)" } ?? "none") adversarial \(i.adversarial) options [\(options)]"
         }
         return RunSettings(settings: s, interventions: interventions)
+    }
+
+    /// Every feature file of the manifest loaded (they are needed anyway, and cached) and their
+    /// widths compared, before any cell runs: a source trained on D values cannot take others.
+    func checkFeatureWidths() throws {
+        guard !manifest.features.isEmpty else { return }
+        let data = try datasets()
+        var widths: [(dataset: String, file: String, width: Int)] = []
+        for (dataset, spec) in manifest.features.sorted(by: { $0.key < $1.key }) {
+            guard let path = data[dataset] else { continue }
+            widths.append((dataset, spec, try load(path, dataset: dataset).channels))
+        }
+        if let first = widths.first, let other = widths.first(where: { $0.width != first.width }) {
+            throw ExperimentError(manifest.file, nil, "features: \(first.file) (\(first.dataset)) has \(first.width) values a row, \(other.file) (\(other.dataset)) \(other.width): "
+                                  + "every dataset's vectors must come from one model")
+        }
     }
 
     /// Checks `DIR/settings.json` against this manifest (refusing a run whose finished cells were
@@ -123,7 +147,15 @@ public final class ExperimentRunner {
     /// Runs every cell not yet done; returns the keys of all cells.
     @discardableResult
     public func run() throws -> [CellKey] {
+        try checkFeatureWidths()
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: outDir, isDirectory: &isDir), !isDir.boolValue {
+            throw ExperimentError(manifest.file, nil, "--out \(outDir) is a file, not a folder")
+        }
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        for sub in ["cells", "sources", "targets"] where FileManager.default.fileExists(atPath: "\(outDir)/\(sub)", isDirectory: &isDir) && !isDir.boolValue {
+            throw ExperimentError(manifest.file, nil, "\(outDir)/\(sub) is a file where the run keeps a folder: use another --out")
+        }
         try checkSettings()
         let data = try datasets()
         for sub in ["cells", "sources", "targets"] {

@@ -83,11 +83,15 @@ public final class FeatureMatrix: @unchecked Sendable {
             let where_ = "row \(r + 1) (column \(name))"
             var vector: [Float] = []
             if text.isEmpty { throw FeatureError(file, "\(where_): empty; every row needs a vector") }
-            if let first = text.unicodeScalars.first, first == "[" || first == "-" || first == "+" || first == "." || CharacterSet.decimalDigits.contains(first),
+            // Numbers, or else a file; text that names neither ("NaN 2", ",") is refused as numbers.
+            if let first = text.unicodeScalars.first, first == "[" || first == "-" || first == "+" || first == "." || first == "," || CharacterSet.decimalDigits.contains(first)
+                || (!text.hasSuffix(".npy") && !text.hasSuffix(".safetensors") && text.contains(where: { $0 == " " || $0 == "," || $0 == ";" })),
                !text.hasSuffix(".npy") {
                 let inner = text.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
                 for part in inner.split(whereSeparator: { $0 == " " || $0 == "," || $0 == ";" || $0 == "\t" }) {
-                    guard let v = Float(part) else { throw FeatureError(file, "\(where_): \"\(part)\" is not a number") }
+                    guard ManifestReader.isDecimalNumber(String(part)), let v = Float(part) else {
+                        throw FeatureError(file, "\(where_): \"\(part)\" is not a decimal number")
+                    }
                     vector.append(v)
                 }
             } else {
@@ -163,12 +167,13 @@ final class MappedFile: @unchecked Sendable {
     private let mapped: Bool
 
     init(_ path: String) throws {
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a FIFO must not block the open
         guard fd >= 0 else { throw FeatureError(path, "cannot open: " + String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw FeatureError(path, "cannot stat: " + String(cString: strerror(errno))) }
         guard (st.st_mode & S_IFMT) != S_IFDIR else { throw FeatureError(path, "is a directory") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw FeatureError(path, "not a regular file (features are mapped from a file)") }
         size = Int(st.st_size)
         if size == 0 {
             base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64))
@@ -312,6 +317,19 @@ enum NPY {
     }
 }
 
+extension FeatureMatrix {
+    /// The input a curation command recorded in `FILE.provenance.json` (resolved as written, or
+    /// against the manifest's folder), or nil when there is none.
+    static func curationInput(of manifestFile: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: manifestFile + ".provenance.json"),
+              let doc = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let input = doc["input"] as? String, !input.isEmpty else { return nil }
+        let beside = URL(fileURLWithPath: manifestFile).deletingLastPathComponent().appendingPathComponent(input).path
+        for candidate in [input, beside] where FileManager.default.fileExists(atPath: candidate) { return candidate }
+        return nil
+    }
+}
+
 /// rows x cols x size, or nil when it overflows (a damaged header can declare any shape).
 func dataBytes(rows: Int, cols: Int, size: Int) -> Int? {
     guard rows >= 0, cols >= 0 else { return nil }
@@ -388,6 +406,13 @@ extension FeatureMatrix {
     /// - Throws: naming both files when the rows cannot be matched.
     public func rows(for manifest: Manifest, manifestFile: String) throws -> [Int] {
         if manifest.count == rows { return Array(0..<rows) }
+        // A set curated from another curated set cannot be mapped: its source_row names the
+        // intermediate set's rows (the spec's "input manifest"), not the features' rows.
+        if manifest.has("source_row"), let input = Self.curationInput(of: manifestFile),
+           (try? ManifestReader.read(input))?.has("source_row") == true {
+            throw FeatureError(source, "\(manifestFile) was curated from \(input), itself a curated set: its source_row names that set's rows, "
+                               + "not this file's; build it from the features' own manifest (or give features aligned with \(input))")
+        }
         guard let sourceRows = manifest.column("source_row") else {
             throw FeatureError(source, "holds \(rows) vectors but \(manifestFile) has \(manifest.count) rows (and no source_row column to map them)")
         }

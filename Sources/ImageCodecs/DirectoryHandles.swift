@@ -53,8 +53,9 @@ public final class DirectoryHandles: @unchecked Sendable {
     /// Opens path number `i` (`path` is its full path) for reading.
     public func open(_ path: String, _ i: Int) -> Int32 {
         let d = directoryOfPath[i]
-        guard d >= 0 else { return Glibc.open(path, O_RDONLY | O_CLOEXEC) }
-        return path.withCString { openat(fds[Int(d)], $0 + Int(nameOffset[i]), O_RDONLY | O_CLOEXEC) }
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (readers then refuse what is not a regular file).
+        guard d >= 0 else { return Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
+        return path.withCString { openat(fds[Int(d)], $0 + Int(nameOffset[i]), O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
     }
 
     /// The status of path number `i` (`path` is its full path), following symbolic links; nil

@@ -74,7 +74,7 @@ public struct ImageDecoder: Sendable {
     /// Reads a whole file, mapping failures to `.unreadable`: one open, fstat, read and close
     /// (by name in its directory when `directories` holds it as path number `index`).
     public static func read(_ path: String, in directories: DirectoryHandles? = nil, index: Int = 0) throws(ImageDecodingError) -> Data {
-        let fd = directories?.open(path, index) ?? open(path, O_RDONLY | O_CLOEXEC)
+        let fd = directories?.open(path, index) ?? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let err = errno
             throw ImageDecodingError(.unreadable, err == ENOENT || err == ENOTDIR ? "no such file" : "cannot read: " + String(cString: strerror(err)), path: path)
@@ -83,6 +83,8 @@ public struct ImageDecoder: Sendable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ImageDecodingError(.unreadable, "cannot read: " + String(cString: strerror(errno)), path: path) }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw ImageDecodingError(.unreadable, "is a directory", path: path) }
+        // A FIFO, a device or /proc file has no size to read up to (and may never end).
+        if (st.st_mode & S_IFMT) != S_IFREG { throw ImageDecodingError(.unreadable, "not a regular file", path: path) }
         var data = Data(count: Int(st.st_size))
         let got = data.withUnsafeMutableBytes { readFully(fd, into: $0) }
         guard got >= 0 else { throw ImageDecodingError(.unreadable, "cannot read: " + String(cString: strerror(errno)), path: path) }

@@ -89,7 +89,8 @@ struct AuditCommand: ParsableCommand {
                 ].compactMap { $0 }.joined(separator: ", "))
             }
             if let f = audit.features {
-                print("features: \(f.rows) x \(f.dimension) (\(f.source))")
+                print("features: \(f.rows) rows x \(f.dimension) (\(f.source))")
+                for (attribute, reason) in f.skipped { print("  \(attribute): probe skipped: \(reason)") }
                 for p in f.probes {
                     print(String(format: "  %@: probe balanced accuracy %.3f (95%% %.3f-%.3f, chance %.3f)", p.attribute, p.balancedAccuracy, p.low, p.high, p.chance))
                 }

@@ -148,7 +148,8 @@ struct TrainCommand: ParsableCommand {
         var train = self.train ?? ""
         if let plan {
             // Every stage but the last trains here; the last is the run below, from the one before.
-            let stages = try TrainCommand.planStages(plan)
+            let planned = try TrainCommand.planStages(plan)
+            let stages = planned.map(\.manifest)
             for (i, stage) in stages.dropLast().enumerated() {
                 let data = try TrainCommand.load(stage, size: job.size, channels: job.channels)
                 let outcome = try job.run(train: data)
@@ -156,7 +157,7 @@ struct TrainCommand: ParsableCommand {
                 if !json { print("plan stage \(i + 1) (\(stage)): \(data.count) images" + (last.map { String(format: ", final loss %.4f, train accuracy %.2f%%", $0.loss, 100 * $0.accuracy) } ?? "")) }
                 let header = Checkpoint.Header(model: outcome.spec, classes: outcome.classes, tensors: [], metadata: [:])
                 job.from = (outcome.model, header)
-                job.mode = .full
+                job.mode = planned[i + 1].mode
                 job.keepHeadWhenClassesMatch = true
             }
             train = stages.last!
@@ -250,7 +251,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The stage manifests of a plan file, resolved against its folder.
-    static func planStages(_ path: String) throws -> [String] {
+    /// Every field of a stage is checked: `init` is scratch for the first stage and previous for
+    /// the others (the only orders the trainer runs), and `mode` is how a later stage fine-tunes
+    /// the one before (full when absent).
+    static func planStages(_ path: String) throws -> [(manifest: String, mode: FineTuneMode)] {
         guard let data = FileManager.default.contents(atPath: path),
               let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw TrainingError("\(path): not a readable plan (JSON)")
@@ -258,10 +262,25 @@ struct TrainCommand: ParsableCommand {
         guard doc["format"] as? String == "curate-plan", let stages = doc["stages"] as? [[String: Any]], !stages.isEmpty else {
             throw TrainingError("\(path): not a curate plan (format curate-plan with stages)")
         }
+        if let v = doc["version"], (v as? Int) != 1 { throw TrainingError("\(path): plan version \(v) is not supported (this Curate reads version 1)") }
         let base = (path as NSString).deletingLastPathComponent
         return try stages.enumerated().map { i, s in
-            guard let m = s["manifest"] as? String else { throw TrainingError("\(path): stage \(i + 1) names no manifest") }
-            return m.hasPrefix("/") || base.isEmpty ? m : base + "/" + m
+            guard let m = s["manifest"] as? String, !m.isEmpty else { throw TrainingError("\(path): stage \(i + 1) names no manifest") }
+            let initial = s["init"] as? String ?? (i == 0 ? "scratch" : "previous")
+            guard initial == (i == 0 ? "scratch" : "previous") else {
+                throw TrainingError("\(path): stage \(i + 1) has init \"\(s["init"].map { "\($0)" } ?? "")\": the first stage starts from scratch and each later one from the previous")
+            }
+            var mode = FineTuneMode.full
+            if let text = s["mode"] {
+                guard let t = text as? String, let parsed = FineTuneMode(rawValue: t) else {
+                    throw TrainingError("\(path): stage \(i + 1) has mode \"\(text)\" (\(FineTuneMode.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                guard i > 0 || parsed == .full else { throw TrainingError("\(path): stage 1 trains from scratch: its mode can only be full") }
+                mode = parsed
+            }
+            let resolved = m.hasPrefix("/") || base.isEmpty ? m : base + "/" + m
+            guard FileManager.default.fileExists(atPath: resolved) else { throw TrainingError("\(path): stage \(i + 1)'s manifest \(resolved): no such file") }
+            return (resolved, mode)
         }
     }
 

@@ -102,6 +102,22 @@ struct BuildCommandTests {
         let trained = try CLI.run(["train", "--plan", "\(d)/plan.json", "--size", "8", "--epochs", "1", "--batch-size", "8", "--out", "\(d)/ffr.ckpt"])
         #expect(trained.status == 0, "\(trained.stderr)")
         #expect(trained.stdout.contains("plan stage 1"))
+        // Every field of an edited plan is read: unknown versions, inits and modes are refused,
+        // and a later stage's mode is how it trains (linear: a different model from full).
+        let text = try String(contentsOfFile: "\(d)/plan.json", encoding: .utf8)
+        for (edit, message) in [(text.replacingOccurrences(of: "\"version\": 1", with: "\"version\": 99"), "plan version 99 is not supported"),
+                                (text.replacingOccurrences(of: "\"mode\": \"full\"", with: "\"mode\": \"bogus\""), "stage 2 has mode \"bogus\""),
+                                (text.replacingOccurrences(of: "\"init\": \"previous\"", with: "\"init\": \"scratch\""), "stage 2 has init \"scratch\""),
+                                (text.replacingOccurrences(of: "plan.stage2.csv", with: "gone.csv"), "stage 2's manifest")] {
+            #expect(edit != text, "the edit must change the plan: \(message)")
+            try edit.write(toFile: "\(d)/edited.json", atomically: true, encoding: .utf8)
+            let r = try CLI.run(["train", "--plan", "\(d)/edited.json", "--size", "8", "--epochs", "1", "--batch-size", "8", "--out", "\(d)/e.ckpt"])
+            #expect(r.status == 2 && r.stderr.contains("edited.json: ") && r.stderr.contains(message), "\(message): \(r.stderr)")
+        }
+        try text.replacingOccurrences(of: "\"mode\": \"full\"", with: "\"mode\": \"linear\"").write(toFile: "\(d)/linear.json", atomically: true, encoding: .utf8)
+        let linear = try CLI.run(["train", "--plan", "\(d)/linear.json", "--size", "8", "--epochs", "1", "--batch-size", "8", "--out", "\(d)/lin.ckpt"])
+        #expect(linear.status == 0, "\(linear.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(d)/lin.ckpt")) != Data(contentsOf: URL(fileURLWithPath: "\(d)/ffr.ckpt")))
     }
 
     @Test("split writes three stratified manifests; bad input is a clear error")

@@ -109,5 +109,40 @@ import Testing
         try yaml.replacingOccurrences(of: "model: linear", with: "model: cnn-small").write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
         let bad = try CLI.run(["experiment", "run", dir + "/bad.yaml", "--out", dir + "/out2"])
         #expect(bad.status != 0 && bad.stderr.contains("linear or mlp"), "\(bad.stderr)")
+
+        // The target's vectors from another model (here: fewer values a row) are refused before
+        // any cell runs, though target and source share a manifest.
+        let narrow = dir + "/train6.npy"
+        try Self.npy(rows: 4000, cols: 6).write(to: URL(fileURLWithPath: narrow))
+        try yaml.replacingOccurrences(of: "target: \(s)/train.npy", with: "target: \(narrow)").write(toFile: dir + "/narrow.yaml", atomically: true, encoding: .utf8)
+        let widths = try CLI.run(["experiment", "run", dir + "/narrow.yaml", "--out", dir + "/out3"])
+        #expect(widths.status == 2 && widths.stderr.contains("train6.npy (target) 6: every dataset's vectors must come from one model"), "\(widths.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out3"))
+    }
+
+    @Test("a set curated from a curated set is refused with features: its source_row names the other set's rows")
+    func chainedCuration() throws {
+        let dir = try CLI.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let once = try CLI.run(["build", "undersample", "train.csv", "--by", "label,place", "--per-cell", "100", "--out", dir + "/u100.csv"], in: Self.spurious)
+        #expect(once.status == 0, "\(once.stderr)")
+        let direct = try CLI.run(["train", "--train", dir + "/u100.csv", "--features", "train.npy", "--model", "linear", "--epochs", "1", "--out", dir + "/a.ckpt"], in: Self.spurious)
+        #expect(direct.status == 0, "\(direct.stderr)")
+        let twice = try CLI.run(["build", "oversample", dir + "/u100.csv", "--by", "label", "--per-cell", "300", "--out", dir + "/chain.csv"], in: Self.spurious)
+        #expect(twice.status == 0, "\(twice.stderr)")
+        let chained = try CLI.run(["train", "--train", dir + "/chain.csv", "--features", "train.npy", "--model", "linear", "--epochs", "1", "--out", dir + "/b.ckpt"], in: Self.spurious)
+        #expect(chained.status == 2 && chained.stderr.contains("chain.csv was curated from") && chained.stderr.contains("itself a curated set"), "\(chained.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/b.ckpt"))
+    }
+
+    /// A float32 C-order .npy of zeros, as numpy.save writes it.
+    static func npy(rows: Int, cols: Int) -> Data {
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(cols)), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
+        d += Data(header.utf8)
+        d += Data(count: rows * cols * 4)
+        return d
     }
 }

@@ -98,7 +98,12 @@ import Testing
         let bad = Manifest(columns: ["path", "vec"], cells: [["a.png", "b.png"], ["1 2 3", "1 2"]], baseDirectory: dir)
         #expect { try FeatureMatrix.column("vec", of: bad, file: "m.csv") } throws: { "\($0)".contains("m.csv: row 2") && "\($0)".contains("2 values") }
         let word = Manifest(columns: ["path", "vec"], cells: [["a.png"], ["1 two 3"]], baseDirectory: dir)
-        #expect { try FeatureMatrix.column("vec", of: word, file: "m.csv") } throws: { "\($0)".contains("\"two\" is not a number") }
+        #expect { try FeatureMatrix.column("vec", of: word, file: "m.csv") } throws: { "\($0)".contains("\"two\" is not a decimal number") }
+        // Hexadecimal and NaN text are not decimal numbers, and text with separators is numbers, not a file name.
+        for cell in ["0x10 1 2", "NaN 2 3", "1 2 inf"] {
+            let odd = Manifest(columns: ["path", "vec"], cells: [["a.png"], [cell]], baseDirectory: dir)
+            #expect { try FeatureMatrix.column("vec", of: odd, file: "m.csv") } throws: { "\($0)".contains("is not a decimal number") }
+        }
     }
 
     @Test func rowsMapThroughSourceRowWhenCountsDiffer() throws {

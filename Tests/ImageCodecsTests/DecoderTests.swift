@@ -48,6 +48,17 @@ struct PNGDecodingTests {
         }
     }
 
+    @Test("a FIFO or a device is refused as not a regular file, without blocking on it")
+    func specialFiles() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("curate-fifo-\(getpid())").path
+        unlink(path)
+        #expect(mkfifo(path, 0o600) == 0)
+        defer { unlink(path) }
+        for file in [path, "/dev/zero"] {
+            #expect { _ = try ImageDecoder.read(file) } throws: { "\($0)".contains("not a regular file") }
+        }
+    }
+
     @Test("a PNG cut short is reported as truncated at every cut point")
     func truncatedPNG() throws {
         let full = try data(Paths.pngSuite("basn2c08.png"))
