@@ -346,9 +346,11 @@ public struct ExperimentManifest: Sendable {
         }
         if let s = fields["seeds"] {
             guard let seq = s.sequence, !seq.isEmpty else { throw fail(s, "seeds must be a non-empty list of integers") }
+            var seen = Set<UInt64>()
             m.seeds = try seq.map { n in
-                guard let v = n.int, v >= 0 else { throw fail(n, "a seed must be a non-negative integer") }
-                return UInt64(v)
+                guard let v = n.string.flatMap({ UInt64($0) }) else { throw fail(n, "a seed must be an integer from 0 to \(UInt64.max)") }
+                guard seen.insert(v).inserted else { throw fail(n, "seed \(v) is given twice (it would count as two runs)") }
+                return v
             }
         }
         if !m.features.isEmpty && (m.attack != nil || m.adversarial != nil) {

@@ -157,6 +157,12 @@ public final class ExperimentRunner {
             throw ExperimentError(manifest.file, nil, "\(outDir)/\(sub) is a file where the run keeps a folder: use another --out")
         }
         try checkSettings()
+        // Temporary files of a run that was killed mid-write (AtomicFile's .NAME.tmp-PID-N).
+        for sub in ["cells", "sources", "targets"] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(outDir)/\(sub)")) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
+                try? FileManager.default.removeItem(atPath: "\(outDir)/\(sub)/\(name)")
+            }
+        }
         let data = try datasets()
         for sub in ["cells", "sources", "targets"] {
             try FileManager.default.createDirectory(atPath: "\(outDir)/\(sub)", withIntermediateDirectories: true)

@@ -97,7 +97,7 @@ extension TrainingJob {
         if let from {
             let s = from.header.model
             guard s.height == train.height, s.width == train.width, s.channels == train.channels else {
-                throw TrainingError("the checkpoint takes \(s.width)x\(s.height)x\(s.channels) inputs; the data is \(train.width)x\(train.height)x\(train.channels) (set --size/--channels)")
+                throw TrainingError("the checkpoint takes \(s.width)x\(s.height)x\(s.channels) inputs; the data is \(train.width)x\(train.height)x\(train.channels) \(train.features == nil ? " (set --size/--channels)" : ": the features come from another model than the checkpoint's")")
             }
             spec = ModelSpec(name: s.name, height: s.height, width: s.width, channels: s.channels, classes: classes.count)
             net = from.model

@@ -76,6 +76,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be 1 or more") }
+        if counterfactualFeatures != nil && counterfactual == nil { throw ValidationError("--counterfactual-features needs --counterfactual (the manifest they belong to)") }
     }
 
     func run() throws {

@@ -98,6 +98,7 @@ struct TrainCommand: ParsableCommand {
             if plan != nil { throw ValidationError("--features trains on one manifest; a --plan's stages are images") }
             if from == nil && model != .linear && model != .mlp { throw ValidationError("--features needs --model linear (a linear probe) or mlp") }
             if val != nil && valFeatures == nil { throw ValidationError("--val with --features needs --val-features") }
+            if augment != "none" { throw ValidationError("--augment flips and crops images; feature vectors cannot be augmented") }
         } else if valFeatures != nil { throw ValidationError("--val-features needs --features") }
     }
 

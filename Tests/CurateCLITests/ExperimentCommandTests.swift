@@ -122,6 +122,8 @@ struct ExperimentCommandTests {
         ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: u\n    strategy: undersample\n    per_cell: 0\n", ":7: intervention u: per_cell must be a positive integer"),
         ("benchmark: tint\nattribute: tint\nattribute: x\ninterventions: [none]\n", ":3: key 'attribute' is given twice"),
         ("benchmark: tint\nattribute: tint\ninterventions: [none]\nrecipe: {lr: .inf}\n", ":4: lr must be a positive, finite number"),
+        ("benchmark: tint\nattribute: tint\ninterventions: [none]\nseeds: [1, 1]\n", ":4: seed 1 is given twice"),
+        ("benchmark: tint\nattribute: tint\ninterventions: [none]\nseeds: [-1]\n", ":4: a seed must be an integer from 0 to 18446744073709551615"),
     ])
     func errors(yaml: String, message: String) throws {
         let dir = try CLI.temporaryDirectory()
