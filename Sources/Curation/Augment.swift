@@ -58,7 +58,7 @@ extension Strategies {
                 let pw = p.weights
                 for r in take {
                     for (k, col) in columns.enumerated() {
-                        out[k].append(col == "path" ? p.resolvedPath(r) : (p.column(col)?[r] ?? ""))
+                        out[k].append(col == "path" ? m.relativeToBase(p.resolvedPath(r)) : (p.column(col)?[r] ?? ""))
                     }
                     origin.append("synthetic")
                     weight.append(JSONValue.format(pw[r]))
@@ -85,7 +85,7 @@ extension Strategies {
                     let file = "\(imageDir)/aug-c\(c)-\(k)-\(t.rawValue).png"
                     do { try PNGEncoder().write(image, to: staged.working(file)) } catch { throw CurationError("\(file): cannot write: \(error)") }
                     for (kk, col) in columns.enumerated() {
-                        out[kk].append(col == "path" ? URL(fileURLWithPath: file).standardizedFileURL.path : m.column(col)![src])
+                        out[kk].append(col == "path" ? m.relativeToBase(URL(fileURLWithPath: file).standardizedFileURL.path) : m.column(col)![src])
                     }
                     origin.append("synthetic")
                     weight.append(JSONValue.format(m.weights[src]))
@@ -166,7 +166,7 @@ extension Strategies {
             var rng = SplitMix64(seed: seed, stream: 0x1E2, UInt64(r))
             let file = "\(imageDir)/inject-\(r).png"
             do { try PNGEncoder().write(injection.apply(decoded.image, &rng), to: staged.working(file)) } catch { throw CurationError("\(file): cannot write: \(error)") }
-            paths[r] = URL(fileURLWithPath: file).standardizedFileURL.path
+            paths[r] = m.relativeToBase(URL(fileURLWithPath: file).standardizedFileURL.path)
             mark[r] = "yes"
         }
         try staged.commit()
@@ -217,4 +217,13 @@ final class StagedFolder {
 
     /// Removes the working folder (after a commit it is empty).
     func discard() { try? FileManager.default.removeItem(atPath: work) }
+}
+
+extension Manifest {
+    /// An absolute path as this manifest's rows are written: relative to its folder (the writer
+    /// then re-expresses it against the output's folder), so a curated set moves with its data.
+    func relativeToBase(_ absolute: String) -> String {
+        guard baseDirectory.hasPrefix("/"), absolute.hasPrefix("/") else { return absolute }
+        return ManifestWriter.relativePath(absolute, from: URL(fileURLWithPath: baseDirectory).standardizedFileURL.path)
+    }
 }

@@ -400,7 +400,7 @@ public enum ManifestWriter {
     }
 
     /// `target` relative to the folder `base` (both absolute).
-    static func relativePath(_ target: String, from base: String) -> String {
+    public static func relativePath(_ target: String, from base: String) -> String {
         let t = target.split(separator: "/"), b = base.split(separator: "/")
         var common = 0
         while common < t.count && common < b.count && t[common] == b[common] { common += 1 }

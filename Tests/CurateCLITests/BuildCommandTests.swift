@@ -55,6 +55,13 @@ struct BuildCommandTests {
         }
         let p = try provenance("\(d)/aug.csv")
         #expect((p["achieved"] as? [String: Any])?["generated"] != nil)
+        // Every path is relative, so the curated set moves with its folder.
+        #expect(lines.allSatisfy { !$0.hasPrefix("/") }, "\(lines.filter { $0.hasPrefix("/") })")
+        let moved = d + "-moved"
+        try FileManager.default.moveItem(atPath: d, toPath: moved)
+        defer { try? FileManager.default.moveItem(atPath: moved, toPath: d) }
+        let check = try CLI.run(["scan", "\(moved)/aug.csv", "--catalog", "\(moved)/moved.catalog", "--json"])
+        #expect(check.status == 0 && check.stdout.contains("\"missing\":0") && check.stdout.contains("\"decoded\":12"), "\(check.stdout) \(check.stderr)")
     }
 
     @Test("augment from a pool, and a pool short of images is a warning with the achieved count")
