@@ -66,7 +66,7 @@ public struct FeatureAudit: Sendable {
         var centroids: [Centroids] = []
         var skipped: [(String, String)] = []
         for attribute in attributes {
-            guard let values = data.column(attribute) else { throw TrainingError("\(data.file.isEmpty ? "the manifest" : data.file): no column \"\(attribute)\"") }
+            guard let values = data.column(attribute) else { throw TrainingError("\(data.named("the manifest")): no column \"\(attribute)\"") }
             let groups = Array(Set(values.filter { !$0.isEmpty })).sorted()
             guard groups.count >= 2 else {
                 skipped.append((attribute, groups.isEmpty ? "every value is empty" : "one value only (\(groups[0])): nothing to tell apart"))
@@ -75,10 +75,10 @@ public struct FeatureAudit: Sendable {
             let index = Dictionary(uniqueKeysWithValues: groups.enumerated().map { ($1, $0) })
             let ids = values.map { $0.isEmpty ? -1 : index[$0]! }
             centroids.append(centroidReport(data, matrix: matrix, attribute: attribute, groups: groups, ids: ids))
-            if let p = probe(data, matrix: matrix, attribute: attribute, groups: groups, ids: ids, options: options) {
-                probes.append(p)
-            } else {
-                let small = groups.indices.filter { g in ids.filter { $0 == g }.count < 2 }.map { groups[$0] }
+            switch probe(data, matrix: matrix, attribute: attribute, groups: groups, ids: ids, options: options) {
+            case .success(let p): probes.append(p)
+            case .failure(let tooSmall):
+                let small = tooSmall.groups
                 skipped.append((attribute, "the probe needs at least 2 rows a group; \(small.prefix(3).joined(separator: ", ")) \(small.count == 1 ? "has" : "have") fewer (its centroid distances rest on them too)"))
             }
         }
@@ -129,7 +129,10 @@ public struct FeatureAudit: Sendable {
         return Centroids(attribute: attribute, groups: groups, counts: counts, spreads: spreads, distances: distances, normalized: normalized)
     }
 
-    static func probe(_ data: ImageData, matrix: FeatureMatrix, attribute: String, groups: [String], ids: [Int], options: Options) -> Probe? {
+    /// The groups too small (under 2 sampled rows) for the probe's folds.
+    struct TooSmall: Error { var groups: [String] }
+
+    static func probe(_ data: ImageData, matrix: FeatureMatrix, attribute: String, groups: [String], ids: [Int], options: Options) -> Result<Probe, TooSmall> {
         var rows = ids.indices.filter { ids[$0] >= 0 }
         let k = groups.count
         if rows.count > options.maxProbeRows {
@@ -138,7 +141,7 @@ public struct FeatureAudit: Sendable {
             rows = p.prefix(options.maxProbeRows).sorted().map { rows[$0] }
         }
         let counts = (0..<k).map { g in rows.filter { ids[$0] == g }.count }
-        guard counts.allSatisfy({ $0 >= 2 }) else { return nil }
+        guard counts.allSatisfy({ $0 >= 2 }) else { return .failure(TooSmall(groups: groups.indices.filter { counts[$0] < 2 }.map { groups[$0] })) }
         let d = matrix.dimension
         // Standardised copies of the sampled rows (mean 0, variance 1 per feature).
         var x = [Float](repeating: 0, count: rows.count * d)
@@ -193,8 +196,8 @@ public struct FeatureAudit: Sendable {
         let ba = recalls.reduce(0, +) / Double(k)
         let variance = (0..<k).reduce(0.0) { $0 + recalls[$1] * (1 - recalls[$1]) / Double(counts[$1]) } / Double(k * k)
         let half = 1.959963984540054 * variance.squareRoot()
-        return Probe(attribute: attribute, groups: groups, counts: counts, recalls: recalls, balancedAccuracy: ba,
-                     low: max(0, ba - half), high: min(1, ba + half), chance: 1 / Double(k), folds: folds, rows: rows.count)
+        return .success(Probe(attribute: attribute, groups: groups, counts: counts, recalls: recalls, balancedAccuracy: ba,
+                              low: max(0, ba - half), high: min(1, ba + half), chance: 1 / Double(k), folds: folds, rows: rows.count))
     }
 
     public var json: JSONValue {

@@ -82,10 +82,10 @@ extension Strategies {
                     }
                     let t = transforms[rng.below(transforms.count)]
                     let image = t.apply(decoded.image, &rng)
-                    let file = "\(imageDir)/aug-c\(c)-\(k)-\(t.rawValue).png"
-                    do { try PNGEncoder().write(image, to: staged.working(file)) } catch { throw CurationError("\(file): cannot write: \(error)") }
+                    let file = staged.file("aug-c\(c)-\(k)-\(t.rawValue).png")
+                    do { try PNGEncoder().write(image, to: file.working) } catch { throw CurationError("\(file.final): cannot write: \(error)") }
                     for (kk, col) in columns.enumerated() {
-                        out[kk].append(col == "path" ? m.relativeToBase(URL(fileURLWithPath: file).standardizedFileURL.path) : m.column(col)![src])
+                        out[kk].append(col == "path" ? m.relativeToBase(file.final) : m.column(col)![src])
                     }
                     origin.append("synthetic")
                     weight.append(JSONValue.format(m.weights[src]))
@@ -164,9 +164,9 @@ extension Strategies {
                 warnings.append("the \(size)-pixel patch covers the whole of \(decoded.image.width)x\(decoded.image.height) images such as \(m.resolvedPath(r))")
             }
             var rng = SplitMix64(seed: seed, stream: 0x1E2, UInt64(r))
-            let file = "\(imageDir)/inject-\(r).png"
-            do { try PNGEncoder().write(injection.apply(decoded.image, &rng), to: staged.working(file)) } catch { throw CurationError("\(file): cannot write: \(error)") }
-            paths[r] = m.relativeToBase(URL(fileURLWithPath: file).standardizedFileURL.path)
+            let file = staged.file("inject-\(r).png")
+            do { try PNGEncoder().write(injection.apply(decoded.image, &rng), to: file.working) } catch { throw CurationError("\(file.final): cannot write: \(error)") }
+            paths[r] = m.relativeToBase(file.final)
             mark[r] = "yes"
         }
         try staged.commit()
@@ -189,19 +189,24 @@ extension Strategies {
 final class StagedFolder {
     let destination: String, work: String
 
+    /// `.NAME.partial-PID` beside `path`: where a folder is built before it takes `path`'s place.
+    static func workPath(beside path: String) -> String {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
+    }
+
     init(_ destination: String) throws {
         self.destination = URL(fileURLWithPath: destination).standardizedFileURL.path
-        let url = URL(fileURLWithPath: self.destination)
-        work = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
+        work = Self.workPath(beside: destination)
         try? FileManager.default.removeItem(atPath: work)
         do { try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true) } catch {
             throw CurationError("\(destination): cannot create a folder beside it for the new images (\(error.localizedDescription))")
         }
     }
 
-    /// Where to write the file whose final path is `file` (a path inside the destination).
-    func working(_ file: String) -> String {
-        work + "/" + URL(fileURLWithPath: file).lastPathComponent
+    /// A new file's two paths: where it is written now, and where it is once committed.
+    func file(_ name: String) -> (working: String, final: String) {
+        (work + "/" + name, destination + "/" + name)
     }
 
     func commit() throws {

@@ -56,8 +56,7 @@ public enum BiasBenchmarks {
                 throw CurationError("\(outDir): holds other files (\(foreign.prefix(3).joined(separator: ", "))) than a benchmark's: name an empty or new folder")
             }
         }
-        let parent = URL(fileURLWithPath: outDir).standardizedFileURL.deletingLastPathComponent()
-        let work = parent.appendingPathComponent(".\(URL(fileURLWithPath: outDir).lastPathComponent).partial-\(getpid())").path
+        let work = StagedFolder.workPath(beside: outDir)
         try? fm.removeItem(atPath: work)
         do {
             let summary = try build(name, outDir: work, seed: seed, perClass: perClass, targetPerClass: targetPerClass, testPerClass: testPerClass, fashionMNIST: fashionMNIST)

@@ -100,15 +100,12 @@ extension Strategies {
             }
             if share >= 1 {
                 keepOthers = 0
-            } else if others.isEmpty {
-                // Only the group's rows: no share below 1 is reachable without emptying the stratum.
+            } else if others.isEmpty || inGroup.isEmpty {
+                // One side only: no other share is reachable without emptying the stratum.
             } else if current > share {
                 keepGroup = nearest(share * Double(others.count) / (1 - share), limit: inGroup.count) { Double($0) / Double($0 + others.count) }
             } else if share > 0 {
-                keepOthers = nearest(Double(inGroup.count) * (1 - share) / share, limit: others.count) { k in
-                    Double(inGroup.count) / Double(inGroup.count + max(k, 0))
-                }
-                keepOthers = max(keepOthers, inGroup.isEmpty ? others.count : 0)
+                keepOthers = nearest(Double(inGroup.count) * (1 - share) / share, limit: others.count) { Double(inGroup.count) / Double(inGroup.count + $0) }
             }
             var rng = Cells.rng(seed: seed, cell: s, purpose: 0x960)
             rows += rng.permutation(inGroup.count).prefix(keepGroup).map { inGroup[$0] }

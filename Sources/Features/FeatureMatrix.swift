@@ -267,8 +267,9 @@ enum NPY {
         }
         let (rows, cols) = (fields.shape[0], fields.shape[1])
         let offset = start + headerLength
-        guard let need = dataBytes(rows: rows, cols: cols, size: dtype.size), need <= bytes.count - offset else {
-            let what = dataBytes(rows: rows, cols: cols, size: dtype.size).map { "\($0) bytes of data" } ?? "more data than a file can hold"
+        let need = dataBytes(rows: rows, cols: cols, size: dtype.size)
+        guard let need, need <= bytes.count - offset else {
+            let what = need.map { "\($0) bytes of data" } ?? "more data than a file can hold"
             throw FeatureError(path, "shape (\(rows), \(cols)) \(dtype.rawValue) needs \(what); the file holds \(bytes.count - offset) bytes after its header")
         }
         let order = fields.fortranOrder ? "Fortran order" : "C order"
@@ -382,9 +383,9 @@ enum Safetensors {
         }
         guard shape.count == 2 else { throw FeatureError(path, "tensor \"\(name)\" has shape \(shape), not N x D") }
         let (rows, cols) = (shape[0], shape[1])
-        guard let need = dataBytes(rows: rows, cols: cols, size: dtype.size),
-              offsets[0] <= offsets[1], offsets[1] - offsets[0] == need, offsets[1] <= bytes.count - headerEnd else {
-            let what = dataBytes(rows: rows, cols: cols, size: dtype.size).map { "\($0) bytes" } ?? "more data than a file can hold"
+        let need = dataBytes(rows: rows, cols: cols, size: dtype.size)
+        guard let need, offsets[0] <= offsets[1], offsets[1] - offsets[0] == need, offsets[1] <= bytes.count - headerEnd else {
+            let what = need.map { "\($0) bytes" } ?? "more data than a file can hold"
             throw FeatureError(path, "tensor \"\(name)\" \(shape) \(dtypeName) needs \(what); its data_offsets \(offsets) do not fit the file's \(bytes.count - headerEnd) bytes of data")
         }
         return FeatureMatrix.over(file, path: path, offset: headerEnd + offsets[0], rows: rows, cols: cols, dtype: dtype,

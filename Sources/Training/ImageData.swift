@@ -22,6 +22,8 @@ public struct ImageData: Sendable {
     public var features: FeatureMatrix? = nil
     /// The manifest file it was loaded from, for messages ("" when built in memory).
     public var file = ""
+    /// `file` for a message, or `fallback` when the data was built in memory.
+    public func named(_ fallback: String) -> String { file.isEmpty ? fallback : file }
     /// The feature row of each loaded item, when `features` is set.
     public var featureRows: [Int] = []
 

@@ -23,7 +23,7 @@ public struct Grouping: Sendable {
         var values: [[String]] = []
         for c in columns {
             guard let v = data.column(c) else {
-                throw TrainingError("\(data.file.isEmpty ? data.manifest.baseDirectory : data.file): the manifest has no column '\(c)' (from --by)")
+                throw TrainingError("\(data.named(data.manifest.baseDirectory)): the manifest has no column '\(c)' (from --by)")
             }
             values.append(v)
         }
@@ -75,7 +75,7 @@ extension TrainingJob {
         let trainLabels = train.labels
         if let k = trainLabels.firstIndex(where: \.isEmpty) {
             let n = trainLabels.filter(\.isEmpty).count
-            throw TrainingError("\(train.file.isEmpty ? "the training manifest" : train.file) row \(train.rows[k] + 1): no label (an empty cell is unknown); \(n) training row(s) lack one: label them or leave them out")
+            throw TrainingError("\(train.named("the training manifest")) row \(train.rows[k] + 1): no label (an empty cell is unknown); \(n) training row(s) lack one: label them or leave them out")
         }
         let classes = Array(Set(train.labels)).sorted()
         guard classes.count >= 2 else { throw TrainingError("training needs at least 2 label values, found \(classes.count)") }
@@ -97,7 +97,7 @@ extension TrainingJob {
         if let from {
             let s = from.header.model
             guard s.height == train.height, s.width == train.width, s.channels == train.channels else {
-                throw TrainingError("the checkpoint takes \(s.width)x\(s.height)x\(s.channels) inputs; the data is \(train.width)x\(train.height)x\(train.channels) \(train.features == nil ? " (set --size/--channels)" : ": the features come from another model than the checkpoint's")")
+                throw TrainingError("the checkpoint takes \(s.width)x\(s.height)x\(s.channels) inputs; the data is \(train.width)x\(train.height)x\(train.channels)\(train.features == nil ? " (set --size/--channels)" : ": the features come from another model than the checkpoint's")")
             }
             spec = ModelSpec(name: s.name, height: s.height, width: s.width, channels: s.channels, classes: classes.count)
             net = from.model
