@@ -27,6 +27,8 @@ public struct Thresholds: Sendable {
     public var statisticalParity = 0.1
     public var standardizedMeanDifference = 0.5
     public var syntheticAUC = 0.75
+    /// Most empty or underrepresented cell findings listed for one attribute (the rest are counted).
+    public var cellFindingsPerAttribute = 20
     public init() {}
 }
 

@@ -84,6 +84,20 @@ public struct DatasetAudit: Sendable {
         return audit
     }
 
+    /// At most `limit` findings of one kind for one attribute (the highest ranked, in rank order), and one
+    /// `omitted_findings` finding counting the rest: an attribute of a thousand values must not
+    /// bury the other findings. The JSON report's attribute section still lists every cell.
+    /// `findings` come with the rank that picks the ones kept (largest first, then in order).
+    func capped(_ findings: [(finding: Finding, rank: Double)], attribute: String, limit: Int, what: String, field: String) -> [Finding] {
+        guard findings.count > limit, let first = findings.first?.finding else { return findings.map(\.finding) }
+        let kept = findings.indices.sorted { (findings[$0].rank, $1) > (findings[$1].rank, $0) }.prefix(limit).map { findings[$0].finding }
+        let rest = findings.count - limit
+        let note = Finding(severity: first.severity, kind: "omitted_findings", attribute: attribute,
+                           message: "\(rest) more \(what) of \(attribute) than the \(limit) listed (every one is under attributes[\"\(attribute)\"].\(field) in the JSON report)",
+                           magnitude: 0, numbers: [("of_kind", .string(first.kind)), ("count", .int(rest))])
+        return kept + [note]
+    }
+
     func findFindings(_ t: Thresholds) -> [Finding] {
         var out: [Finding] = []
         func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
@@ -96,17 +110,26 @@ public struct DatasetAudit: Sendable {
                                                    pText(a.pValue), significant ? "" : "; not significant at 5%: too few rows to tell"),
                                    magnitude: v, numbers: [("cramers_v", .number(v)), ("p_value", .optional(a.pValue))]))
             }
+            // An empty cell is the more surprising the more rows independence would put in it.
+            let labelShare = Dictionary(labels.map { ($0.label, $0.share) }, uniquingKeysWith: { a, _ in a })
+            let groupCount = Dictionary(a.groups.map { ($0.value, $0.count) }, uniquingKeysWith: { a, _ in a })
+            var empty: [(finding: Finding, rank: Double)] = []
             for e in a.emptyCells {
-                out.append(Finding(severity: .high, kind: "empty_cell", attribute: a.name,
-                                   message: "no rows with \(labelColumn) = \(e.label) and \(a.name) = \(e.value)",
-                                   magnitude: 1, numbers: [("label", .string(e.label)), ("value", .string(e.value))]))
+                let expected = (groupCount[e.value] ?? 0) * (labelShare[e.label] ?? 0)
+                empty.append((Finding(severity: .high, kind: "empty_cell", attribute: a.name,
+                                      message: "no rows with \(labelColumn) = \(e.label) and \(a.name) = \(e.value)" + String(format: " (%.1f expected if independent)", expected),
+                                      magnitude: 1, numbers: [("label", .string(e.label)), ("value", .string(e.value)), ("expected_rows", .number(expected))]), expected))
             }
+            out += capped(empty, attribute: a.name, limit: t.cellFindingsPerAttribute, what: "empty cells", field: "empty_cells")
+            var small: [(finding: Finding, rank: Double)] = []
             for c in a.cells where c.rows > 0 && c.shareOfLabel < t.cellShareOfLabel {
-                out.append(Finding(severity: .medium, kind: "underrepresented_cell", attribute: a.name,
-                                   message: "\(a.name) = \(c.value) is \(pct(c.shareOfLabel)) of \(labelColumn) = \(c.label) (\(c.rows) rows)",
-                                   magnitude: t.cellShareOfLabel - c.shareOfLabel,
-                                   numbers: [("label", .string(c.label)), ("value", .string(c.value)), ("share_of_label", .number(c.shareOfLabel)), ("rows", .int(c.rows))]))
+                small.append((Finding(severity: .medium, kind: "underrepresented_cell", attribute: a.name,
+                                     message: "\(a.name) = \(c.value) is \(pct(c.shareOfLabel)) of \(labelColumn) = \(c.label) (\(c.rows) row\(c.rows == 1 ? "" : "s"))",
+                                     magnitude: t.cellShareOfLabel - c.shareOfLabel,
+                                     numbers: [("label", .string(c.label)), ("value", .string(c.value)), ("share_of_label", .number(c.shareOfLabel)), ("rows", .int(c.rows))]),
+                               t.cellShareOfLabel - c.shareOfLabel))
             }
+            out += capped(small, attribute: a.name, limit: t.cellFindingsPerAttribute, what: "underrepresented cells", field: "cells")
             if let r = a.representationRatio, r < t.representationRatio {
                 let small = a.groups.min { $0.count < $1.count }!, big = a.groups.max { $0.count < $1.count }!
                 out.append(Finding(severity: .medium, kind: "underrepresented_group", attribute: a.name,

@@ -28,9 +28,15 @@ extension Curate {
     /// Runs the command; errors that stopped it (bad input files, a busy catalog) print as
     /// `curate: file:line: message` and exit with status 2.
     static func main() {
+        var parsed: ParsableCommand?
         do {
             var command = try parseAsRoot()
+            parsed = command
             try command.run()
+        } catch let error as ValidationError where parsed != nil {
+            // A check made in run() (it needs the files): the usage is the subcommand's, as it is for
+            // the checks ArgumentParser makes while parsing, not the root's.
+            usageStop(error.message, command: type(of: parsed!))
         } catch let error as ManifestError {
             stop(error.description)
         } catch let error as CatalogError {
@@ -54,6 +60,25 @@ extension Curate {
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// `Error: message`, the subcommand's usage and where its help is, with ArgumentParser's
+    /// exit status for usage errors (64).
+    static func usageStop(_ message: String, command: ParsableCommand.Type) -> Never {
+        let usage = usageString(for: command)
+        let name = commandPath(to: command).joined(separator: " ")
+        note("Error: \(message)\nUsage: \(usage)\n  See '\(name) --help' for more information.")
+        Foundation.exit(ExitCode.validationFailure.rawValue)
+    }
+
+    /// The command names from the root down to `target` (`curate bench scan`).
+    static func commandPath(to target: ParsableCommand.Type) -> [String] {
+        func search(_ c: ParsableCommand.Type) -> [String]? {
+            if ObjectIdentifier(c) == ObjectIdentifier(target) { return [c._commandName] }
+            for sub in c.configuration.subcommands { if let path = search(sub) { return [c._commandName] + path } }
+            return nil
+        }
+        return search(self) ?? [_commandName, target._commandName]
     }
 
     static func stop(_ message: String) -> Never {

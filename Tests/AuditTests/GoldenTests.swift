@@ -108,6 +108,36 @@ import Testing
         let finding = try #require(audit.findings.first { $0.kind == "label_association" })
         #expect(finding.severity == .medium && finding.message.contains("not significant at 5%"))
     }
+
+    /// An attribute of many values lists at most 20 cell findings of each kind, the most telling
+    /// ones, and counts the rest. By hand: value v_i has i+1 rows, all label 0, and w has 100 rows,
+    /// all label 1 (465 and 100 rows). Every value has one empty cell: independence expects
+    /// 100 * 465/565 = 82.3 rows for (0, w) and (i+1) * 100/565 for (1, v_i), so w and v11...v29
+    /// are kept and 11 counted. v_i is (i+1)/465 of label 0, under 5% for v0...v22: the 20
+    /// smallest kept, 3 counted.
+    @Test func manyValuedAttributesDoNotFloodTheFindings() throws {
+        var paths: [String] = [], labels: [String] = [], values: [String] = []
+        for i in 0..<30 { for _ in 0...i { paths.append("p\(paths.count)"); labels.append("0"); values.append(String(format: "v%02d", i)) } }
+        for _ in 0..<100 { paths.append("p\(paths.count)"); labels.append("1"); values.append("w") }
+        let m = Manifest(columns: ["path", "label", "g"], cells: [paths, labels, values], baseDirectory: "/")
+        let audit = try DatasetAudit.run(m, path: "many.csv", options: AuditOptions(attributes: ["g"]))
+        #expect(audit.attributes[0].emptyCells.count == 31)
+        let empty = audit.findings.filter { $0.kind == "empty_cell" }
+        let emptyValues = Set(empty.compactMap { f in f.numbers.first { $0.0 == "value" }.flatMap { if case .string(let v) = $0.1 { v } else { nil } } })
+        #expect(emptyValues == Set(["w"] + (11...29).map { String(format: "v%02d", $0) }))
+        let wExpected = try #require(empty.first { $0.message.contains("= w") })
+        #expect(wExpected.message.hasSuffix("(82.3 expected if independent)"))
+        let small = audit.findings.filter { $0.kind == "underrepresented_cell" }
+        #expect(small.count == 20 && small.allSatisfy { !["v20", "v21", "v22"].contains(where: $0.message.contains) })
+        let omitted = audit.findings.filter { $0.kind == "omitted_findings" }
+        let counts = omitted.map { f in (f.numbers[0].1, f.numbers[1].1) }
+        #expect(counts.count == 2)
+        #expect(counts.contains { $0.0 == .string("empty_cell") && $0.1 == .int(11) })
+        #expect(counts.contains { $0.0 == .string("underrepresented_cell") && $0.1 == .int(3) })
+        // The note comes after the findings of its severity it stands for.
+        let firstNote = try #require(audit.findings.firstIndex { $0.kind == "omitted_findings" && $0.severity == .high })
+        #expect(audit.findings[..<firstNote].filter { $0.kind == "empty_cell" }.count == 20)
+    }
 }
 
 extension AttributeAudit {

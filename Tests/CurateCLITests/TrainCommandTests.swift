@@ -170,6 +170,12 @@ struct TrainCommandTests {
         let bad = try CLI.run(["evaluate", "--model", "\(d)/bad.ckpt", "--test", "\(d)/test.csv"])
         #expect(bad.status == 2 && bad.stderr.contains("\(d)/bad.ckpt: not a Curate checkpoint"))
 
+        // A usage check made in run() shows the subcommand's usage, as a parse-time check does.
+        let usage = try CLI.run(["train", "--train", "\(d)/train.csv", "--features", "\(d)/none.npy", "--model", "linear",
+                                 "--adversarial", "pgd", "--epsilon", "0.03", "--out", "\(d)/x.ckpt"])
+        #expect(usage.status == 64 && usage.stderr.hasPrefix("Error: --adversarial perturbs images: it cannot train on --features\nUsage: curate train "))
+        #expect(usage.stderr.contains("See 'curate train --help'") && !usage.stderr.contains("<subcommand>"))
+
         try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0]).write(to: URL(fileURLWithPath: "\(d)/img/broken.png"))
         var rows = try String(contentsOfFile: "\(d)/train.csv", encoding: .utf8)
         rows += "img/broken.png,dark,train,red\n"
