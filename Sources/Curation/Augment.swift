@@ -78,7 +78,7 @@ extension Strategies {
                     let src = real[rng.below(real.count)]
                     let decoded: DecodedImage
                     do { decoded = try decoder.decode(contentsOf: m.resolvedPath(src)) } catch {
-                        throw CurationError("\(m.resolvedPath(src)): \(error.description) (row \(src + 2))")
+                        throw CurationError("\(m.resolvedPath(src)): \(error.description) (\(m.place(src)))")
                     }
                     let t = transforms[rng.below(transforms.count)]
                     let image = t.apply(decoded.image, &rng)
@@ -158,7 +158,7 @@ extension Strategies {
         for r in chosen {
             let decoded: DecodedImage
             do { decoded = try decoder.decode(contentsOf: m.resolvedPath(r)) } catch {
-                throw CurationError("\(m.resolvedPath(r)): \(error.description) (row \(r + 2))")
+                throw CurationError("\(m.resolvedPath(r)): \(error.description) (\(m.place(r)))")
             }
             if case .patch(let size, _, _) = injection, size >= min(decoded.image.width, decoded.image.height), warnings.isEmpty {
                 warnings.append("the \(size)-pixel patch covers the whole of \(decoded.image.width)x\(decoded.image.height) images such as \(m.resolvedPath(r))")

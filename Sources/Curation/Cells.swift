@@ -31,7 +31,7 @@ public struct Cells: Sendable {
                 throw CurationError("\(file): unknown column '\(c)' (the manifest has \(manifest.columns.joined(separator: ", ")))")
             }
             if let r = v.firstIndex(where: \.isEmpty) {
-                throw CurationError("\(file): row \(r + 2) has no value for '\(c)' (an empty cell is unknown; drop or tag such rows first)")
+                throw CurationError("\(file): \(manifest.place(r)) has no value for '\(c)' (an empty cell is unknown; drop or tag such rows first)")
             }
             cells.append(v)
         }

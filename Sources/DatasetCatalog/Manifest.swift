@@ -16,6 +16,20 @@ public struct Manifest: Sendable, Equatable {
     /// The folder relative paths resolve against (the manifest's folder).
     public var baseDirectory: String
     public private(set) var count: Int
+    /// The file line each row started on, when the manifest was read from a file (nil for one
+    /// built in memory, and after rows are added). Not part of equality.
+    public var sourceLines: [Int32]?
+
+    public static func == (a: Manifest, b: Manifest) -> Bool {
+        a.columns == b.columns && a.cells == b.cells && a.baseDirectory == b.baseDirectory
+    }
+
+    /// Where row `r` is, for messages: "line L" of the file it was read from, else "row N"
+    /// (1-based, the header not counted).
+    public func place(_ r: Int) -> String {
+        if let lines = sourceLines, r >= 0, r < lines.count { return "line \(lines[r])" }
+        return "row \(r + 1)"
+    }
 
     public init(columns: [String], cells: [[String]], baseDirectory: String) {
         precondition(columns.count == cells.count, "one cell array per column")
@@ -133,6 +147,7 @@ public struct Manifest: Sendable, Equatable {
     public mutating func append(_ row: [String: String]) {
         for (c, name) in columns.enumerated() { cells[c].append(row[name] ?? "") }
         count += 1
+        sourceLines = nil
     }
 
     /// Adds a row given in column order.
@@ -140,6 +155,7 @@ public struct Manifest: Sendable, Equatable {
         precondition(row.count == columns.count)
         for c in 0..<columns.count { cells[c].append(row[c]) }
         count += 1
+        sourceLines = nil
     }
 
     /// Sets (or adds, at the end) a column.

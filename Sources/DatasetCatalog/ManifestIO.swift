@@ -33,22 +33,26 @@ public enum ManifestReader {
         var columns: [String] = []
         var cells: [[String]] = []
         var count = 0
+        var lines: [Int32] = []
         switch try ManifestFormat.require(path) {
         case .csv:
             try streamCSV(path) { header in
                 columns = header
                 cells = header.map { _ in [] }
-            } row: { _, fields in
+            } row: { line, fields in
                 for c in 0..<fields.count { cells[c].append(fields[c]) }
+                lines.append(Int32(clamping: line))
                 count += 1
             }
         case .jsonl:
-            (columns, cells, count) = try readJSONLinesColumns(path)
+            (columns, cells, count, lines) = try readJSONLinesColumns(path)
             if count == 0 { throw ManifestError(file: path, "no rows") }
             guard columns.contains("path") else { throw ManifestError(file: path, "missing required column 'path'") }
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
-        return Manifest(columns: columns, cells: cells, baseDirectory: base)
+        var manifest = Manifest(columns: columns, cells: cells, baseDirectory: base)
+        manifest.sourceLines = lines
+        return manifest
     }
 
     /// Streams a CSV manifest: the header, then each row's fields with its line number.
@@ -144,15 +148,17 @@ public enum ManifestReader {
         var keys: [String] = []
         var cells: [[String]] = []
         var count = 0
+        var lines: [Int32] = []
     }
 
     /// Reads a JSON Lines manifest column by column: each piece of each block is parsed straight
     /// into columns on its own core (no per-row arrays), and pieces are then joined column-wise.
-    static func readJSONLinesColumns(_ path: String) throws -> (columns: [String], cells: [[String]], count: Int) {
+    static func readJSONLinesColumns(_ path: String) throws -> (columns: [String], cells: [[String]], count: Int, lines: [Int32]) {
         var columns: [String] = []
         var cells: [[String]] = []
         var index: [String: Int] = [:]
         var count = 0
+        var lines: [Int32] = []
         try jsonLinePieces(path) { lines -> ColumnPiece in
             var piece = ColumnPiece()
             var local: [String: Int] = [:]
@@ -188,6 +194,7 @@ public enum ManifestReader {
                 }
                 if !hasPath { throw ManifestError(file: path, line: line, "missing required key 'path'") }
                 piece.count += 1
+                piece.lines.append(Int32(clamping: line))
                 if rowSlots.count < piece.keys.count {  // keys this row lacks: unknown cells
                     for c in 0..<piece.keys.count where piece.cells[c].count < piece.count { piece.cells[c].append("") }
                 }
@@ -208,8 +215,9 @@ public enum ManifestReader {
             }
             for c in 0..<columns.count where !filled[c] { cells[c].append(contentsOf: repeatElement("", count: piece.count)) }
             count += piece.count
+            lines += piece.lines
         }
-        return (columns, cells, count)
+        return (columns, cells, count, lines)
     }
 
     /// A piece's lines: calls its argument with each non-blank line's number and bytes.

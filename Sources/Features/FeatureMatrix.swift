@@ -80,7 +80,7 @@ public final class FeatureMatrix: @unchecked Sendable {
         var dimension = -1
         for (r, cell) in cells.enumerated() {
             let text = cell.trimmingCharacters(in: .whitespaces)
-            let where_ = "row \(r + 1) (column \(name))"
+            let where_ = "\(manifest.place(r)) (column \(name))"
             var vector: [Float] = []
             if text.isEmpty { throw FeatureError(file, "\(where_): empty; every row needs a vector") }
             // Numbers, or else a file; text that names neither ("NaN 2", ",") is refused as numbers.
@@ -421,7 +421,7 @@ extension FeatureMatrix {
         out.reserveCapacity(sourceRows.count)
         for (r, text) in sourceRows.enumerated() {
             guard let s = Int(text), s >= 0, s < rows else {
-                throw FeatureError(source, "\(manifestFile) row \(r + 1): source_row \"\(text)\" is not a row of the \(rows) vectors")
+                throw FeatureError(source, "\(manifestFile) \(manifest.place(r)): source_row \"\(text)\" is not a row of the \(rows) vectors")
             }
             out.append(s)
         }

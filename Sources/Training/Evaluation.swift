@@ -33,7 +33,7 @@ public struct Evaluation: Sendable {
         var labels: [Int] = []
         for (i, l) in labelNames.enumerated() {
             guard let c = classIndex[l] else {
-                throw TrainingError("\(test.named(test.manifest.baseDirectory)): row \(test.rows[i] + 1): label '\(l)' is not one of the model's classes (\(classes.joined(separator: ", ")))")
+                throw TrainingError("\(test.named(test.manifest.baseDirectory)): \(test.manifest.place(test.rows[i])): label '\(l)' is not one of the model's classes (\(classes.joined(separator: ", ")))")
             }
             labels.append(c)
         }
@@ -80,7 +80,7 @@ public struct Evaluation: Sendable {
             // Aligned row by row: the same image with the attribute changed keeps its label.
             if let cfLabels = cf.manifest.column("label"), let testLabels = test.manifest.column("label"),
                let r = cfLabels.indices.first(where: { !cfLabels[$0].isEmpty && cfLabels[$0] != testLabels[$0] }) {
-                throw TrainingError("\(cf.named("the counterfactual manifest")) row \(r + 1): label '\(cfLabels[r])', but the test manifest's row \(r + 1) is '\(testLabels[r])': "
+                throw TrainingError("\(cf.named("the counterfactual manifest")) \(cf.manifest.place(r)): label '\(cfLabels[r])', but the test manifest's row \(r + 1) (\(test.manifest.place(r))) is '\(testLabels[r])': "
                                     + "a counterfactual row is the same image with the attribute changed, aligned row by row")
             }
             // Compare only rows decoded in both.

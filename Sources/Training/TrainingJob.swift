@@ -75,7 +75,7 @@ extension TrainingJob {
         let trainLabels = train.labels
         if let k = trainLabels.firstIndex(where: \.isEmpty) {
             let n = trainLabels.filter(\.isEmpty).count
-            throw TrainingError("\(train.named("the training manifest")) row \(train.rows[k] + 1): no label (an empty cell is unknown); \(n) training row(s) lack one: label them or leave them out")
+            throw TrainingError("\(train.named("the training manifest")) \(train.manifest.place(train.rows[k])): no label (an empty cell is unknown); \(n) training row(s) lack one: label them or leave them out")
         }
         let classes = Array(Set(train.labels)).sorted()
         guard classes.count >= 2 else { throw TrainingError("training needs at least 2 label values, found \(classes.count)") }
@@ -83,7 +83,7 @@ extension TrainingJob {
         let labels = train.labels.map { classIndex[$0]! }
         var weights = train.weights
         if let bad = weights.firstIndex(where: { !($0 >= 0) || !$0.isFinite }) {
-            throw TrainingError("row \(train.rows[bad] + 1): weight must be a non-negative number")
+            throw TrainingError("\(train.named("the training manifest")) \(train.manifest.place(train.rows[bad])): weight must be a non-negative number")
         }
         let grouping = groupColumns.isEmpty ? nil : try Grouping(train, columns: groupColumns)
         if case .groupDRO = loss, grouping == nil { throw TrainingError("--loss group-dro needs --by (the groups)") }

@@ -195,7 +195,7 @@ struct TrainCommandTests {
         unlabelled += "img/40.png,,train,red\n"
         try unlabelled.write(toFile: "\(d)/train3.csv", atomically: true, encoding: .utf8)
         let empty = try CLI.run(["train", "--train", "\(d)/train3.csv", "--model", "linear", "--size", "8", "--epochs", "1", "--out", "\(d)/e.ckpt"])
-        #expect(empty.status == 2 && empty.stderr.contains("\(d)/train3.csv row 41: no label"), "\(empty.stderr)")
+        #expect(empty.status == 2 && empty.stderr.contains("\(d)/train3.csv line 42: no label"), "\(empty.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(d)/e.ckpt"))
         // Values no recipe can use are refused up front.
         for (flag, value) in [("--lr", "nan"), ("--lr", "-1"), ("--momentum", "5"), ("--eta", "-1"), ("--jtt-lambda", "-5"), ("--threads", "0")] {
@@ -213,7 +213,7 @@ struct TrainCommandTests {
         let swapped = [cfRows[0]] + cfRows.dropFirst().map { $0.contains(",dark,") ? $0.replacingOccurrences(of: ",dark,", with: ",bright,") : $0.replacingOccurrences(of: ",bright,", with: ",dark,") }
         try (swapped.joined(separator: "\n") + "\n").write(toFile: "\(d)/cf_bad.csv", atomically: true, encoding: .utf8)
         let misaligned = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/test.csv", "--counterfactual", "\(d)/cf_bad.csv"])
-        #expect(misaligned.status == 2 && misaligned.stderr.contains("cf_bad.csv row 1: label"), "\(misaligned.stderr)")
+        #expect(misaligned.status == 2 && misaligned.stderr.contains("cf_bad.csv line 2: label"), "\(misaligned.stderr)")
         let overwrite = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/test.csv", "--predictions", "\(d)/test.csv"])
         #expect(overwrite.status != 0 && overwrite.stderr.contains("is an input"), "\(overwrite.stderr)")
         // An output that cannot be a file: the path is named, status 2.

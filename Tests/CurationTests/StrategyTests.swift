@@ -221,8 +221,21 @@ import Testing
             _ = try Cells(blank, by: ["g"], file: "m.csv")
             Issue.record("no error")
         } catch let e as CurationError {
-            #expect(e.description == "m.csv: row 3 has no value for 'g' (an empty cell is unknown; drop or tag such rows first)")
+            #expect(e.description == "m.csv: row 2 has no value for 'g' (an empty cell is unknown; drop or tag such rows first)")
         }
+        // Read from a file, a row is named by the line it starts on: after a quoted field over two
+        // lines in CSV, and after a blank line in JSON Lines (which has no header line).
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cells-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "path,label,g\na.png,\"x\ny\",f\nc.png,y,\n".write(toFile: dir + "/m.csv", atomically: true, encoding: .utf8)
+        let csv = try ManifestReader.read(dir + "/m.csv")
+        #expect(csv.sourceLines == [2, 4])
+        #expect(throws: CurationError.self) { try Cells(csv, by: ["g"], file: "m.csv") }
+        do { _ = try Cells(csv, by: ["g"], file: "m.csv") } catch let e as CurationError { #expect(e.description.hasPrefix("m.csv: line 4 has no value")) }
+        try "{\"path\": \"a.png\", \"g\": \"f\"}\n\n{\"path\": \"b.png\", \"g\": \"\"}\n".write(toFile: dir + "/m.jsonl", atomically: true, encoding: .utf8)
+        let jsonl = try ManifestReader.read(dir + "/m.jsonl")
+        #expect(jsonl.sourceLines == [1, 3] && jsonl.place(1) == "line 3")
     }
 }
 

@@ -97,6 +97,10 @@ import Testing
         #expect(values(f) == Array(Self.golden[0..<3]))
         let bad = Manifest(columns: ["path", "vec"], cells: [["a.png", "b.png"], ["1 2 3", "1 2"]], baseDirectory: dir)
         #expect { try FeatureMatrix.column("vec", of: bad, file: "m.csv") } throws: { "\($0)".contains("m.csv: row 2") && "\($0)".contains("2 values") }
+        // Read from a file, the message names the line (the header is line 1).
+        try "path,vec\na.png,1 2 3\nb.png,1 2\n".write(toFile: dir + "/bad.csv", atomically: true, encoding: .utf8)
+        let badFile = try ManifestReader.read(dir + "/bad.csv")
+        #expect { try FeatureMatrix.column("vec", of: badFile, file: "bad.csv") } throws: { "\($0)".contains("bad.csv: line 3 (column vec): 2 values") }
         let word = Manifest(columns: ["path", "vec"], cells: [["a.png"], ["1 two 3"]], baseDirectory: dir)
         #expect { try FeatureMatrix.column("vec", of: word, file: "m.csv") } throws: { "\($0)".contains("\"two\" is not a decimal number") }
         // Hexadecimal and NaN text are not decimal numbers, and text with separators is numbers, not a file name.
