@@ -101,6 +101,7 @@ public struct DatasetAudit: Sendable {
     func findFindings(_ t: Thresholds) -> [Finding] {
         var out: [Finding] = []
         func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
+        let labelShare = Dictionary(labels.map { ($0.label, $0.share) }, uniquingKeysWith: { a, _ in a })
         for a in attributes {
             if let v = a.cramersV, v > t.cramersVModerate {
                 // On a few rows a large V arises by chance: it is high only when the test says it is not chance.
@@ -111,7 +112,6 @@ public struct DatasetAudit: Sendable {
                                    magnitude: v, numbers: [("cramers_v", .number(v)), ("p_value", .optional(a.pValue))]))
             }
             // An empty cell is the more surprising the more rows independence would put in it.
-            let labelShare = Dictionary(labels.map { ($0.label, $0.share) }, uniquingKeysWith: { a, _ in a })
             let groupCount = Dictionary(a.groups.map { ($0.value, $0.count) }, uniquingKeysWith: { a, _ in a })
             var empty: [(finding: Finding, rank: Double)] = []
             for e in a.emptyCells {
@@ -123,11 +123,11 @@ public struct DatasetAudit: Sendable {
             out += capped(empty, attribute: a.name, limit: t.cellFindingsPerAttribute, what: "empty cells", field: "empty_cells")
             var small: [(finding: Finding, rank: Double)] = []
             for c in a.cells where c.rows > 0 && c.shareOfLabel < t.cellShareOfLabel {
+                let gap = t.cellShareOfLabel - c.shareOfLabel
                 small.append((Finding(severity: .medium, kind: "underrepresented_cell", attribute: a.name,
-                                     message: "\(a.name) = \(c.value) is \(pct(c.shareOfLabel)) of \(labelColumn) = \(c.label) (\(c.rows) row\(c.rows == 1 ? "" : "s"))",
-                                     magnitude: t.cellShareOfLabel - c.shareOfLabel,
-                                     numbers: [("label", .string(c.label)), ("value", .string(c.value)), ("share_of_label", .number(c.shareOfLabel)), ("rows", .int(c.rows))]),
-                               t.cellShareOfLabel - c.shareOfLabel))
+                                      message: "\(a.name) = \(c.value) is \(pct(c.shareOfLabel)) of \(labelColumn) = \(c.label) (\(c.rows) row\(c.rows == 1 ? "" : "s"))",
+                                      magnitude: gap,
+                                      numbers: [("label", .string(c.label)), ("value", .string(c.value)), ("share_of_label", .number(c.shareOfLabel)), ("rows", .int(c.rows))]), gap))
             }
             out += capped(small, attribute: a.name, limit: t.cellFindingsPerAttribute, what: "underrepresented cells", field: "cells")
             if let r = a.representationRatio, r < t.representationRatio {

@@ -32,8 +32,7 @@ public enum ManifestReader {
     public static func read(_ path: String) throws -> Manifest {
         var columns: [String] = []
         var cells: [[String]] = []
-        var count = 0
-        var lines: [Int32] = []
+        var lines: [Int32] = []  // each row's first line; its count is the row count
         switch try ManifestFormat.require(path) {
         case .csv:
             try streamCSV(path) { header in
@@ -42,11 +41,10 @@ public enum ManifestReader {
             } row: { line, fields in
                 for c in 0..<fields.count { cells[c].append(fields[c]) }
                 lines.append(Int32(clamping: line))
-                count += 1
             }
         case .jsonl:
-            (columns, cells, count, lines) = try readJSONLinesColumns(path)
-            if count == 0 { throw ManifestError(file: path, "no rows") }
+            (columns, cells, lines) = try readJSONLinesColumns(path)
+            if lines.isEmpty { throw ManifestError(file: path, "no rows") }
             guard columns.contains("path") else { throw ManifestError(file: path, "missing required column 'path'") }
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
@@ -147,18 +145,18 @@ public enum ManifestReader {
     struct ColumnPiece: Sendable {
         var keys: [String] = []
         var cells: [[String]] = []
-        var count = 0
+        /// Each row's line; its count is the piece's row count.
         var lines: [Int32] = []
+        var count: Int { lines.count }
     }
 
     /// Reads a JSON Lines manifest column by column: each piece of each block is parsed straight
     /// into columns on its own core (no per-row arrays), and pieces are then joined column-wise.
-    static func readJSONLinesColumns(_ path: String) throws -> (columns: [String], cells: [[String]], count: Int, lines: [Int32]) {
+    static func readJSONLinesColumns(_ path: String) throws -> (columns: [String], cells: [[String]], lines: [Int32]) {
         var columns: [String] = []
         var cells: [[String]] = []
         var index: [String: Int] = [:]
-        var count = 0
-        var lines: [Int32] = []
+        var rowLines: [Int32] = []  // each row's line; its count is the rows so far
         try jsonLinePieces(path) { lines -> ColumnPiece in
             var piece = ColumnPiece()
             var local: [String: Int] = [:]
@@ -193,7 +191,6 @@ public enum ManifestReader {
                     piece.cells[slot].append(value)
                 }
                 if !hasPath { throw ManifestError(file: path, line: line, "missing required key 'path'") }
-                piece.count += 1
                 piece.lines.append(Int32(clamping: line))
                 if rowSlots.count < piece.keys.count {  // keys this row lacks: unknown cells
                     for c in 0..<piece.keys.count where piece.cells[c].count < piece.count { piece.cells[c].append("") }
@@ -205,7 +202,7 @@ public enum ManifestReader {
             for key in piece.keys where index[key] == nil {
                 index[key] = columns.count
                 columns.append(key)
-                cells.append([String](repeating: "", count: count))
+                cells.append([String](repeating: "", count: rowLines.count))
             }
             var filled = [Bool](repeating: false, count: columns.count)
             for (k, key) in piece.keys.enumerated() {
@@ -214,10 +211,9 @@ public enum ManifestReader {
                 filled[c] = true
             }
             for c in 0..<columns.count where !filled[c] { cells[c].append(contentsOf: repeatElement("", count: piece.count)) }
-            count += piece.count
-            lines += piece.lines
+            rowLines += piece.lines
         }
-        return (columns, cells, count, lines)
+        return (columns, cells, rowLines)
     }
 
     /// A piece's lines: calls its argument with each non-blank line's number and bytes.

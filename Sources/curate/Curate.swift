@@ -28,15 +28,13 @@ extension Curate {
     /// Runs the command; errors that stopped it (bad input files, a busy catalog) print as
     /// `curate: file:line: message` and exit with status 2.
     static func main() {
-        var parsed: ParsableCommand?
         do {
             var command = try parseAsRoot()
-            parsed = command
-            try command.run()
-        } catch let error as ValidationError where parsed != nil {
-            // A check made in run() (it needs the files): the usage is the subcommand's, as it is for
-            // the checks ArgumentParser makes while parsing, not the root's.
-            usageStop(error.message, command: type(of: parsed!))
+            do { try command.run() } catch let error as ValidationError {
+                // A check made in run() (it needs the files): the usage is the subcommand's, as it is
+                // for the checks ArgumentParser makes while parsing, not the root's.
+                usageStop(error.message, command: type(of: command))
+            }
         } catch let error as ManifestError {
             stop(error.description)
         } catch let error as CatalogError {
