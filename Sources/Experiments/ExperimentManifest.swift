@@ -80,6 +80,9 @@ public struct ExperimentManifest: Sendable {
     public var adversarial: AttackSpec?
     /// What every cell is also evaluated under.
     public var attack: AttackSpec?
+    /// The manifest's lines of some keys, for errors found when the run reads the data:
+    /// "attribute", "by", "datasets.NAME", "features.NAME".
+    public var lines: [String: Int] = [:]
 
     static let topKeys: Set<String> = ["name", "benchmark", "datasets", "attribute", "by", "interventions", "transfers", "sources", "recipe", "seeds", "features",
                                        "adversarial", "attack"]
@@ -173,6 +176,13 @@ public struct ExperimentManifest: Sendable {
             guard !spec.budgets.isEmpty else { throw fail(n, "\(what) needs an epsilon (for example 8/255)") }
             return spec
         }
+        func benchmarkName(_ n: Node) throws -> String {
+            let name = try string(n, "the benchmark's name")
+            guard BiasBenchmarks.names.contains(name) else {
+                throw fail(n, "unknown benchmark '\(name)' (\(BiasBenchmarks.names.joined(separator: ", "))); or give datasets instead")
+            }
+            return name
+        }
         var m = ExperimentManifest(file: path, name: (try? string(fields["name"], "name")) ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
                                    benchmark: nil, datasets: [:], attribute: "", by: [], interventions: [], transfers: [], sources: [],
                                    model: "cnn-small", size: 28, channels: 1, epochs: 3, sourceEpochs: 3, batchSize: 128, learningRate: 0.05, seeds: [0, 1, 2])
@@ -182,7 +192,7 @@ public struct ExperimentManifest: Sendable {
                     let key = try string(k, "a key")
                     guard benchmarkKeys.contains(key) else { throw fail(k, "unknown benchmark key '\(key)' (\(benchmarkKeys.sorted().joined(separator: ", ")))") }
                     switch key {
-                    case "name": m.benchmark = try string(v, "the benchmark's name")
+                    case "name": m.benchmark = try benchmarkName(v)
                     case "per_class": m.benchmarkSize.perClass = try int(v, key, 400)
                     case "target_per_class": m.benchmarkSize.targetPerClass = try int(v, key, 400)
                     default: m.benchmarkSize.testPerClass = try int(v, key, 200)
@@ -190,7 +200,7 @@ public struct ExperimentManifest: Sendable {
                 }
                 guard m.benchmark != nil else { throw fail(b, "benchmark needs a name (trigger, tint, underrepresented, synthetic)") }
             } else {
-                m.benchmark = try string(b, "benchmark")
+                m.benchmark = try benchmarkName(b)
             }
         }
         if let d = fields["datasets"] {
@@ -203,6 +213,7 @@ public struct ExperimentManifest: Sendable {
                 }
                 let p = try string(v, key)
                 m.datasets[key] = p.hasPrefix("/") ? p : base + "/" + p
+                m.lines["datasets." + key] = line(v)
             }
         }
         if let f = fields["features"] {
@@ -215,6 +226,7 @@ public struct ExperimentManifest: Sendable {
                 }
                 let p = try string(v, key)
                 m.features[key] = p.hasPrefix("/") || p.hasPrefix("column:") ? p : base + "/" + p
+                m.lines["features." + key] = line(v)
             }
             for key in ["target", "test"] where m.features[key] == nil {
                 throw fail(f, "features need at least target and test (and the sources the experiment uses)")
@@ -226,7 +238,9 @@ public struct ExperimentManifest: Sendable {
             }
         }
         m.attribute = try string(fields["attribute"], "attribute")
+        m.lines["attribute"] = line(fields["attribute"])
         m.by = try strings(fields["by"], "by")
+        m.lines["by"] = line(fields["by"]) ?? line(fields["attribute"])
         if m.by.isEmpty { m.by = ["label", m.attribute] }
         guard let ins = fields["interventions"]?.sequence, !ins.isEmpty else {
             throw fail(fields["interventions"] ?? root, "interventions must be a non-empty list")

@@ -121,13 +121,21 @@ public final class ExperimentRunner {
         let path = outDir + "/settings.json"
         var current = runSettings
         if FileManager.default.fileExists(atPath: path) {
-            let stored: RunSettings
+            var stored: RunSettings
             do { stored = try JSONDecoder().decode(RunSettings.self, from: try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
                 throw ExperimentError(manifest.file, nil, "\(path) is unreadable (\(error.localizedDescription)): delete it only if the run's cells were made with this manifest, or use another --out")
             }
             var changed = Set(stored.settings.keys).union(current.settings.keys).filter { stored.settings[$0] != current.settings[$0] }.sorted()
             changed += current.interventions.keys.filter { stored.interventions[$0] != nil && stored.interventions[$0] != current.interventions[$0] }
                 .sorted().map { "intervention \($0)" }
+            if !changed.isEmpty && !hasFinishedCells {
+                // Nothing was measured under the stored settings (a run that failed before its
+                // first cell): the run starts over, without what it cached for the old ones.
+                resetCaches(changed: changed)
+                progress?("\(outDir): no finished cells; the settings changed (\(changed.prefix(4).joined(separator: ", "))), so the run starts over")
+                changed = []
+                stored.interventions = [:]
+            }
             guard changed.isEmpty else {
                 let detail = changed.prefix(4).map { key -> String in
                     let name = key.hasPrefix("intervention ") ? String(key.dropFirst(13)) : key
@@ -144,10 +152,42 @@ public final class ExperimentRunner {
         try AtomicFile.write(try encoder.encode(current), to: path)
     }
 
+    /// Whether any cell of a run under DIR has finished (cells are written whole).
+    var hasFinishedCells: Bool {
+        ((try? FileManager.default.contentsOfDirectory(atPath: outDir + "/cells")) ?? []).contains { !$0.hasPrefix(".") && $0.hasSuffix(".json") }
+    }
+
+    /// Removes what a run without finished cells cached under settings that have changed: the
+    /// curated targets always, the sources when what they are trained on or with changed, the
+    /// benchmark when its definition changed.
+    func resetCaches(changed: [String]) {
+        let sourceKeys: Set<String> = ["model", "size", "channels", "source_epochs", "batch_size", "lr", "adversarial", "benchmark"]
+        var remove = ["targets"]
+        if changed.contains(where: { sourceKeys.contains($0) || $0.hasPrefix("datasets.source_") || $0.hasPrefix("features.source_") }) { remove.append("sources") }
+        if changed.contains("benchmark") { remove.append("benchmark") }
+        for sub in remove { try? FileManager.default.removeItem(atPath: outDir + "/" + sub) }
+    }
+
+    /// Checks, before anything is trained, that the datasets exist and that the target and test
+    /// manifests have the columns the experiment groups by.
+    func checkData(_ data: [String: String]) throws {
+        for (key, path) in data.sorted(by: { $0.key < $1.key }) where !FileManager.default.fileExists(atPath: path) {
+            throw ExperimentError(manifest.file, manifest.lines["datasets." + key], "datasets: \(key): no such file \(path)")
+        }
+        for key in ["target", "test"] {
+            guard let path = data[key] else { continue }
+            let columns = try ManifestReader.read(path).columns
+            for (what, names) in [("attribute", [manifest.attribute]), ("by", manifest.by)] {
+                if let missing = names.first(where: { !columns.contains($0) }) {
+                    throw ExperimentError(manifest.file, manifest.lines[what], "\(what): '\(missing)' is not a column of the \(key) manifest \(path) (its columns: \(columns.joined(separator: ", ")))")
+                }
+            }
+        }
+    }
+
     /// Runs every cell not yet done; returns the keys of all cells.
     @discardableResult
     public func run() throws -> [CellKey] {
-        try checkFeatureWidths()
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: outDir, isDirectory: &isDir), !isDir.boolValue {
             throw ExperimentError(manifest.file, nil, "--out \(outDir) is a file, not a folder")
@@ -164,6 +204,8 @@ public final class ExperimentRunner {
             }
         }
         let data = try datasets()
+        try checkData(data)
+        try checkFeatureWidths()
         for sub in ["cells", "sources", "targets"] {
             try FileManager.default.createDirectory(atPath: "\(outDir)/\(sub)", withIntermediateDirectories: true)
         }

@@ -80,7 +80,7 @@ public struct Evaluation: Sendable {
             // Aligned row by row: the same image with the attribute changed keeps its label.
             if let cfLabels = cf.manifest.column("label"), let testLabels = test.manifest.column("label"),
                let r = cfLabels.indices.first(where: { !cfLabels[$0].isEmpty && cfLabels[$0] != testLabels[$0] }) {
-                throw TrainingError("\(cf.named("the counterfactual manifest")) \(cf.manifest.place(r)): label '\(cfLabels[r])', but the test manifest's row \(r + 1) (\(test.manifest.place(r))) is '\(testLabels[r])': "
+                throw TrainingError("\(cf.named("the counterfactual manifest")) \(cf.manifest.place(r)): label '\(cfLabels[r])', but the test manifest's row \(r + 1)\(test.manifest.sourceLines == nil ? "" : " (\(test.manifest.place(r)))") is '\(testLabels[r])': "
                                     + "a counterfactual row is the same image with the attribute changed, aligned row by row")
             }
             // Compare only rows decoded in both.

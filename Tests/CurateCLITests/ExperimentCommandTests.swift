@@ -106,6 +106,37 @@ struct ExperimentCommandTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: victim)) == good)
     }
 
+    @Test("a wrong attribute or dataset path is found before anything is trained, and the mended manifest runs in the same folder")
+    func dataErrorsBeforeTraining() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let d = dir.path
+        let made = try CLI.run(["benchmark", "make", "tint", "--out", "\(d)/bm", "--per-class", "16", "--test-per-class", "8"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let good = manifest(d, seeds: "[0]")
+        func sources() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: "\(d)/run/sources")) ?? []).filter { !$0.hasPrefix(".") } }
+        // Line 8 is `attribute:`, line 9 `by:`, line 5 the target's path.
+        try good.replacingOccurrences(of: "attribute: tint", with: "attribute: tnt").write(toFile: "\(d)/a.yaml", atomically: true, encoding: .utf8)
+        let attribute = try CLI.run(["experiment", "run", "\(d)/a.yaml", "--out", "\(d)/run", "--quiet"])
+        #expect(attribute.status == 2 && attribute.stderr.contains("a.yaml:8: attribute: 'tnt' is not a column of the target manifest \(d)/bm/target.csv (its columns: path, label, origin, tint)"), "\(attribute.stderr)")
+        #expect(sources().isEmpty)
+        try good.replacingOccurrences(of: "by: [label, tint]", with: "by: [label, tone]").write(toFile: "\(d)/b.yaml", atomically: true, encoding: .utf8)
+        let by = try CLI.run(["experiment", "run", "\(d)/b.yaml", "--out", "\(d)/run", "--quiet"])
+        #expect(by.status == 2 && by.stderr.contains("b.yaml:9: by: 'tone' is not a column of the target manifest"), "\(by.stderr)")
+        try good.replacingOccurrences(of: "bm/target.csv", with: "bm/targt.csv").write(toFile: "\(d)/t.yaml", atomically: true, encoding: .utf8)
+        let path = try CLI.run(["experiment", "run", "\(d)/t.yaml", "--out", "\(d)/run", "--quiet"])
+        #expect(path.status == 2 && path.stderr.contains("t.yaml:5: datasets: target: no such file \(d)/bm/targt.csv"), "\(path.stderr)")
+        #expect(sources().isEmpty)
+        // No cell was finished under the wrong settings, so the mended manifest is not refused.
+        try good.write(toFile: "\(d)/e.yaml", atomically: true, encoding: .utf8)
+        let mended = try CLI.run(["experiment", "run", "\(d)/e.yaml", "--out", "\(d)/run", "--progress"])
+        #expect(mended.status == 0 && mended.stderr.contains("no finished cells; the settings changed"), "\(mended.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(d)/run/cells").filter { $0.hasSuffix(".json") }.count == 3 * 2)
+        // Once a cell has finished, other settings are refused as before.
+        let refused = try CLI.run(["experiment", "run", "\(d)/a.yaml", "--out", "\(d)/run", "--quiet"])
+        #expect(refused.status == 2 && refused.stderr.contains("holds a run made with other settings (attribute: was tint, now tnt"), "\(refused.stderr)")
+    }
+
     @Test("manifest errors name the file and the line", arguments: [
         ("benchmark: tint\nattribute: tint\ninterventions: [none]\nseeds: [0]\nepochs: 3\n", ":5: unknown key 'epochs'"),
         ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: x\n    strategy: shuffle\n", ":6: unknown strategy 'shuffle'"),
@@ -124,6 +155,8 @@ struct ExperimentCommandTests {
         ("benchmark: tint\nattribute: tint\ninterventions: [none]\nrecipe: {lr: .inf}\n", ":4: lr must be a positive, finite number"),
         ("benchmark: tint\nattribute: tint\ninterventions: [none]\nseeds: [1, 1]\n", ":4: seed 1 is given twice"),
         ("benchmark: tint\nattribute: tint\ninterventions: [none]\nseeds: [-1]\n", ":4: a seed must be an integer from 0 to 18446744073709551615"),
+        ("benchmark: tnt\nattribute: tint\ninterventions: [none]\n", ":1: unknown benchmark 'tnt' (trigger, tint, underrepresented, synthetic)"),
+        ("benchmark: {name: tnt}\nattribute: tint\ninterventions: [none]\n", ":1: unknown benchmark 'tnt'"),
     ])
     func errors(yaml: String, message: String) throws {
         let dir = try CLI.temporaryDirectory()
@@ -211,14 +244,18 @@ struct ExperimentCommandTests {
         #expect(report.contains("## Robustness") && report.contains("| none | full | robust - clean |") && report.contains("| none | linear | biased - clean |"))
         #expect(try String(contentsOfFile: "\(d)/run/report.html", encoding: .utf8).contains("robust accuracy @ 8/255"))
 
-        // The same folder with another adversarial recipe: the kept robust source no longer fits.
+        // The same folder with another adversarial recipe, once no cell is left: the run starts
+        // over, and the robust source is trained again with the new recipe.
         try robustManifest(adversarialEpsilon: "0.2").write(toFile: "\(d)/r2.yaml", atomically: true, encoding: .utf8)
         try FileManager.default.removeItem(atPath: "\(d)/run/cells")
-        let refused = try CLI.run(["experiment", "run", "\(d)/r2.yaml", "--out", "\(d)/run", "--quiet"])
-        #expect(refused.status == 2 && refused.stderr.contains("holds a run made with other settings (adversarial: was PGD-2"), "\(refused.stderr)")
-        // Without the run's record of its settings, the kept checkpoint itself still says so.
+        let restarted = try CLI.run(["experiment", "run", "\(d)/r2.yaml", "--out", "\(d)/run", "--progress"])
+        #expect(restarted.status == 0 && restarted.stderr.contains("no finished cells; the settings changed (adversarial)"), "\(restarted.stderr)")
+        let retrained = try Data(contentsOf: URL(fileURLWithPath: "\(d)/run/sources/robust-seed0.ckpt")).prefix(4096)
+        #expect(String(decoding: retrained, as: UTF8.self).contains("PGD-2, linf epsilon 0.2"))
+        // Without the run's record of its settings, the kept checkpoint itself says it does not fit.
         try FileManager.default.removeItem(atPath: "\(d)/run/settings.json")
-        let stale = try CLI.run(["experiment", "run", "\(d)/r2.yaml", "--out", "\(d)/run", "--quiet"])
-        #expect(stale.status != 0 && stale.stderr.contains("robust-seed0.ckpt was trained with PGD-2, linf epsilon 0.1"), "\(stale.stderr)")
+        try FileManager.default.removeItem(atPath: "\(d)/run/cells")
+        let stale = try CLI.run(["experiment", "run", "\(d)/r.yaml", "--out", "\(d)/run", "--quiet"])
+        #expect(stale.status != 0 && stale.stderr.contains("robust-seed0.ckpt was trained with PGD-2, linf epsilon 0.2"), "\(stale.stderr)")
     }
 }
