@@ -2,7 +2,8 @@
 ///
 ///     gender == female && (age_band in {40-59, 60+} || race != White)
 ///
-/// Operators: `==`, `!=`, `<`, `<=`, `>`, `>=` (numeric when both sides are numbers), `in {a, b}`,
+/// Operators: `==`, `!=`, `<`, `<=`, `>`, `>=` (numeric when both sides are numbers; an order
+/// against a number is unknown for a cell that is not one), `in {a, b}`,
 /// `!`, `&&` / `and`, `||` / `or`, parentheses. Values are bare words or quoted strings.
 /// A rule that depends on an unknown (empty) cell gives an unknown (empty) result.
 public indirect enum RuleExpression: Sendable, Equatable {
@@ -18,6 +19,17 @@ public indirect enum RuleExpression: Sendable, Equatable {
         case .compare(let c, _, _), .member(let c, _): [c]
         case .not(let e): e.columns
         case .and(let a, let b), .or(let a, let b): a.columns + b.columns
+        }
+    }
+
+    /// The columns the rule orders (`<`, `<=`, `>`, `>=`) against a number: their cells that are
+    /// not numbers make those comparisons unknown.
+    public var numericColumns: [String] {
+        switch self {
+        case .compare(let c, let op, let v): ["<", "<=", ">", ">="].contains(op) && Double(v) != nil ? [c] : []
+        case .member: []
+        case .not(let e): e.numericColumns
+        case .and(let a, let b), .or(let a, let b): a.numericColumns + b.numericColumns
         }
     }
 
@@ -39,6 +51,8 @@ public indirect enum RuleExpression: Sendable, Equatable {
                 default: return a >= b
                 }
             }
+            // "abc" is neither below nor above 60: ordered against a number, text is unknown.
+            if op != "==" && op != "!=" && Double(v) != nil { return nil }
             switch op {
             case "==": return cell == v
             case "!=": return cell != v

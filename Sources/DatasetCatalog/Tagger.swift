@@ -161,6 +161,12 @@ public struct Tagger {
                 for c in expression.columns where !m.has(c) { throw TagError("--rule \(new): no column '\(c)' (columns: \(m.columns.joined(separator: ", ")))") }
                 let cols = Dictionary(uniqueKeysWithValues: Set(expression.columns).map { ($0, m.column($0)!) })
                 m.setColumn(new, (0..<m.count).map { r in expression.evaluate { cols[$0]![r] }.map { $0 ? "yes" : "no" } ?? "" })
+                for c in Set(expression.numericColumns).sorted() {
+                    let text = cols[c]!.filter { !$0.isEmpty && Double($0) == nil }
+                    if let first = text.first {
+                        problems.append("--rule \(new): \(text.count) value(s) of \(c) are not numbers (such as '\(first)'); compared with a number, they are unknown")
+                    }
+                }
             case .pixels(let tags):
                 for t in tags where !TagOperation.pixelTags.contains(t) {
                     throw TagError("--pixels: unknown tag '\(t)' (known: \(TagOperation.pixelTags.joined(separator: ", ")))")

@@ -45,6 +45,19 @@ struct TaggingTests {
         #expect(problems == ["--bins age_band: 1 value(s) of age fall in no band; left empty"])
     }
 
+    @Test("a text cell ordered against a number is unknown, and reported; text against text orders as text")
+    func ruleTextAgainstNumber() throws {
+        let m = manifest([["a", "abc", "2020-01-05"], ["b", "61", "2019-12-31"], ["c", "5", ""], ["d", "n/a", "2021-03-01"]], columns: ["path", "age", "date"])
+        let (out, problems) = try Tagger().apply([try TagOperation.parseRule("old=age >= 60"), try TagOperation.parseRule("young=age < 20 || age == abc"),
+                                                 try TagOperation.parseRule("recent=date >= '2020-01-01'")], to: m)
+        #expect(out.column("old")! == ["", "yes", "no", ""])
+        // Row a: unknown || true is true; row d: unknown || false is unknown.
+        #expect(out.column("young")! == ["yes", "no", "yes", ""])
+        #expect(out.column("recent")! == ["yes", "no", "", "yes"])
+        #expect(problems == ["--rule old: 2 value(s) of age are not numbers (such as 'abc'); compared with a number, they are unknown",
+                             "--rule young: 2 value(s) of age are not numbers (such as 'abc'); compared with a number, they are unknown"])
+    }
+
     @Test("a value in a gap between bands is in none of them")
     func binGaps() throws {
         let m = manifest([["a", "5"], ["b", "25"], ["c", "45"], ["d", "65"], ["e", "19.5"], ["f", "9.5"]], columns: ["path", "age"])
