@@ -31,13 +31,21 @@ extension Strategies {
             // The largest z with x = ratio z inside the data, then the rounding that lands
             // nearest the target.
             let zReal = min(Double(bigZ), Double(bigX) / ratio)
+            let zFloor = Int(zReal.rounded(.down))
             var best: (Double, Int, Int)? = nil
-            for zc in [Int(zReal.rounded(.down)), Int(zReal.rounded(.down)) - 1] where zc >= 0 && zc <= bigZ {
-                for xc in [Int((ratio * Double(zc)).rounded(.down)), Int((ratio * Double(zc)).rounded(.up))] where xc >= 0 && xc <= bigX && xc + zc > 0 {
+            func consider(_ candidates: [(Int, Int)]) {
+                for (xc, zc) in candidates where xc >= 0 && xc <= bigX && zc >= 0 && zc <= bigZ && xc + zc > 0 {
                     let phi = Double(xc - zc) / Double(xc + zc)
                     let score = (abs(phi - strength), -(xc + zc))
                     if best == nil || score < (best!.0, -(best!.1 + best!.2)) { best = (score.0, xc, zc) }
                 }
+            }
+            consider([zFloor, zFloor - 1].flatMap { zc in [(Int((ratio * Double(zc)).rounded(.down)), zc), (Int((ratio * Double(zc)).rounded(.up)), zc)] })
+            if best == nil {
+                // Too strong for the data to give even one row of the smaller side at the ratio:
+                // the nearest of one such row beside as many as there are of the other, and the
+                // all-agreeing or all-disagreeing extremes.
+                consider([(bigX, 0), (0, bigZ), (bigX, 1), (1, bigZ)])
             }
             if let best { (x, z) = (best.1, best.2) }
         }

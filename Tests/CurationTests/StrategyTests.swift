@@ -113,6 +113,22 @@ import Testing
         #expect(r.warnings.isEmpty)
     }
 
+    @Test("a strength too strong for one disagreeing row at its ratio is come as near as the data allows")
+    func correlateTooStrong() throws {
+        let (m, path) = try load("binary")
+        // The agreeing cells have 137 rows to match: 0.99 needs 199 agreeing rows a disagreeing one.
+        let r = try Strategies.correlate(m, labelColumn: "label", attribute: "attr", strength: 0.99, seed: 4, file: path)
+        let labels = r.manifest.column("label")!, attrs = r.manifest.column("attr")!
+        let agree = zip(labels, attrs).filter { ($0 == "0") == ($1 == "a") }.count
+        #expect(agree == 2 * 137 && r.manifest.count == 2 * 137 + 2)
+        // 136 / 138 = 0.9855, within the 0.01 that needs no warning.
+        #expect(r.warnings.isEmpty)
+        // 0.9999 is nearer 1 (all agreeing) than 0.9855.
+        let all = try Strategies.correlate(m, labelColumn: "label", attribute: "attr", strength: 0.9999, seed: 4, file: path)
+        #expect(all.manifest.count == 2 * 137 && all.warnings.isEmpty)
+        checkSourceRows(m, r.manifest)
+    }
+
     @Test func proportionSetsTheShare() throws {
         let (m, path) = try load("binary")
         for share in [0.01, 0.05, 0.2, 0.5] {
