@@ -45,7 +45,9 @@ extension Strategies {
         }
         var second: CurationResult
         switch stage2 {
-        case .asIs: second = CurationResult(manifest: real, cellNames: realCells.names, before: realCells.sizes, after: realCells.sizes,
+        // As is: the real rows, numbered (as the other two number them) by their place among the
+        // real rows, which the mapping below turns into the input's rows.
+        case .asIs: second = CurationResult(manifest: real.selecting(Array(0..<real.count)), cellNames: realCells.names, before: realCells.sizes, after: realCells.sizes,
                                             parameters: [], asked: [], achieved: [], warnings: [])
         case .balanced: second = try undersample(real, cells: realCells, perCell: nil, seed: seed &+ 1)
         case .reweighted: second = try reweight(real, cells: realCells, method: .groupBalanced, labelColumn: "label")

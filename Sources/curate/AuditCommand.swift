@@ -35,7 +35,7 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Feature vectors aligned with the manifest (.npy, .safetensors or column:NAME): audit how well they encode each attribute (a cross-validated linear probe's balanced accuracy) and the groups' centroid distances.") var features: String?
     @Option(help: "With --features: the probe's folds.") var folds = 5
     @Option(help: "With --features: the probe trains on at most this many rows (a seeded sample).") var probeRows = 100_000
-    @Option(help: "With --features: the seed of the probe's sample, folds and initialisation.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "With --features: the seed of the probe's sample, folds and initialisation.") var seed: UInt64 = 0
     @Option(help: "Write the JSON report here ('-' for stdout).") var json: String?
     @Option(help: "Write a Markdown report here.") var markdown: String?
     @Option(help: "Write a single-file HTML report (inline SVG charts) here.") var html: String?

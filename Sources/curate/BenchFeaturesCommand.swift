@@ -29,9 +29,9 @@ extension BenchCommand {
         @Option(help: "The test manifest's features.") var testFeatures: String?
         @Option(help: "Epochs.") var epochs = 3
         @Option(help: "Batch size.") var batchSize = 1024
-        @Option(name: .customLong("lr"), help: "Learning rate.") var learningRate: Float = 0.05
+        @Option(name: .customLong("lr"), parsing: .unconditional, help: "Learning rate.") var learningRate: Float = 0.05
         @Option(help: "Learning-rate schedule: constant or cosine.") var schedule = "cosine"
-        @Option(help: "Threads (default: all cores).") var threads: Int?
+        @Option(parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
         @Flag(help: "Drop the feature file's pages from the page cache first, so that it is read afresh (into 2 MiB pages where the kernel allows): a cold start.")
         var cold = false
         @Flag(help: "Print JSON.") var json = false

@@ -21,7 +21,7 @@ extension BenchCommand {
         @Option(help: "Batch size for the cnn-small shapes.") var batch = 128
         @Option(help: "Image side for the cnn-small shapes.") var size = 32
         @Option(help: "Input channels for the cnn-small shapes.") var channels = 3
-        @Option(help: "Threads (default: all cores).") var threads: Int?
+        @Option(parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {

@@ -33,9 +33,9 @@ struct BenchmarkCommand: ParsableCommand {
         @Argument(help: "trigger, tint, underrepresented or synthetic.") var name: String
         @Option(help: "The output folder.") var out: String
         @Option(help: "Training images per class (source, and target unless --target-per-class says).") var perClass = 400
-        @Option(help: "Target images per class: a few for a scarce-data transfer.") var targetPerClass: Int?
+        @Option(parsing: .unconditional, help: "Target images per class: a few for a scarce-data transfer.") var targetPerClass: Int?
         @Option(help: "Test images per class.") var testPerClass = 200
-        @Option(help: "The seed.") var seed: UInt64 = 0
+        @Option(parsing: .unconditional, help: "The seed.") var seed: UInt64 = 0
         @Option(help: "Where Fashion-MNIST's IDX files are.") var fashionMnist = "/usr/share/datasets/fashion-mnist"
 
         func run() throws {

@@ -47,26 +47,26 @@ struct BuildCommand: ParsableCommand {
     @Argument(help: "The input manifest.") var manifest: String
     @Option(parsing: .singleValue, help: "The cells' columns (comma-separated or repeated).") var by: [String] = []
     @Option(help: "The output manifest (.csv or .jsonl).") var out: String
-    @Option(help: "The seed of every random choice.") var seed: UInt64 = 0
-    @Option(help: "undersample/oversample: rows per cell.") var perCell: Int?
+    @Option(parsing: .unconditional, help: "The seed of every random choice.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "undersample/oversample: rows per cell.") var perCell: Int?
     @Option(help: "reweight: reweighing, group-balanced or sqrt.") var method: Strategies.ReweightMethod = .reweighing
     @Option(help: "The label column (reweighing, correlate, proportion --within default).") var label = "label"
-    @Option(help: "correlate: the target correlation, -1 to 1.") var strength: Double?
+    @Option(parsing: .unconditional, help: "correlate: the target correlation, -1 to 1.") var strength: Double?
     @Option(help: "proportion: the group, its values of the --by columns joined by commas.") var group: String?
-    @Option(help: "proportion: the group's target share.") var share: Double?
+    @Option(parsing: .unconditional, help: "proportion: the group's target share.") var share: Double?
     @Option(help: "proportion: the column whose values are set separately ('none' for the whole set; default the label).") var within: String?
     @Option(help: "augment: largest or equal-add.") var fill = "largest"
-    @Option(help: "augment --fill equal-add: rows added to every cell.") var add: Int?
+    @Option(parsing: .unconditional, help: "augment --fill equal-add: rows added to every cell.") var add: Int?
     @Option(help: "augment, ffr: a manifest of synthetic images (origin=synthetic).") var pool: String?
     @Option(help: "augment: built-in transforms, comma-separated (flip, crop, jitter, noise, blur).") var transforms: String?
     @Option(help: "augment, inject: where new PNG files go (default: beside OUT, in OUT's name + .images).") var imageDir: String?
     @Option(help: "ffr: the real stage: as-is, balanced or reweighted.") var stage2: Strategies.Stage2 = .asIs
-    @Option(help: "inject: a square trigger patch of this many pixels.") var patch: Int?
+    @Option(parsing: .unconditional, help: "inject: a square trigger patch of this many pixels.") var patch: Int?
     @Option(help: "inject: the patch colour (#RRGGBB or r,g,b).") var colour = "#ff00ff"
     @Option(help: "inject: the patch position.") var position: Injection.Position = .bottomRight
     @Option(help: "inject: tint towards this colour instead of a patch.") var tint: String?
-    @Option(help: "inject: the tint's strength, 0 to 1.") var tintStrength: Float = 0.3
-    @Option(help: "inject: the share of images changed.") var fraction: Double?
+    @Option(parsing: .unconditional, help: "inject: the tint's strength, 0 to 1.") var tintStrength: Float = 0.3
+    @Option(parsing: .unconditional, help: "inject: the share of images changed.") var fraction: Double?
     @Option(help: "inject: the column marking changed rows (yes/no).") var mark = "injected"
 
     var images: String { imageDir ?? (out + ".images") }
@@ -194,7 +194,7 @@ struct SplitCommand: ParsableCommand {
     @Argument(help: "The manifest.") var manifest: String
     @Option(parsing: .singleValue, help: "The cells' columns.") var by: [String] = []
     @Option(help: "Train, val and test ratios.") var ratios = "0.8,0.1,0.1"
-    @Option(help: "The seed.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "The seed.") var seed: UInt64 = 0
     @Option(help: "The output folder.") var outDir: String
     @Option(help: "A scan catalog for duplicate clusters.") var catalog: String?
 

@@ -34,10 +34,10 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "A manifest aligned row by row with --test, for the flip rate.") var counterfactual: String?
     @Option(help: "Feature vectors for the --test rows, for a model trained with --features (.npy, .safetensors or column:NAME).") var features: String?
     @Option(help: "Feature vectors for the --counterfactual rows.") var counterfactualFeatures: String?
-    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Attack every test image: fgsm or pgd.") var attack: Attack.Method?
     @OptionGroup var budget: AttackOptions
-    @Option(help: "Seed of PGD's random starts.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Seed of PGD's random starts.") var seed: UInt64 = 0
     @Option(help: "The favourable class for the fairness gaps (default: 1/yes/true/positive for two classes; otherwise each class one-vs-rest, the worst reported).") var positive: String?
 
     /// Demographic parity and equalized odds differences, TPR and FPR gaps (fairlearn's

@@ -124,7 +124,7 @@ struct ImportCommand: ParsableCommand {
         @Option(help: "Class names for labels 0, 1, ...: comma-separated, or a preset (mnist, fashion-mnist).")
         var classNames: String?
         @Option(help: "The split column's value for every row (train, val or test).") var split: String?
-        @Option(help: "Import only the first N images.") var limit: Int?
+        @Option(parsing: .unconditional, help: "Import only the first N images.") var limit: Int?
 
         func validate() throws {
             if let split, !["train", "val", "test"].contains(split) { throw ValidationError("--split must be train, val or test") }

@@ -24,7 +24,7 @@ struct ScanCommand: ParsableCommand {
     @Option(help: "Largest perceptual-hash distance (bits of 64) for a near-duplicate candidate.") var nearDistance = 4
     @Option(help: "Largest mean absolute difference (0-255) of 16x16 grey thumbnails that confirms a near duplicate.")
     var nearDifference = 4.0
-    @Option(help: "Seconds to wait for another scan of the same catalog (0: refuse at once).") var wait: Double = 0
+    @Option(parsing: .unconditional, help: "Seconds to wait for another scan of the same catalog (0: refuse at once).") var wait: Double = 0
     @Option(help: "Write every duplicate cluster and every failure to this JSON file.") var report: String?
     @Option(help: "Decoding threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print the summary as JSON, and no progress.") var json = false

@@ -43,28 +43,28 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Images are resized to SIZE x SIZE.") var size = 32
     @Option(help: "Input channels: 3 (RGB) or 1 (grey).") var channels = 3
     @Option(help: "Batch size.") var batchSize = 128
-    @Option(name: .customLong("lr"), help: "Learning rate.") var learningRate: Float = 0.05
+    @Option(name: .customLong("lr"), parsing: .unconditional, help: "Learning rate.") var learningRate: Float = 0.05
     @Option(help: "sgd, adam or adamw.") var optimizer: TrainingRecipe.OptimizerKind = .sgd
-    @Option(help: "SGD momentum.") var momentum: Float = 0.9
+    @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float = 0.9
     @Flag(help: "Nesterov momentum.") var nesterov = false
-    @Option(help: "Weight decay (L2 for sgd and adam, decoupled for adamw).") var weightDecay: Float = 5e-4
+    @Option(parsing: .unconditional, help: "Weight decay (L2 for sgd and adam, decoupled for adamw).") var weightDecay: Float = 5e-4
     @Option(help: "Learning-rate schedule: constant, step or cosine.") var schedule = "constant"
     @Option(help: "For --schedule step: decay every N epochs.") var stepEvery = 30
-    @Option(help: "For --schedule step: the decay factor.") var gamma: Float = 0.1
+    @Option(parsing: .unconditional, help: "For --schedule step: the decay factor.") var gamma: Float = 0.1
     @Option(help: "Linear warm-up over this many epochs.") var warmup = 0
     @Option(help: "Augmentation: flip, crop (comma-separated) or none.") var augment = "none"
     @Option(help: "A checkpoint to fine-tune.") var from: String?
-    @Option(help: "With --from and --mode full: Zhang et al.'s penalty, this weight times the mean squared distance between the fine-tuned and the pretrained model's features (the head's input) on the training images. About 0.1 suits cnn-small's default recipe; much larger weights make SGD's steps overshoot (the run then stops: diverged).") var featureDistance: Float?
+    @Option(parsing: .unconditional, help: "With --from and --mode full: Zhang et al.'s penalty, this weight times the mean squared distance between the fine-tuned and the pretrained model's features (the head's input) on the training images. About 0.1 suits cnn-small's default recipe; much larger weights make SGD's steps overshoot (the run then stops: diverged).") var featureDistance: Float?
     @Option(help: "Fine-tuning mode: full, linear or last-layer.") var mode: FineTuneMode = .full
     @Option(help: "The loss: erm, group-dro or jtt.") var loss = "erm"
     @Option(parsing: .singleValue, help: "Group columns (comma-separated or repeated), for group-dro and last-layer.") var by: [String] = []
-    @Option(help: "Group DRO step size.") var eta: Float = 0.01
-    @Option(help: "JTT: upweighting of the misclassified examples.") var jttLambda: Float = 6
+    @Option(parsing: .unconditional, help: "Group DRO step size.") var eta: Float = 0.01
+    @Option(parsing: .unconditional, help: "JTT: upweighting of the misclassified examples.") var jttLambda: Float = 6
     @Option(help: "JTT: epochs of the first (identification) run.") var jttEpochs = 1
     @Option(help: "Adversarial training (Madry et al.): train on each batch's fgsm or pgd adversarial images (budget: --epsilon, --steps, ...).") var adversarial: Attack.Method?
     @OptionGroup var budget: AttackOptions
-    @Option(help: "The seed of every random choice.") var seed: UInt64 = 0
-    @Option(help: "Threads (default: all cores). The result does not depend on it.") var threads: Int?
+    @Option(parsing: .unconditional, help: "The seed of every random choice.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Threads (default: all cores). The result does not depend on it.") var threads: Int?
     @Option(help: "Where to write the checkpoint.") var out: String
     @Flag(help: "Print a JSON summary on stdout (no progress).") var json = false
 

@@ -129,6 +129,20 @@ import Testing
         checkSourceRows(m, r.manifest)
     }
 
+    @Test("ffr: every stage's source_row names the input's row, wherever the real and synthetic rows lie", arguments: [Strategies.Stage2.asIs, .balanced, .reweighted])
+    func ffrSourceRows(stage2: Strategies.Stage2) throws {
+        var m = Manifest(columns: ["path", "label", "origin"], baseDirectory: "/data")
+        for (i, (label, origin)) in [("0", "synthetic"), ("1", "synthetic"), ("0", "real"), ("0", "synthetic"), ("1", "real"), ("1", "synthetic"), ("0", "real")].enumerated() {
+            m.append(cells: ["\(i).png", label, origin])
+        }
+        let (s1, s2) = try Strategies.ffr(m, by: ["label"], pool: nil, stage2: stage2, seed: 3, file: "f.csv")
+        checkSourceRows(m, s1.manifest)
+        checkSourceRows(m, s2.manifest)
+        #expect(Set(s1.manifest.column("origin")!) == ["synthetic"] && Set(s2.manifest.column("origin")!) == ["real"])
+        #expect(Set(s2.manifest.column("source_row")!.map { Int($0)! }).isSubset(of: [2, 4, 6]))
+        if stage2 == .asIs { #expect(s2.manifest.column("source_row")! == ["2", "4", "6"]) }
+    }
+
     @Test func proportionSetsTheShare() throws {
         let (m, path) = try load("binary")
         for share in [0.01, 0.05, 0.2, 0.5] {
