@@ -103,8 +103,51 @@ public struct ExperimentManifest: Sendable {
         "correlate": ["label", "strength"], "proportion": ["group", "share"], "augment": ["by", "pool", "transforms"], "ffr": ["pool"],
     ]
 
+    static let maxNesting = 64
+
+    /// The line where flow brackets (`[`, `{`) or block indentation first nest deeper than
+    /// `maxNesting`, or nil. Quoted scalars and comments are skipped.
+    static func tooDeep(_ text: String) -> Int? {
+        var depth = 0, line = 1, column = 0, indent = 0, atIndent = true
+        var quote: UInt8? = nil, comment = false, previous: UInt8 = 0x20
+        for b in text.utf8 {
+            if b == 0x0A {
+                line += 1; column = 0; indent = 0; atIndent = true; comment = false; previous = 0x20
+                if quote == 0x27 { quote = nil }  // an unclosed single quote ends with its line here
+                continue
+            }
+            column += 1
+            if comment { continue }
+            if atIndent {
+                if b == 0x20 || b == 0x2D { indent += 1; if indent > 2 * maxNesting + 8 { return line }; previous = b; continue }
+                atIndent = false
+            }
+            if let q = quote {
+                if b == q && previous != 0x5C { quote = nil }
+                previous = b
+                continue
+            }
+            switch b {
+            case 0x22, 0x27: quote = b
+            case 0x23 where previous == 0x20 || previous == 0x09: comment = true
+            case 0x5B, 0x7B:
+                depth += 1
+                if depth > maxNesting { return line }
+            case 0x5D, 0x7D: depth = max(0, depth - 1)
+            default: break
+            }
+            previous = b
+        }
+        return nil
+    }
+
     public static func load(_ path: String) throws -> ExperimentManifest {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ExperimentError(path, nil, "cannot read the file") }
+        // Yams' parser recurses once per level: a file nested thousands deep would overflow the
+        // stack. No experiment manifest needs more than a few levels.
+        if let line = tooDeep(text) {
+            throw ExperimentError(path, line, "nested deeper than \(maxNesting) levels (an experiment manifest needs a few)")
+        }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else { throw ExperimentError(path, nil, "empty") }

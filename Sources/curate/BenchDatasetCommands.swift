@@ -28,6 +28,11 @@ extension BenchCommand {
         @Option(help: "Timed passes (median).") var repeats = 3
         @Option(help: "Where to write the generated manifests (default: a temporary folder, removed after).") var dir: String?
 
+        func validate() throws {
+            guard rows > 0 else { throw ValidationError("--rows must be a positive number of rows, not \(rows)") }
+            guard repeats > 0 else { throw ValidationError("--repeats must be at least 1, not \(repeats)") }
+        }
+
         func run() throws {
             let folder = dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("curate-bench-\(getpid())").path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -156,6 +156,9 @@ struct ExperimentCommandTests {
         ("benchmark: tint\nattribute: tint\ninterventions: [none]\nseeds: [1, 1]\n", ":4: seed 1 is given twice"),
         ("benchmark: tint\nattribute: tint\ninterventions: [none]\nseeds: [-1]\n", ":4: a seed must be an integer from 0 to 18446744073709551615"),
         ("benchmark: tnt\nattribute: tint\ninterventions: [none]\n", ":1: unknown benchmark 'tnt' (trigger, tint, underrepresented, synthetic)"),
+        // Nested far too deep for a manifest: refused before the parser recurses level by level.
+        ("benchmark: tint\nattribute: tint\ninterventions: [none]\nname: " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "\n", ":4: nested deeper than 64 levels"),
+        ("benchmark: tint\nattribute: tint\ninterventions: [none]\nname:\n" + (1...200).map { String(repeating: " ", count: $0) + "k\($0):\n" }.joined(), ":141: nested deeper than 64 levels"),
         ("benchmark: {name: tnt}\nattribute: tint\ninterventions: [none]\n", ":1: unknown benchmark 'tnt'"),
     ])
     func errors(yaml: String, message: String) throws {
