@@ -373,6 +373,17 @@ public enum ManifestWriter {
     /// rewritten so that they still resolve from the new manifest's folder.
     public static func write(_ manifest: Manifest, to path: String) throws {
         let format = try ManifestFormat.require(path)
+        // A manifest Curate writes is one Curate (and the spec) reads back: a derived column
+        // that gives a reserved column a value the spec forbids (a tag mapping weights to -1, a
+        // split to "holdout") stops the write, naming the row.
+        for column in ["path", "split", "origin", "weight", "source_row"] {
+            guard let values = manifest.column(column) else { continue }
+            for (r, v) in values.enumerated() {
+                do { try ManifestReader.validate(column, v, file: path, line: 0) } catch let e as ManifestError {
+                    throw ManifestError(file: path, "not written: row \(r + 1)\(manifest.sourceLines == nil ? "" : " (\(manifest.place(r)) of its source)"): \(e.message)")
+                }
+            }
+        }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
         let m = rebased(manifest, to: base)
         let bytes = format == .csv ? csv(m) : jsonLines(m)
@@ -461,7 +472,7 @@ public enum ManifestWriter {
                 first = false
                 out.append(contentsOf: keys[k].utf8)
                 out.append(contentsOf: ": ".utf8)
-                out.append(contentsOf: (numeric[k] ? v : jsonString(v)).utf8)
+                out.append(contentsOf: (numeric[k] ? jsonNumber(v) : jsonString(v)).utf8)
             }
             out.append(contentsOf: "}\n".utf8)
         }
@@ -469,6 +480,31 @@ public enum ManifestWriter {
     }
 
     /// A JSON string literal.
+    /// A weight or source_row as JSON writes numbers: a CSV's `.5`, `+1` or `007` (numbers the
+    /// CSV reader takes) become `0.5`, `1` and `7`; a value already in JSON's form is kept as is.
+    static func jsonNumber(_ v: String) -> String {
+        if isJSONNumber(v) { return v }
+        if let i = Int(v) { return String(i) }
+        if let d = Double(v), d.isFinite { return JSONValue.format(d) }
+        return jsonString(v)
+    }
+
+    /// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+    static func isJSONNumber(_ v: String) -> Bool {
+        let u = Array(v.utf8)
+        var i = 0
+        func digits() -> Int { let s = i; while i < u.count, (48...57).contains(u[i]) { i += 1 }; return i - s }
+        if i < u.count, u[i] == 0x2D { i += 1 }
+        if i < u.count, u[i] == 0x30 { i += 1 } else if digits() == 0 { return false }
+        if i < u.count, u[i] == 0x2E { i += 1; if digits() == 0 { return false } }
+        if i < u.count, u[i] == 0x65 || u[i] == 0x45 {
+            i += 1
+            if i < u.count, u[i] == 0x2B || u[i] == 0x2D { i += 1 }
+            if digits() == 0 { return false }
+        }
+        return i == u.count
+    }
+
     public static func jsonString(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {

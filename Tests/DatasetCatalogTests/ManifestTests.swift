@@ -47,6 +47,39 @@ struct ManifestTests {
         #expect(e.description.hasPrefix("\(path):\(line): "))
     }
 
+    @Test("CSV numbers JSON does not write (.5, +1, 007) become JSON numbers in JSON Lines")
+    func jsonNumbers() throws {
+        let dir = try TempDir()
+        let m = try ManifestReader.read(try dir.write("w.csv", "path,label,weight,source_row\na.png,0,.5,007\nb.png,0,+1,+3\nc.png,1,2.,0\nd.png,1,1e-3,12\n"))
+        let out = dir.path + "/w.jsonl"
+        try ManifestWriter.write(m, to: out)
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        let rows = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(rows.map { $0["weight"] as? Double } == [0.5, 1, 2, 0.001])
+        #expect(rows.map { $0["source_row"] as? Int } == [7, 3, 0, 12])
+        #expect(try ManifestReader.read(out).weights == [0.5, 1, 2, 0.001])
+        #expect(ManifestWriter.isJSONNumber("-0.5e+3") && ManifestWriter.isJSONNumber("0") && !ManifestWriter.isJSONNumber("01")
+                && !ManifestWriter.isJSONNumber("1.") && !ManifestWriter.isJSONNumber("+1") && !ManifestWriter.isJSONNumber(""))
+    }
+
+    @Test("a reserved column with a value the spec forbids is not written, and names the row", arguments: [
+        ("weight", "-1", "row 2: invalid weight '-1': a finite number >= 0"),
+        ("split", "holdout", "row 2: invalid split 'holdout': train, val or test"),
+        ("origin", "fake", "row 2: invalid origin 'fake': real or synthetic"),
+        ("source_row", "x", "row 2: invalid source_row 'x': a row index >= 0"),
+    ])
+    func writerRefusesInvalidReservedValues(column: String, value: String, message: String) throws {
+        let dir = try TempDir()
+        var m = Manifest(columns: ["path", column], baseDirectory: dir.url.path)
+        m.append(cells: ["a.png", column == "split" ? "train" : column == "origin" ? "real" : "1"])
+        m.append(cells: ["b.png", value])
+        for name in ["o.csv", "o.jsonl"] {
+            let out = dir.path + "/" + name
+            #expect(throws: ManifestError(file: out, "not written: " + message)) { try ManifestWriter.write(m, to: out) }
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+    }
+
     @Test("invalid UTF-8 is an error with its line")
     func invalidUTF8() throws {
         let dir = try TempDir()
