@@ -137,7 +137,13 @@ public enum ExperimentResults {
     /// Reads DIR's cells and writes results.json, report.md and report.html; returns the
     /// Markdown and the cells.
     public static func writeReports(_ manifest: ExperimentManifest, outDir: String, target: String) throws -> (markdown: String, cells: [Cell]) {
-        let cells = try loadCells(outDir)
+        // The folder may hold cells of a run with more seeds, interventions, sources or
+        // transfers: the reports are of this manifest's matrix only.
+        let seeds = Set(manifest.seeds.map { Int($0) }), interventions = Set(manifest.interventions.map(\.name))
+        let sources = Set(manifest.sources), transfers = Set(manifest.transfers)
+        let cells = try loadCells(outDir).filter {
+            seeds.contains($0.seed) && interventions.contains($0.intervention) && sources.contains($0.source) && transfers.contains($0.transfer)
+        }
         try AtomicFile.write(Data((summarize(manifest, cells: cells).rendered() + "\n").utf8), to: outDir + "/results.json")
         let md = markdown(manifest, cells: cells)
         try AtomicFile.write(Data(md.utf8), to: outDir + "/report.md")

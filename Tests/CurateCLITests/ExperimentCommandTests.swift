@@ -83,6 +83,11 @@ struct ExperimentCommandTests {
         for file in try FileManager.default.contentsOfDirectory(atPath: "\(d)/run1/cells") {
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(d)/run1/cells/\(file)")) == Data(contentsOf: URL(fileURLWithPath: "\(d)/run2/cells/\(file)")), "\(file)")
         }
+        // The one-seed manifest again, in the folder that now holds two seeds: its results are of seed 0 alone.
+        let fewer = try CLI.run(["experiment", "run", "\(d)/e0.yaml", "--out", "\(d)/run2", "--quiet"])
+        #expect(fewer.status == 0, "\(fewer.stderr)")
+        let one = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(d)/run2/results.json"))) as? [String: Any])
+        #expect((one["cells"] as? [[String: Any]])?.count == 3 * 2 && (one["cells"] as? [[String: Any]])?.allSatisfy { $0["seed"] as? Int == 0 } == true)
 
         // Another recipe into the same folder: its cells would answer for the new manifest, so it
         // is refused, and nothing in the folder changes.
