@@ -28,6 +28,10 @@ public struct Evaluation: Sendable {
     ///     its true label) and the robust accuracies are reported.
     public static func run(_ net: Sequential, classes: [String], test: ImageData, by columns: [String],
                            counterfactual: ImageData? = nil, attack: Attack? = nil) throws -> Evaluation {
+        // Accuracies of nothing would print as 0, as if the model were always wrong.
+        guard test.count > 0 else {
+            throw TrainingError("\(test.named("the test manifest")): " + (test.manifest.count == 0 ? "no rows to evaluate" : "none of its \(test.manifest.count) images could be loaded (see the errors above)"))
+        }
         let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         let labelNames = test.labels
         var labels: [Int] = []

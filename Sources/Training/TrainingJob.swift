@@ -70,7 +70,9 @@ extension TrainingJob {
     /// `progress` gets every finished epoch; `batchProgress` the epoch so far after each batch.
     public func run(train: ImageData, validation: ImageData? = nil, progress: ((EpochReport) -> Void)? = nil,
                     batchProgress: ((EpochReport) -> Void)? = nil) throws -> TrainingOutcome {
-        guard train.count > 0 else { throw TrainingError("no training images could be loaded") }
+        guard train.count > 0 else {
+            throw TrainingError("\(train.named("the training manifest")): " + (train.manifest.count == 0 ? "no rows to train on" : "none of its \(train.manifest.count) images could be loaded (see the errors above)"))
+        }
         if recipe.adversarial != nil && train.features != nil { throw TrainingError("adversarial training perturbs images: feature vectors cannot be attacked") }
         let trainLabels = train.labels
         if let k = trainLabels.firstIndex(where: \.isEmpty) {

@@ -108,6 +108,14 @@ struct TrainCommandTests {
         // The same set as its own counterfactual flips nothing.
         let same = try CLI.run(["evaluate", "--model", "\(d)/m.ckpt", "--test", "\(d)/test.csv", "--counterfactual", "\(d)/test.csv", "--json", "-"])
         #expect(try jsonObject(same.stdout)["flip_rate"] as? Double == 0)
+
+        // Nothing to evaluate is an error, not accuracies of 0.
+        FileManager.default.createFile(atPath: "\(d)/zero.png", contents: Data())
+        try "path,label\nzero.png,0\n".write(toFile: "\(d)/zero.csv", atomically: true, encoding: .utf8)
+        let none = try CLI.run(["evaluate", "--model", "\(d)/m.ckpt", "--test", "\(d)/zero.csv", "--json", "-"])
+        #expect(none.status != 0 && none.stdout.isEmpty && none.stderr.contains("\(d)/zero.csv: none of its 1 images could be loaded"), "\(none.stderr)")
+        let noTrain = try CLI.run(["train", "--train", "\(d)/zero.csv", "--size", "8", "--out", "\(d)/z.ckpt"])
+        #expect(noTrain.status != 0 && noTrain.stderr.contains("\(d)/zero.csv: none of its 1 images could be loaded"), "\(noTrain.stderr)")
     }
 
     @Test("the same seed gives the same checkpoint bytes on 1 and 2 threads")
