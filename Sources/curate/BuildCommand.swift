@@ -21,7 +21,7 @@ struct BuildCommand: ParsableCommand {
         Strategies:
           undersample  every --by cell cut to the smallest cell (or --per-cell N), at random
           oversample   every cell raised to the largest (or --per-cell N), drawing with replacement
-          reweight     every row kept, weight times --method reweighing|group-balanced|sqrt, mean 1
+          reweight     every row kept, weight times --method reweighing|group-balanced|sqrt, total weight unchanged
           correlate    a binary --label and a binary --by attribute at --strength -1..1 (phi)
           proportion   the --group of the --by columns at --share of each --within value (or overall)
           augment      cells filled (--fill largest|equal-add --add N) from a --pool of synthetic rows

@@ -24,19 +24,19 @@ struct ImageCommand: ParsableCommand {
 
         @OptionGroup var decode: DecodeFlags
 
-        @Option(help: "Decoding threads (default: all cores).")
-        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @Option(parsing: .unconditional, help: "Decoding threads (default: all cores).")
+        var threads: Int?
 
         @Argument(help: "Image files.")
         var files: [String]
 
         func validate() throws {
             if files.isEmpty { throw ValidationError("name at least one file") }
-            if threads < 1 { throw ValidationError("--threads must be at least 1") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         }
 
         func run() throws {
-            let batch = BatchDecoder(decoder: ImageDecoder(options: decode.options), threads: threads)
+            let batch = BatchDecoder(decoder: ImageDecoder(options: decode.options), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
             let json = self.json, files = self.files
             // Each worker turns its image into the line at once: a long file list never holds
             // more than one decoded image per thread.

@@ -26,13 +26,13 @@ struct ScanCommand: ParsableCommand {
     var nearDifference = 4.0
     @Option(parsing: .unconditional, help: "Seconds to wait for another scan of the same catalog (0: refuse at once).") var wait: Double = 0
     @Option(help: "Write every duplicate cluster and every failure to this JSON file.") var report: String?
-    @Option(help: "Decoding threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(parsing: .unconditional, help: "Decoding threads (default: all cores).") var threads: Int?
     @Flag(help: "Print the summary as JSON, and no progress.") var json = false
 
     func validate() throws {
         guard (0...32).contains(nearDistance) else { throw ValidationError("--near-distance must be 0 to 32") }
         guard (0...255).contains(nearDifference) else { throw ValidationError("--near-difference must be 0 to 255") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -44,7 +44,7 @@ struct ScanCommand: ParsableCommand {
         var scanner = Scanner()
         scanner.nearDistance = nearDistance
         scanner.nearDifference = nearDifference
-        scanner.threads = threads
+        scanner.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let progress = Progress(enabled: !json, label: "scan")
         let (summary, clusters) = try scanner.scan(m, into: db) { done, total in progress.update(done, total) }
         progress.finish()
