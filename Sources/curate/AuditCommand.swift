@@ -47,6 +47,8 @@ struct AuditCommand: ParsableCommand {
         guard folds >= 2 else { throw ValidationError("--folds must be 2 or more") }
         guard probeRows >= 10 else { throw ValidationError("--probe-rows must be 10 or more") }
         // Every output checked before any is written: a bad last path must not leave the first written.
+        try checkDistinct(outputs: [("--json", json), ("--markdown", markdown), ("--html", html)],
+                          inputs: [("manifest", manifest), ("--catalog", catalog), ("--features", features)])
         for path in [json, markdown, html].compactMap({ $0 }) where path != "-" { try AtomicFile.checkWritable(path) }
         let m = try ManifestReader.read(manifest)
         var options = AuditOptions(attributes: attributes, labelColumn: label)

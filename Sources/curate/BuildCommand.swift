@@ -72,6 +72,7 @@ struct BuildCommand: ParsableCommand {
     var images: String { imageDir ?? (out + ".images") }
 
     func run() throws {
+        try checkDistinct(outputs: [("--out", out)], inputs: [("manifest", manifest), ("--pool", pool)])
         let m = try ManifestReader.read(manifest)
         let columns = columnList(by)
         let result: CurationResult

@@ -1,3 +1,4 @@
+import ArgumentParser
 import DatasetCatalog
 import Foundation
 
@@ -15,4 +16,24 @@ func catalogPath(explicit: String?, manifest: String) throws -> String? {
     }
     let beside = ((manifest as NSString).deletingLastPathComponent as NSString).appendingPathComponent("curate.catalog")
     return FileManager.default.fileExists(atPath: beside) ? beside : nil
+}
+
+/// Refuses outputs that name an input or each other, before any work: writing a report over
+/// the manifest it reports on, or two reports to one file, would lose one of them silently.
+/// "-" (standard output) is not a file.
+func checkDistinct(outputs: [(flag: String, path: String?)], inputs: [(flag: String, path: String?)]) throws {
+    func same(_ a: String, _ b: String) -> Bool {
+        URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path == URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+    let outs = outputs.compactMap { o in o.path.flatMap { $0 == "-" ? nil : (o.flag, $0) } }
+    for (k, (flag, path)) in outs.enumerated() {
+        for input in inputs {
+            if let p = input.path, p != "-", same(p, path) {
+                throw ValidationError("\(flag) \(path) is the input \(input.flag) \(p): name another file")
+            }
+        }
+        for (other, otherPath) in outs[..<k] where same(otherPath, path) {
+            throw ValidationError("\(flag) and \(other) both name \(path): give each its own file")
+        }
+    }
 }

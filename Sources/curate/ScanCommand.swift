@@ -36,6 +36,7 @@ struct ScanCommand: ParsableCommand {
     }
 
     func run() throws {
+        try checkDistinct(outputs: [("--catalog", catalog), ("--report", report)], inputs: [("manifest", manifest)])
         let m = try ManifestReader.read(manifest)
         guard wait >= 0, wait.isFinite else { throw ValidationError("--wait must be 0 or more seconds") }
         let lock = try CatalogLock(path: catalog, wait: wait)

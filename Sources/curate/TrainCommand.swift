@@ -105,6 +105,8 @@ struct TrainCommand: ParsableCommand {
     var groupColumns: [String] { columnList(by) }
 
     func run() throws {
+        try checkDistinct(outputs: [("--out", out)], inputs: [("--train", train), ("--plan", plan), ("--val", val), ("--from", from),
+                                                               ("--features", features), ("--val-features", valFeatures)])
         try AtomicFile.checkWritable(out)  // before training, not after it
         if let threads { Parallel.threads = max(1, threads) }
         Parallel.retainLargeAllocations()

@@ -68,6 +68,28 @@ struct AuditCommandTests {
         #expect(html.hasPrefix("<!doctype html>") && html.contains("<svg") && !html.contains("<script"))
     }
 
+    @Test("an output that names an input, or another output, is refused before anything is written")
+    func outputsDoNotOverwriteInputs() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let d = dir.path
+        let text = "path,label,attr\na.png,0,x\nb.png,1,y\n"
+        try text.write(toFile: "\(d)/b.csv", atomically: true, encoding: .utf8)
+        let cases: [([String], String)] = [
+            (["audit", "\(d)/b.csv", "--by", "attr", "--json", "\(d)/./b.csv"], "--json \(d)/./b.csv is the input manifest \(d)/b.csv"),
+            (["audit", "\(d)/b.csv", "--by", "attr", "--json", "\(d)/r", "--html", "\(d)/r"], "--html and --json both name \(d)/r"),
+            (["scan", "\(d)/b.csv", "--catalog", "\(d)/c.db", "--report", "\(d)/b.csv"], "--report \(d)/b.csv is the input manifest"),
+            (["build", "undersample", "\(d)/b.csv", "--by", "label", "--out", "\(d)/b.csv"], "--out \(d)/b.csv is the input manifest"),
+            (["train", "--train", "\(d)/b.csv", "--out", "\(d)/b.csv"], "--out \(d)/b.csv is the input --train"),
+        ]
+        for (arguments, message) in cases {
+            let r = try CLI.run(arguments)
+            #expect(r.status == 64 && r.stderr.contains(message), "\(arguments): \(r.stderr)")
+            #expect(try String(contentsOfFile: "\(d)/b.csv", encoding: .utf8) == text)
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(d)/r") && !FileManager.default.fileExists(atPath: "\(d)/c.db"))
+    }
+
     @Test("bad input: a missing column is named, with exit status 2")
     func missingColumn() throws {
         let dir = try CLI.temporaryDirectory()
