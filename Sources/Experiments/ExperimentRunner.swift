@@ -188,6 +188,12 @@ public final class ExperimentRunner {
     /// Runs every cell not yet done; returns the keys of all cells.
     @discardableResult
     public func run() throws -> [CellKey] {
+        // Feature files are checked (and cached) before the run's folder is made: vectors from
+        // two models cannot make a run at all.
+        if !manifest.features.isEmpty {
+            try checkData(try datasets())
+            try checkFeatureWidths()
+        }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: outDir, isDirectory: &isDir), !isDir.boolValue {
             throw ExperimentError(manifest.file, nil, "--out \(outDir) is a file, not a folder")
@@ -205,7 +211,6 @@ public final class ExperimentRunner {
         }
         let data = try datasets()
         try checkData(data)
-        try checkFeatureWidths()
         for sub in ["cells", "sources", "targets"] {
             try FileManager.default.createDirectory(atPath: "\(outDir)/\(sub)", withIntermediateDirectories: true)
         }
