@@ -109,6 +109,12 @@ public struct AttributeAudit: Sendable {
     public var effectiveSize: Double
     public var groups: [Group]
     public var cells: [Cell]
+    /// The cells by label, then by value: one lookup per table entry, not a scan of all cells.
+    public var cellsByLabel: [String: [String: Cell]] {
+        var out: [String: [String: Cell]] = [:]
+        for c in cells { out[c.label, default: [:]][c.value] = c }
+        return out
+    }
     public var emptyCells: [(label: String, value: String)]
     public var representationRatio: Double?
     public var imbalanceRatio: Double?

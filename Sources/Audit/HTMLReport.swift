@@ -15,9 +15,10 @@ extension DatasetAudit {
             md += "| group | count | share | 95% interval |\n|---|---:|---:|---|\n"
             for g in a.groups { md += "| \(g.value) | \(num(g.count)) | \(pct(g.share)) | \(pct(g.wilsonLow)) to \(pct(g.wilsonHigh)) |\n" }
             md += "\n| \(labelColumn) | " + a.values.joined(separator: " | ") + " |\n|---|" + a.values.map { _ in "---:|" }.joined() + "\n"
+            let byLabel = a.cellsByLabel
             for l in a.labels {
                 md += "| \(l) | " + a.values.map { v in
-                    guard let c = a.cells.first(where: { $0.label == l && $0.value == v }) else { return "n/a" }
+                    guard let c = byLabel[l]?[v] else { return "n/a" }
                     return "\(num(c.count)) (\(pct(c.labelRate)))"
                 }.joined(separator: " | ") + " |\n"
             }
@@ -135,10 +136,11 @@ extension DatasetAudit {
         for (j, v) in a.values.enumerated() {
             s += "<text transform='translate(\(left + j * cw + cw / 2),\(top - 6)) rotate(-35)'>\(htmlEscape(short(v)))</text>"
         }
+        let byLabel = a.cellsByLabel
         for (i, l) in a.labels.enumerated() {
             s += "<text x='\(left - 6)' y='\(top + i * ch + 16)' text-anchor='end'>\(htmlEscape(short(l)))</text>"
             for (j, v) in a.values.enumerated() {
-                guard let c = a.cells.first(where: { $0.label == l && $0.value == v }) else { continue }
+                guard let c = byLabel[l]?[v] else { continue }
                 let shade = Int(255 - 200 * c.labelRate)
                 let fill = c.rows == 0 ? "#f2d0d0" : "rgb(\(shade),\(shade),255)"
                 s += "<rect x='\(left + j * cw)' y='\(top + i * ch)' width='\(cw - 2)' height='\(ch - 2)' fill='\(fill)'/>"

@@ -18,8 +18,8 @@ extension Strategies {
                                imageDir: String, seed: UInt64) throws -> CurationResult {
         let deficits: [Int]
         switch fill {
-        case .largest: deficits = cells.sizes.map { (cells.sizes.max() ?? 0) - $0 }
-        case .equalAdd(let n): deficits = cells.sizes.map { _ in n }
+        case .largest: let sizes = cells.sizes; let most = sizes.max() ?? 0; deficits = sizes.map { most - $0 }
+        case .equalAdd(let n): deficits = [Int](repeating: n, count: cells.names.count)
         }
         guard pool != nil || !transforms.isEmpty else { throw CurationError("augment needs --pool, --transforms, or both") }
         guard deficits.allSatisfy({ $0 >= 0 }) else { throw CurationError("the number of rows to add must not be negative") }
@@ -38,12 +38,14 @@ extension Strategies {
                 if let c = index[cols.map { $0[r] }] { poolMembers[c].append(r) }
             }
         }
-        let origins = m.origins
+        let origins = m.origins, weights = m.weights, poolWeights = pool?.0.weights ?? []
         // Output columns: the input's, then origin, weight, source_row.
         var columns = m.columns.filter { !["source_row", "weight", "origin"].contains($0) }
-        var out = columns.map { m.column($0)! }
+        let inputColumns = columns.map { m.column($0)! }
+        let poolColumns = pool.map { (p, _) in columns.map { p.column($0) } } ?? []
+        var out = inputColumns
         var origin = origins
-        var weight = m.weights.map(JSONValue.format)
+        var weight = weights.map(JSONValue.format)
         var source = (0..<m.count).map(String.init)
         var warnings: [String] = []
         var fromPool = [Int](repeating: 0, count: cells.names.count), generated = fromPool
@@ -55,13 +57,12 @@ extension Strategies {
             if let (p, _) = pool {
                 var rng = Cells.rng(seed: seed, cell: c, purpose: 0xA0)
                 let take = rng.permutation(poolMembers[c].count).prefix(need).map { poolMembers[c][$0] }
-                let pw = p.weights
                 for r in take {
                     for (k, col) in columns.enumerated() {
-                        out[k].append(col == "path" ? m.relativeToBase(p.resolvedPath(r)) : (p.column(col)?[r] ?? ""))
+                        out[k].append(col == "path" ? m.relativeToBase(p.resolvedPath(r)) : (poolColumns[k]?[r] ?? ""))
                     }
                     origin.append("synthetic")
-                    weight.append(JSONValue.format(pw[r]))
+                    weight.append(JSONValue.format(poolWeights[r]))
                     source.append("")
                 }
                 fromPool[c] = take.count
@@ -85,10 +86,10 @@ extension Strategies {
                     let file = staged.file("aug-c\(c)-\(k)-\(t.rawValue).png")
                     do { try PNGEncoder().write(image, to: file.working) } catch { throw CurationError("\(file.final): cannot write: \(error)") }
                     for (kk, col) in columns.enumerated() {
-                        out[kk].append(col == "path" ? m.relativeToBase(file.final) : m.column(col)![src])
+                        out[kk].append(col == "path" ? m.relativeToBase(file.final) : inputColumns[kk][src])
                     }
                     origin.append("synthetic")
-                    weight.append(JSONValue.format(m.weights[src]))
+                    weight.append(JSONValue.format(weights[src]))
                     source.append(String(src))
                     generated[c] += 1
                 }
@@ -102,8 +103,9 @@ extension Strategies {
         columns += ["origin", "weight", "source_row"]
         out += [origin, weight, source]
         let manifest = Manifest(columns: columns, cells: out, baseDirectory: m.baseDirectory)
-        let after = cells.sizes.indices.map { cells.sizes[$0] + fromPool[$0] + generated[$0] }
-        return CurationResult(manifest: manifest, cellNames: cells.names, before: cells.sizes, after: after,
+        let sizes = cells.sizes
+        let after = sizes.indices.map { sizes[$0] + fromPool[$0] + generated[$0] }
+        return CurationResult(manifest: manifest, cellNames: cells.names, before: sizes, after: after,
                               parameters: [("fill", .string(fill == .largest ? "largest" : "equal-add")),
                                            ("transforms", .array(transforms.map { .string($0.rawValue) })),
                                            ("pool", pool.map { .string($0.1) } ?? .null)],

@@ -107,8 +107,9 @@ public enum Splitter {
             assigned[split].append(row)
             counts[Int(cells.cellOfRow[row])][split] += 1
         }
+        let sizes = cells.sizes
         for c in cells.names.indices {
-            let n = cells.sizes[c]
+            let n = sizes[c]
             if n != targets[c].reduce(0, +) { targets[c] = largestRemainder(n, r, extras: &extras) }
             if counts[c][0] == 0 && n > 0 {
                 warnings.append("cell \(cells.names[c]) has no row in train")

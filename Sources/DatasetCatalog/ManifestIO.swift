@@ -372,6 +372,27 @@ public enum ManifestWriter {
     /// Writes `manifest` to `path` (CSV or JSON Lines by extension). Relative image paths are
     /// rewritten so that they still resolve from the new manifest's folder.
     public static func write(_ manifest: Manifest, to path: String) throws {
+        let bytes = try encode(manifest, for: path)
+        do {
+            try AtomicFile.write(bytes, to: path)
+        } catch let e as FileWriteError {
+            throw ManifestError(file: path, "cannot write: \(e.reason)")
+        }
+    }
+
+    /// Stages `manifest` for `path` in `files`, to appear with the set's other files.
+    public static func write(_ manifest: Manifest, to path: String, in files: AtomicFileSet) throws {
+        let bytes = try encode(manifest, for: path)
+        do {
+            try files.add(bytes, to: path)
+        } catch let e as FileWriteError {
+            throw ManifestError(file: path, "cannot write: \(e.reason)")
+        }
+    }
+
+    /// The bytes `write` puts at `path`: checked, rebased and encoded, CSV or JSON Lines by its
+    /// extension.
+    public static func encode(_ manifest: Manifest, for path: String) throws -> Data {
         let format = try ManifestFormat.require(path)
         // A manifest Curate writes is one Curate (and the spec) reads back: a derived column
         // that gives a reserved column a value the spec forbids (a tag mapping weights to -1, a
@@ -386,12 +407,7 @@ public enum ManifestWriter {
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
         let m = rebased(manifest, to: base)
-        let bytes = format == .csv ? csv(m) : jsonLines(m)
-        do {
-            try AtomicFile.write(Data(bytes), to: path)
-        } catch {
-            throw ManifestError(file: path, "cannot write: \(error.localizedDescription)")
-        }
+        return Data(format == .csv ? csv(m) : jsonLines(m))
     }
 
     /// The manifest with relative paths re-expressed against `base`.

@@ -343,8 +343,10 @@ public final class ExperimentRunner {
             if !FileManager.default.fileExists(atPath: plan + ".stage2.csv") {
                 let (s1, s2) = try Strategies.ffr(m, by: ["label", manifest.attribute], pool: (try ManifestReader.read(poolPath), poolPath),
                                                   stage2: .asIs, seed: key.seed, file: data["target"]!)
-                try ManifestWriter.write(s1.manifest, to: plan + ".stage1.csv")
-                try ManifestWriter.write(s2.manifest, to: plan + ".stage2.csv")
+                let files = AtomicFileSet()
+                try ManifestWriter.write(s1.manifest, to: plan + ".stage1.csv", in: files)
+                try ManifestWriter.write(s2.manifest, to: plan + ".stage2.csv", in: files)
+                try files.commit()
             }
             stages = [plan + ".stage1.csv", plan + ".stage2.csv"]
         } else {

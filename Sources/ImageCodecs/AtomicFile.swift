@@ -55,3 +55,59 @@ public enum AtomicFile {
         }
     }
 }
+
+/// Several files that appear together or not at all: each is written to a temporary file beside
+/// its destination as it is added, and `commit` renames them all once every one is written. A
+/// failure while adding (a full disk, a bad value) leaves every destination as it was; the
+/// temporary files are removed when the set is discarded or goes away uncommitted.
+public final class AtomicFileSet {
+    private var staged: [(tmp: String, path: String)] = []
+    private var committed = false
+
+    public init() {}
+
+    deinit { discard() }
+
+    /// Writes `data` to a temporary file beside `path`.
+    /// - Throws: `FileWriteError` naming `path`.
+    public func add(_ data: Data, to path: String) throws {
+        try AtomicFile.checkWritable(path)
+        guard !staged.contains(where: { $0.path == path }) else { throw FileWriteError(path: path, reason: "it is named twice") }
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent()
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        } catch {
+            throw FileWriteError(path: path, reason: "cannot create its folder \(dir.path)")
+        }
+        do {
+            try data.write(to: tmp)
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw FileWriteError(path: path, reason: "writing the temporary file failed (\((error as NSError).localizedFailureReason ?? "\(error)"))")
+        }
+        staged.append((tmp.path, path))
+    }
+
+    /// Renames every staged file into place, in the order added.
+    /// - Throws: `FileWriteError` for a rename that fails (the files before it are in place,
+    ///   the rest are removed).
+    public func commit() throws {
+        guard !committed else { return }
+        committed = true
+        for (i, f) in staged.enumerated() where rename(f.tmp, f.path) != 0 {
+            let err = String(cString: strerror(errno))
+            for g in staged[i...] { unlink(g.tmp) }
+            staged = []
+            throw FileWriteError(path: f.path, reason: err)
+        }
+        staged = []
+    }
+
+    /// Removes the staged files; nothing is renamed.
+    public func discard() {
+        for f in staged { unlink(f.tmp) }
+        staged = []
+    }
+}

@@ -138,12 +138,14 @@ struct BuildCommand: ParsableCommand {
         try BuildCommand.write(result, strategy: strategy, input: manifest, output: out, seed: seed)
     }
 
-    /// The FFR plan: OUT (JSON) names the two stage manifests, written beside it.
+    /// The FFR plan: OUT (JSON) names the two stage manifests, written beside it. The five
+    /// files (two manifests, their provenance, the plan) appear together or not at all.
     static func writePlan(_ s1: CurationResult, _ s2: CurationResult, input: String, plan: String, seed: UInt64, stage2: Strategies.Stage2) throws {
         let stem = plan.hasSuffix(".json") ? String(plan.dropLast(5)) : plan
         let first = stem + ".stage1.csv", second = stem + ".stage2.csv"
-        try write(s1, strategy: "ffr-stage1", input: input, output: first, seed: seed)
-        try write(s2, strategy: "ffr-stage2", input: input, output: second, seed: seed)
+        let files = AtomicFileSet()
+        try stage(s1, strategy: "ffr-stage1", input: input, output: first, seed: seed, in: files)
+        try stage(s2, strategy: "ffr-stage2", input: input, output: second, seed: seed, in: files)
         let doc: JSONValue = .object([
             ("format", .string("curate-plan")), ("version", .int(1)),
             ("strategy", .string("ffr")), ("input", .string(input)), ("seed", .int(Int(truncatingIfNeeded: seed))),
@@ -154,24 +156,48 @@ struct BuildCommand: ParsableCommand {
             ])),
             ("curate_version", .string(CurateVersion.string)),
         ])
-        try AtomicFile.write(Data((doc.rendered() + "\n").utf8), to: plan)
+        try files.add(Data((doc.rendered() + "\n").utf8), to: plan)
+        try files.commit()
+        report(s1, strategy: "ffr-stage1", output: first)
+        report(s2, strategy: "ffr-stage2", output: second)
         print("wrote the plan \(plan): stage 1 \(s1.manifest.count) synthetic rows, stage 2 \(s2.manifest.count) real rows")
     }
 
+    /// Writes OUT and OUT.provenance.json (both or neither) and prints the cell table.
     static func write(_ result: CurationResult, strategy: String, input: String, output: String, seed: UInt64, extra: [(String, JSONValue)] = []) throws {
+        let files = AtomicFileSet()
+        try stage(result, strategy: strategy, input: input, output: output, seed: seed, extra: extra, in: files)
+        try files.commit()
+        report(result, strategy: strategy, output: output)
+    }
+
+    static func stage(_ result: CurationResult, strategy: String, input: String, output: String, seed: UInt64,
+                      extra: [(String, JSONValue)] = [], in files: AtomicFileSet) throws {
         let sha = try Provenance.sha256(ofFile: input)
-        try ManifestWriter.write(result.manifest, to: output)
+        try ManifestWriter.write(result.manifest, to: output, in: files)
         let doc = Provenance.document(strategy: strategy, input: input, inputSHA256: sha, output: output, seed: seed,
                                       result: result, version: CurateVersion.string, extra: extra)
-        try AtomicFile.write(Data((doc.rendered() + "\n").utf8), to: output + ".provenance.json")
+        try files.add(Data((doc.rendered() + "\n").utf8), to: output + ".provenance.json")
+    }
+
+    /// The cells printed in full; beyond it the table says how many more the provenance holds.
+    static let cellsShown = 50
+
+    static func report(_ result: CurationResult, strategy: String, output: String) {
         for w in result.warnings { note("curate: warning: \(w)") }
         print("\(strategy): \(result.before.reduce(0, +)) rows in, \(result.manifest.count) rows out, \(result.cellNames.count) cells")
-        let width = min(40, result.cellNames.map(\.count).max() ?? 4)
-        for (c, name) in result.cellNames.enumerated() {
+        let width = min(40, result.cellNames.prefix(cellsShown).map(\.count).max() ?? 4)
+        for (c, name) in result.cellNames.enumerated().prefix(cellsShown) {
             print("  \(name.padding(toLength: max(width, 4), withPad: " ", startingAt: 0))  \(result.before[c]) -> \(result.after[c])")
         }
+        let hidden = result.cellNames.count - cellsShown
+        if hidden > 0 { print("  ... \(hidden) more cells in \(output).provenance.json") }
         if !result.achieved.isEmpty {
-            print("achieved: " + JSONValue.object(result.achieved).rendered(indent: nil))
+            if hidden > 0 {
+                print("achieved: in \(output).provenance.json")
+            } else {
+                print("achieved: " + JSONValue.object(result.achieved).rendered(indent: nil))
+            }
         }
         print("wrote \(output) and \(output).provenance.json")
     }
@@ -211,9 +237,10 @@ struct SplitCommand: ParsableCommand {
         } catch let e as CurationError {
             throw ManifestError(file: manifest, e.description.replacingOccurrences(of: "\(manifest): ", with: ""))
         }
-        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        // The four files appear together or not at all.
+        let files = AtomicFileSet()
         for (s, name) in result.names.enumerated() {
-            try ManifestWriter.write(result.manifests[s], to: "\(outDir)/\(name).csv")
+            try ManifestWriter.write(result.manifests[s], to: "\(outDir)/\(name).csv", in: files)
         }
         let doc: JSONValue = .object([
             ("input", .string(manifest)), ("input_sha256", .string(try Provenance.sha256(ofFile: manifest))),
@@ -227,14 +254,17 @@ struct SplitCommand: ParsableCommand {
             ("warnings", .array(result.warnings.map { .string($0) })),
             ("curate_version", .string(CurateVersion.string)),
         ])
-        try AtomicFile.write(Data((doc.rendered() + "\n").utf8), to: "\(outDir)/split.json")
+        try files.add(Data((doc.rendered() + "\n").utf8), to: "\(outDir)/split.json")
+        try files.commit()
         for w in result.warnings { note("curate: warning: \(w)") }
         let width = max(4, min(40, result.cellNames.map(\.count).max() ?? 4))
         print("| \("cell".padding(toLength: width, withPad: " ", startingAt: 0)) | train |   val |  test |")
-        for (c, name) in result.cellNames.enumerated() {
+        for (c, name) in result.cellNames.enumerated().prefix(BuildCommand.cellsShown) {
             let n = result.counts[c].map { String($0).leftPad(5) }
             print("| \(name.padding(toLength: width, withPad: " ", startingAt: 0)) | \(n[0]) | \(n[1]) | \(n[2]) |")
         }
+        let hidden = result.cellNames.count - BuildCommand.cellsShown
+        if hidden > 0 { print("| \("... \(hidden) more cells in split.json".padding(toLength: width, withPad: " ", startingAt: 0)) |       |       |       |") }
         let totals = (0..<3).map { s in result.counts.reduce(0) { $0 + $1[s] } }
         print("| \("all".padding(toLength: width, withPad: " ", startingAt: 0)) | \(String(totals[0]).leftPad(5)) | \(String(totals[1]).leftPad(5)) | \(String(totals[2]).leftPad(5)) |")
         print("\(result.clustersKeptWhole) duplicate clusters kept inside one split; wrote \(outDir)/train.csv, val.csv, test.csv, split.json")

@@ -145,4 +145,40 @@ struct BuildCommandTests {
         let unreachable = try CLI.run(["build", "correlate", "\(d)/train.csv", "--by", "split", "--strength", "0.5", "--out", "\(d)/y.csv"])
         #expect(unreachable.status == 2 && unreachable.stderr.contains("needs a binary label and a binary attribute"))
     }
+
+    @Test("split and build write their files as one set: one that cannot be written leaves none of the others")
+    func outputsAsOneSet() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        // test.csv cannot be written (a folder stands there): train.csv and val.csv must not appear.
+        try FileManager.default.createDirectory(atPath: "\(d)/s/test.csv", withIntermediateDirectories: true)
+        let split = try CLI.run(["split", "\(d)/train.csv", "--by", "label,tint", "--out-dir", "\(d)/s"])
+        #expect(split.status != 0 && split.stderr.contains("test.csv"), "\(split.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: "\(d)/s")
+        #expect(left == ["test.csv"], "\(left)")
+        // The provenance cannot be written: the manifest must not appear either.
+        try FileManager.default.createDirectory(atPath: "\(d)/o.csv.provenance.json", withIntermediateDirectories: true)
+        let build = try CLI.run(["build", "oversample", "\(d)/train.csv", "--by", "label,tint", "--out", "\(d)/o.csv"])
+        #expect(build.status != 0 && build.stderr.contains("o.csv.provenance.json"), "\(build.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(d)/o.csv"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: d).allSatisfy { !$0.contains(".tmp-") })
+    }
+
+    @Test("a build over thousands of cells prints the first 50 and points at the provenance for the rest")
+    func manyCells() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let d = dir.path
+        // 3,000 cells of two rows each: the table stops at 50; the provenance holds all 3,000.
+        let rows = (0..<6000).map { "i\($0).png,\($0 % 2),s\($0 % 3000)" }
+        try (["path,label,site"] + rows).joined(separator: "\n").appending("\n").write(toFile: "\(d)/m.csv", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["build", "undersample", "\(d)/m.csv", "--by", "label,site", "--out", "\(d)/u.csv"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.lines.count == 1 + 50 + 3, "\(r.lines.count)")
+        #expect(r.stdout.contains("achieved: in \(d)/u.csv.provenance.json"))
+        #expect(r.stdout.contains("... 2950 more cells in \(d)/u.csv.provenance.json"))
+        let cells = try #require(try provenance("\(d)/u.csv")["cells"] as? [[String: Any]])
+        #expect(cells.count == 3000)
+    }
 }
