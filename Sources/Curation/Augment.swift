@@ -79,7 +79,7 @@ extension Strategies {
                     let src = real[rng.below(real.count)]
                     let decoded: DecodedImage
                     do { decoded = try decoder.decode(contentsOf: m.resolvedPath(src)) } catch {
-                        throw CurationError("\(m.resolvedPath(src)): \(error.description) (\(m.place(src)))")
+                        throw CurationError("\(m.resolvedPath(src)): \(error.reason) (\(m.place(src)))")
                     }
                     let t = transforms[rng.below(transforms.count)]
                     let image = t.apply(decoded.image, &rng)
@@ -160,7 +160,7 @@ extension Strategies {
         for r in chosen {
             let decoded: DecodedImage
             do { decoded = try decoder.decode(contentsOf: m.resolvedPath(r)) } catch {
-                throw CurationError("\(m.resolvedPath(r)): \(error.description) (\(m.place(r)))")
+                throw CurationError("\(m.resolvedPath(r)): \(error.reason) (\(m.place(r)))")
             }
             if case .patch(let size, _, _) = injection, size >= min(decoded.image.width, decoded.image.height), warnings.isEmpty {
                 warnings.append("the \(size)-pixel patch covers the whole of \(decoded.image.width)x\(decoded.image.height) images such as \(m.resolvedPath(r))")

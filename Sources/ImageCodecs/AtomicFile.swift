@@ -15,25 +15,43 @@ public struct FileWriteError: Error, CustomStringConvertible, LocalizedError, Se
 public enum AtomicFile {
     /// - Throws: `FileWriteError` naming `path`; the old file, if any, is untouched.
     public static func write(_ data: Data, to path: String) throws {
-        try checkWritable(path)
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        } catch {
-            throw FileWriteError(path: path, reason: "cannot create its folder \(dir.path)")
+        let files = AtomicFileSet()
+        try files.add(data, to: path)
+        try files.commit()
+    }
+
+    /// Creates `folder` and its missing parents; nil on success, else the system's reason.
+    static func makeFolders(_ folder: String) -> String? {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder, isDirectory: &isDir) { return isDir.boolValue ? nil : "a file stands there" }
+        let parent = (folder as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != folder, let reason = makeFolders(parent) { return reason }
+        if mkdir(folder, 0o755) != 0 && errno != EEXIST { return String(cString: strerror(errno)) }
+        return nil
+    }
+
+    /// Writes `data` to a new file at `path` (which must not exist), with the system's reason
+    /// on failure ("Permission denied", "No space left on device"); a partial file is removed.
+    static func create(_ data: Data, at path: String) throws(FileWriteError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileWriteError(path: path, reason: String(cString: strerror(errno))) }
+        var failure: Int32 = 0
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            var offset = 0
+            while offset < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                offset += n
+            }
         }
-        do {
-            try data.write(to: tmp)
-        } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw FileWriteError(path: path, reason: "writing the temporary file failed (\((error as NSError).localizedFailureReason ?? "\(error)"))")
-        }
-        if rename(tmp.path, url.path) != 0 {
-            let err = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: tmp)
-            throw FileWriteError(path: path, reason: err)
+        if close(fd) != 0 && failure == 0 { failure = errno }
+        if failure != 0 {
+            unlink(path)
+            throw FileWriteError(path: path, reason: String(cString: strerror(failure)))
         }
     }
 
@@ -76,16 +94,13 @@ public final class AtomicFileSet {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent()
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        } catch {
-            throw FileWriteError(path: path, reason: "cannot create its folder \(dir.path)")
+        if let reason = AtomicFile.makeFolders(dir.path) {
+            throw FileWriteError(path: path, reason: "cannot create its folder \(dir.path) (\(reason))")
         }
         do {
-            try data.write(to: tmp)
+            try AtomicFile.create(data, at: tmp.path)
         } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw FileWriteError(path: path, reason: "writing the temporary file failed (\((error as NSError).localizedFailureReason ?? "\(error)"))")
+            throw FileWriteError(path: path, reason: error.reason)
         }
         staged.append((tmp.path, path))
     }

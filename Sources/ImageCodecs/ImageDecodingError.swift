@@ -49,7 +49,10 @@ public struct ImageDecodingError: Error, Sendable, Equatable, CustomStringConver
     }
 
     public var description: String {
-        if let path { return "\(path): \(code.rawValue): \(message)" }
-        return "\(code.rawValue): \(message)"
+        if let path { return "\(path): \(reason)" }
+        return reason
     }
+
+    /// `code: message`, without the path: for a line that names the file already.
+    public var reason: String { "\(code.rawValue): \(message)" }
 }

@@ -78,7 +78,7 @@ public struct ImageData: Sendable {
                 pixels.append(contentsOf: values)
                 rows.append(r)
             case .failure(let error):
-                failures.append((r, paths[r], error.description))
+                failures.append((r, paths[r], error.reason))
             }
         }
         return ImageData(height: size, width: size, channels: channels, pixels: pixels, manifest: manifest, rows: rows, failures: failures)

@@ -55,6 +55,8 @@ extension Curate {
             stop(error.description)
         } catch let error as FileWriteError {
             stop(error.description)
+        } catch let error as CocoaError {
+            stop(describe(error))
         } catch {
             exit(withError: error)
         }
@@ -77,6 +79,15 @@ extension Curate {
             return nil
         }
         return search(self) ?? [_commandName, target._commandName]
+    }
+
+    /// A Foundation file error as `path: reason`, the reason the system gave where there is one
+    /// ("Permission denied"), never a bare `NSCocoaErrorDomain` code.
+    static func describe(_ error: CocoaError) -> String {
+        let path = error.filePath ?? error.url?.path
+        let underlying = (error.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : nil }
+        let reason = underlying ?? (error as NSError).localizedFailureReason ?? error.localizedDescription
+        return path.map { "\($0): \(reason)" } ?? reason
     }
 
     static func stop(_ message: String) -> Never {

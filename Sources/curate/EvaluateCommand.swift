@@ -133,9 +133,9 @@ struct EvaluateCommand: ParsableCommand {
             ("robust_group_accuracy", attack == nil ? .null : .object(e.robustGroupAccuracy.map { ($0.0, .number($0.1)) })),
             ("worst_group_robust_accuracy", .optional(e.worstGroupRobustAccuracy)),
         ])
-        if let json {
-            if json == "-" { print(doc.rendered()) } else { try AtomicFile.write(Data((doc.rendered() + "\n").utf8), to: json) }
-        }
+        // The report and the predictions appear together or not at all.
+        let files = AtomicFileSet()
+        if let json, json != "-" { try files.add(Data((doc.rendered() + "\n").utf8), to: json) }
         if let predictions {
             let k = e.classes.count
             var columns = ["path", "label", "prediction"]
@@ -154,8 +154,10 @@ struct EvaluateCommand: ParsableCommand {
                 cells.append(testData.column(column)!)
             }
             let m = Manifest(columns: columns, cells: cells, baseDirectory: testData.manifest.baseDirectory)
-            try ManifestWriter.write(m, to: predictions)
+            try ManifestWriter.write(m, to: predictions, in: files)
         }
+        try files.commit()
+        if json == "-" { print(doc.rendered()) }
         if json != "-" {
             print(String(format: "%d %@: accuracy %.2f%%, balanced %.2f%%", e.count, features == nil ? "images" : "rows", 100 * e.overallAccuracy, 100 * e.balancedAccuracy)
                   + (e.worstGroupAccuracy.map { String(format: ", worst group %.2f%%", 100 * $0) } ?? "")
@@ -169,5 +171,7 @@ struct EvaluateCommand: ParsableCommand {
                       + (i < e.robustGroupAccuracy.count ? String(format: "  robust %.2f%%", 100 * e.robustGroupAccuracy[i].1) : ""))
             }
         }
+        // The report is written; the exit status still says images were skipped.
+        if testData.failures.count + (cf?.failures.count ?? 0) > 0 { throw ExitCode(1) }
     }
 }

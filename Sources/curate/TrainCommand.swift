@@ -149,12 +149,14 @@ struct TrainCommand: ParsableCommand {
             job.channels = header.model.channels
         }
         var train = self.train ?? ""
+        var skippedInStages = 0
         if let plan {
             // Every stage but the last trains here; the last is the run below, from the one before.
             let planned = try TrainCommand.planStages(plan)
             let stages = planned.map(\.manifest)
             for (i, stage) in stages.dropLast().enumerated() {
                 let data = try TrainCommand.load(stage, size: job.size, channels: job.channels)
+                skippedInStages += data.failures.count
                 let outcome = try job.run(train: data)
                 let last = outcome.reports.last
                 if !json { print("plan stage \(i + 1) (\(stage)): \(data.count) images" + (last.map { String(format: ", final loss %.4f, train accuracy %.2f%%", $0.loss, 100 * $0.accuracy) } ?? "")) }
@@ -251,6 +253,8 @@ struct TrainCommand: ParsableCommand {
             for (k, v) in outcome.notes.sorted(by: { $0.key < $1.key }) { print("\(k): \(v)") }
             print("wrote \(out)")
         }
+        // The checkpoint is written; the exit status still says images were skipped.
+        if skippedInStages + trainData.failures.count + (valData?.failures.count ?? 0) > 0 { throw ExitCode(1) }
     }
 
     /// The stage manifests of a plan file, resolved against its folder.

@@ -189,10 +189,17 @@ struct TrainCommandTests {
         rows += "img/broken.png,dark,train,red\n"
         try rows.write(toFile: "\(d)/train2.csv", atomically: true, encoding: .utf8)
         let skipped = try CLI.run(["train", "--train", "\(d)/train2.csv", "--model", "linear", "--size", "8", "--epochs", "1", "--out", "\(d)/l.ckpt", "--json"])
-        #expect(skipped.status == 0, "\(skipped.stderr)")
+        #expect(skipped.status == 1, "\(skipped.stderr)")
         #expect(skipped.stderr.contains("img/broken.png") && skipped.stderr.contains("(skipped)"))
         #expect(try jsonObject(skipped.stdout)["skipped"] as? Int == 1)
         #expect(try jsonObject(skipped.stdout)["train_images"] as? Int == 40)
+        // The checkpoint is written; the skipped image is named once on its line, then why.
+        #expect(FileManager.default.fileExists(atPath: "\(d)/l.ckpt"))
+        let line = try #require(skipped.stderr.split(separator: "\n").first { $0.contains("broken.png") })
+        #expect(line.components(separatedBy: "broken.png").count == 2 && line.hasSuffix("(skipped)"), "\(line)")
+        let evaluated = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/train2.csv", "--json", "\(d)/e.json"])
+        #expect(evaluated.status == 1 && evaluated.stderr.contains("(skipped)"), "\(evaluated.stderr)")
+        #expect(try jsonObject(String(contentsOfFile: "\(d)/e.json", encoding: .utf8))["skipped"] as? Int == 1)
 
         try "path,label\nimg/40.png,purple\n".write(toFile: "\(d)/odd.csv", atomically: true, encoding: .utf8)
         let odd = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/odd.csv"])
