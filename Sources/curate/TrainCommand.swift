@@ -38,10 +38,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Feature vectors in place of the --train images: a .npy (float32/float16, C or Fortran order) or .safetensors file aligned with the manifest's rows (or mapped through its source_row), or column:NAME for vectors in a manifest column. Models: linear (a linear probe) or mlp.") var features: String?
     @Option(help: "Feature vectors for the --val manifest (as --features).") var valFeatures: String?
     @Option(help: "L1 penalty on the dense weights (per example, mean-loss units; as in Deep Feature Reweighting's last layer).") var l1: Float = 0
-    @Option(help: "The architecture: linear, mlp, cnn-small, resnet-small.") var model: ModelName = .cnnSmall
+    @Option(help: "The architecture: linear, mlp, cnn-small, resnet-small (default: cnn-small; with --from, the checkpoint's).") var model: ModelName?
     @Option(help: "Epochs.") var epochs = 5
-    @Option(help: "Images are resized to SIZE x SIZE.") var size = 32
-    @Option(help: "Input channels: 3 (RGB) or 1 (grey).") var channels = 3
+    @Option(help: "Images are resized to SIZE x SIZE (default: 32; with --from, the checkpoint's).") var size: Int?
+    @Option(help: "Input channels: 3 (RGB) or 1 (grey) (default: 3; with --from, the checkpoint's).") var channels: Int?
     @Option(help: "Batch size.") var batchSize = 128
     @Option(name: .customLong("lr"), parsing: .unconditional, help: "Learning rate.") var learningRate: Float = 0.05
     @Option(help: "sgd, adam or adamw.") var optimizer: TrainingRecipe.OptimizerKind = .sgd
@@ -58,9 +58,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Fine-tuning mode: full, linear or last-layer.") var mode: FineTuneMode = .full
     @Option(help: "The loss: erm, group-dro or jtt.") var loss = "erm"
     @Option(parsing: .singleValue, help: "Group columns (comma-separated or repeated), for group-dro and last-layer.") var by: [String] = []
-    @Option(parsing: .unconditional, help: "Group DRO step size.") var eta: Float = 0.01
-    @Option(parsing: .unconditional, help: "JTT: upweighting of the misclassified examples.") var jttLambda: Float = 6
-    @Option(help: "JTT: epochs of the first (identification) run.") var jttEpochs = 1
+    @Option(parsing: .unconditional, help: "With --loss group-dro: the step size (default: 0.01).") var eta: Float?
+    @Option(parsing: .unconditional, help: "With --loss jtt: the upweighting of the misclassified examples (default: 6).") var jttLambda: Float?
+    @Option(help: "With --loss jtt: epochs of the first (identification) run (default: 1).") var jttEpochs: Int?
     @Option(help: "Adversarial training (Madry et al.): train on each batch's fgsm or pgd adversarial images (budget: --epsilon, --steps, ...).") var adversarial: Attack.Method?
     @OptionGroup var budget: AttackOptions
     @Option(parsing: .unconditional, help: "The seed of every random choice.") var seed: UInt64 = 0
@@ -70,8 +70,8 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard epochs >= 0 else { throw ValidationError("--epochs must be 0 or more") }
-        guard channels == 1 || channels == 3 else { throw ValidationError("--channels must be 1 or 3") }
-        guard size >= 1 && size <= 1024 else { throw ValidationError("--size must be between 1 and 1024") }
+        if let channels { guard channels == 1 || channels == 3 else { throw ValidationError("--channels must be 1 or 3") } }
+        if let size { guard size >= 1 && size <= 1024 else { throw ValidationError("--size must be between 1 and 1024") } }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be positive") }
         guard ["erm", "group-dro", "jtt"].contains(loss) else { throw ValidationError("--loss must be erm, group-dro or jtt") }
         guard ["constant", "step", "cosine"].contains(schedule) else { throw ValidationError("--schedule must be constant, step or cosine") }
@@ -90,13 +90,19 @@ struct TrainCommand: ParsableCommand {
         guard gamma > 0, gamma.isFinite else { throw ValidationError("--gamma must be a positive number") }
         guard stepEvery >= 1 else { throw ValidationError("--step-every must be 1 or more") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more") }
-        guard eta > 0, eta.isFinite else { throw ValidationError("--eta must be a positive number") }
-        guard jttLambda >= 1, jttLambda.isFinite else { throw ValidationError("--jtt-lambda must be 1 or more (the misclassified rows' weight)") }
-        guard jttEpochs >= 1 else { throw ValidationError("--jtt-epochs must be 1 or more") }
+        // An option of another loss would be ignored: say so instead.
+        if eta != nil && loss != "group-dro" { throw ValidationError("--eta is group DRO's step size: it needs --loss group-dro") }
+        if (jttLambda != nil || jttEpochs != nil) && loss != "jtt" {
+            throw ValidationError("\(jttLambda != nil ? "--jtt-lambda" : "--jtt-epochs") is JTT's: it needs --loss jtt")
+        }
+        if let eta { guard eta > 0, eta.isFinite else { throw ValidationError("--eta must be a positive number") } }
+        if let jttLambda { guard jttLambda >= 1, jttLambda.isFinite else { throw ValidationError("--jtt-lambda must be 1 or more (the misclassified rows' weight)") } }
+        if let jttEpochs { guard jttEpochs >= 1 else { throw ValidationError("--jtt-epochs must be 1 or more") } }
         if let threads, threads < 1 { throw ValidationError("--threads must be 1 or more") }
         if features != nil {
             if plan != nil { throw ValidationError("--features trains on one manifest; a --plan's stages are images") }
             if from == nil && model != .linear && model != .mlp { throw ValidationError("--features needs --model linear (a linear probe) or mlp") }
+            if size != nil || channels != nil { throw ValidationError("\(size != nil ? "--size" : "--channels") shapes images; feature vectors have the file's width") }
             if val != nil && valFeatures == nil { throw ValidationError("--val with --features needs --val-features") }
             if augment != "none" { throw ValidationError("--augment flips and crops images; feature vectors cannot be augmented") }
         } else if valFeatures != nil { throw ValidationError("--val-features needs --features") }
@@ -127,15 +133,15 @@ struct TrainCommand: ParsableCommand {
         if recipe.adversarial != nil && features != nil { throw ValidationError("--adversarial perturbs images: it cannot train on --features") }
 
         var job = TrainingJob()
-        job.model = model
-        job.size = size
-        job.channels = channels
+        job.model = model ?? .cnnSmall
+        job.size = size ?? 32
+        job.channels = channels ?? 3
         job.recipe = recipe
         job.groupColumns = groupColumns
         job.mode = mode
         switch loss {
-        case "group-dro": job.loss = .groupDRO(eta: eta)
-        case "jtt": job.loss = .jtt(lambda: jttLambda, firstEpochs: jttEpochs)
+        case "group-dro": job.loss = .groupDRO(eta: eta ?? 0.01)
+        case "jtt": job.loss = .jtt(lambda: jttLambda ?? 6, firstEpochs: jttEpochs ?? 1)
         default: job.loss = .erm
         }
         if let from {
@@ -143,6 +149,17 @@ struct TrainCommand: ParsableCommand {
             let takesFeatures = header.metadata["input"] == "features"
             if takesFeatures && features == nil { throw ValidationError("\(from) takes feature vectors (\(header.model.channels) values): give --features") }
             if !takesFeatures && features != nil { throw ValidationError("\(from) takes images, not feature vectors") }
+            // The architecture and input shape are the checkpoint's: one given that differs would
+            // be ignored, so it is an error instead.
+            if let model, model != header.model.name {
+                throw ValidationError("--model \(model.rawValue): \(from) is a \(header.model.name.rawValue); leave --model out to fine-tune it")
+            }
+            if let size, size != header.model.height {
+                throw ValidationError("--size \(size): \(from) takes \(header.model.height)x\(header.model.width) images; leave --size out")
+            }
+            if let channels, !takesFeatures, channels != header.model.channels {
+                throw ValidationError("--channels \(channels): \(from) takes \(header.model.channels)-channel images; leave --channels out")
+            }
             job.from = (net, header)
             if let weight = featureDistance { job.anchor = (try Checkpoint.read(path: from).model, weight) }
             job.size = header.model.height

@@ -153,6 +153,16 @@ struct TrainCommandTests {
             #expect(r.status == 0, "\(r.stderr)")
             #expect((try jsonObject(r.stdout)["notes"] as? [String: String])?["fine_tune_mode"] == mode)
         }
+        // The checkpoint fixes the architecture and the input shape; options that would be ignored are errors.
+        for (extra, message) in [(["--size", "16"], "--size 16: \(d)/src.ckpt takes 8x8 images"),
+                                 (["--model", "linear"], "--model linear: \(d)/src.ckpt is a cnn-small"),
+                                 (["--channels", "1"], "--channels 1: \(d)/src.ckpt takes 3-channel images"),
+                                 (["--eta", "0.1"], "--eta is group DRO's step size: it needs --loss group-dro"),
+                                 (["--loss", "group-dro", "--by", "label", "--jtt-lambda", "3"], "--jtt-lambda is JTT's: it needs --loss jtt")] {
+            let r = try CLI.run(["train", "--train", "\(d)/train.csv", "--from", "\(d)/src.ckpt", "--epochs", "1", "--out", "\(d)/x.ckpt"] + extra)
+            #expect(r.status == 64 && r.stderr.contains(message), "\(extra): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(d)/x.ckpt"))
         let noGroups = try CLI.run(["train", "--train", "\(d)/train.csv", "--from", "\(d)/src.ckpt", "--mode", "last-layer", "--out", "\(d)/x.ckpt"])
         #expect(noGroups.status == 2 && noGroups.stderr.contains("--mode last-layer needs --by"))
         let dfr = try CLI.run(["train", "--train", "\(d)/train.csv", "--from", "\(d)/src.ckpt", "--mode", "last-layer", "--by", "label,tint",
@@ -213,8 +223,9 @@ struct TrainCommandTests {
         #expect(empty.status == 2 && empty.stderr.contains("\(d)/train3.csv line 42: no label"), "\(empty.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(d)/e.ckpt"))
         // Values no recipe can use are refused up front.
-        for (flag, value) in [("--lr", "nan"), ("--lr", "-1"), ("--momentum", "5"), ("--eta", "-1"), ("--jtt-lambda", "-5"), ("--threads", "0")] {
-            let r = try CLI.run(["train", "--train", "\(d)/train.csv", "--size", "8", "--epochs", "1", "\(flag)=\(value)", "--out", "\(d)/x.ckpt"])
+        for (flag, value, loss) in [("--lr", "nan", "erm"), ("--lr", "-1", "erm"), ("--momentum", "5", "erm"), ("--eta", "-1", "group-dro"),
+                                    ("--jtt-lambda", "-5", "jtt"), ("--threads", "0", "erm")] {
+            let r = try CLI.run(["train", "--train", "\(d)/train.csv", "--size", "8", "--epochs", "1", "--loss", loss, "\(flag)=\(value)", "--out", "\(d)/x.ckpt"])
             #expect(r.status != 0 && r.stderr.contains(flag + " must"), "\(flag) \(value): \(r.stderr)")
         }
         // A set that cannot fit in memory as floats is refused before anything is decoded (2.5 TB here).
