@@ -28,6 +28,7 @@ extension Strategies {
             throw CurationError("adding \(overflow ? "that many" : String(added)) rows would make more than \(Strategies.maxRows)")
         }
         // The pool's synthetic rows by cell.
+        var poolNotes: [String] = []
         var poolMembers = [[Int]](repeating: [], count: cells.names.count)
         if let (p, file) = pool {
             for c in cells.columns where !p.has(c) { throw CurationError("\(file): the pool has no column '\(c)'") }
@@ -37,6 +38,8 @@ extension Strategies {
             for r in 0..<p.count where origins[r] == "synthetic" {
                 if let c = index[cols.map { $0[r] }] { poolMembers[c].append(r) }
             }
+            let real = origins.lazy.filter { $0 != "synthetic" }.count
+            if real > 0 { poolNotes.append("\(file): \(real) of the pool's \(p.count) rows are not origin=synthetic and are not used") }
         }
         let origins = m.origins, weights = m.weights, poolWeights = pool?.0.weights ?? []
         // Output columns: the input's, then origin, weight, source_row.
@@ -47,7 +50,7 @@ extension Strategies {
         var origin = origins
         var weight = weights.map(JSONValue.format)
         var source = (0..<m.count).map(String.init)
-        var warnings: [String] = []
+        var warnings: [String] = poolNotes
         var fromPool = [Int](repeating: 0, count: cells.names.count), generated = fromPool
         let staged = try StagedFolder(imageDir)
         defer { staged.discard() }

@@ -14,10 +14,12 @@ extension Strategies {
         let realRows = (0..<m.count).filter { origins[$0] == "real" }
         let synthetic: Manifest
         let syntheticFile: String
+        var poolNote: String?
         if let (p, pf) = pool {
             let po = p.origins
             synthetic = p.selecting((0..<p.count).filter { po[$0] == "synthetic" })
             syntheticFile = pf
+            if synthetic.count < p.count { poolNote = "\(pf): \(p.count - synthetic.count) of the pool's \(p.count) rows are not origin=synthetic and are not used" }
         } else {
             synthetic = m.selecting((0..<m.count).filter { origins[$0] == "synthetic" })
             syntheticFile = file
@@ -27,6 +29,7 @@ extension Strategies {
         }
         guard !realRows.isEmpty else { throw CurationError("\(file): no real rows for stage 2") }
         var stage1 = try undersample(synthetic, cells: Cells(synthetic, by: by, file: syntheticFile), perCell: nil, seed: seed)
+        if let poolNote { stage1.warnings.insert(poolNote, at: 0) }
         let real = m.selecting(realRows)
         let realCells = try Cells(real, by: by, file: file)
         // Stage 1 teaches the groups of stage 2: a synthetic cell no real row has is a class or

@@ -69,14 +69,16 @@ struct BuildCommandTests {
         let toy = try ToySet()
         defer { toy.remove() }
         let d = toy.dir
-        try "path,label,tint,origin\nimg/41.png,dark,red,synthetic\nimg/43.png,dark,blue,synthetic\n".write(toFile: "\(d)/pool.csv", atomically: true, encoding: .utf8)
+        try "path,label,tint,origin\nimg/41.png,dark,red,synthetic\nimg/43.png,dark,blue,synthetic\nimg/45.png,bright,blue,real\n".write(toFile: "\(d)/pool.csv", atomically: true, encoding: .utf8)
         try "path,label,tint\nimg/0.png,bright,red\nimg/4.png,bright,red\nimg/1.png,dark,red\nimg/2.png,bright,blue\nimg/3.png,dark,blue\n"
             .write(toFile: "\(d)/m.csv", atomically: true, encoding: .utf8)
         let r = try CLI.run(["build", "augment", "\(d)/m.csv", "--by", "label,tint", "--pool", "\(d)/pool.csv", "--out", "\(d)/o.csv"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("warning: cell label=bright,tint=blue: the pool has 0 synthetic images for it, 1 short of 1"))
         let text = try String(contentsOfFile: "\(d)/o.csv", encoding: .utf8)
-        #expect(text.contains("img/41.png,dark,,synthetic") || text.contains("41.png"))
+        #expect(text.contains("41.png") && !text.contains("45.png"))
+        // The pool's real row is not used, and the warning says so.
+        #expect(r.stderr.contains("1 of the pool's 3 rows are not origin=synthetic and are not used"), "\(r.stderr)")
     }
 
     @Test("inject a trigger patch into one group; ffr writes a plan the trainer runs")
