@@ -284,6 +284,9 @@ enum NPY {
         let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard t.hasPrefix("{"), t.hasSuffix("}") else { throw FeatureError(path, "npy header is not a Python dict: \(t.prefix(60))") }
         func after(_ key: String) throws -> Substring {
+            // A key given twice is ambiguous (Python keeps the last, a quick reader the first).
+            let times = ["'", "\""].reduce(0) { $0 + t.components(separatedBy: $1 + key + $1).count - 1 }
+            if times > 1 { throw FeatureError(path, "npy header names '\(key)' \(times) times") }
             for quote in ["'", "\""] {
                 if let r = t.range(of: quote + key + quote) {
                     let rest = t[r.upperBound...].drop { $0 == " " }

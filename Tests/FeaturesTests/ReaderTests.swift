@@ -147,6 +147,9 @@ import Testing
         #expect(try message("a.npy", npy(shape: "(2, 4611686018427387904)")).contains("needs more data than a file can hold"))
         #expect(try message("b.npy", npy(shape: "(3074457345618258603, 3)")).contains("needs more data than a file can hold"))
         #expect(try message("c.npy", npy(shape: "(100, 3)")).contains("needs 1200 bytes of data; the file holds 48"))
+        // A key given twice (Python would keep the last) is refused, not read as the first.
+        let twice = try message("d.npy", npy(shape: "(3, 4), 'shape': (4, 3)"))
+        #expect(twice == dir + "/d.npy: npy header names 'shape' 2 times", "\(twice)")
         let huge = try message("a.safetensors", safetensors("{\"dtype\": \"F32\", \"shape\": [4611686018427387904, 4], \"data_offsets\": [0, 32]}"))
         #expect(huge.hasPrefix(dir + "/a.safetensors: ") && huge.contains("not a list of sizes"), "\(huge)")
         let far = try message("b.safetensors", safetensors("{\"dtype\": \"F32\", \"shape\": [2, 4], \"data_offsets\": [1000000000, 1000000032]}"))
