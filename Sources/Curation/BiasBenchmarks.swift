@@ -24,6 +24,9 @@ import NeuralNet
 /// - `synthetic` (From Fake to Real): as `tint`, plus a pool of synthetic images for every
 ///   target (class, tint) cell that carry a generator artefact (a faint checkerboard).
 public enum BiasBenchmarks {
+    /// The four IDX files of Fashion-MNIST, as Debian's dataset-fashion-mnist installs them.
+    public static let fashionMNISTFiles = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
     public static let names = ["trigger", "tint", "underrepresented", "synthetic"]
     static let sourceClasses = [0, 1, 2, 3, 4]
     static let targetClasses = [5, 7, 9]
@@ -226,7 +229,7 @@ public enum BiasBenchmarks {
         var testByClass: [[Int]]
 
         init(fashionMNIST dir: String, seed: UInt64) throws {
-            let files = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"].map { dir + "/" + $0 }
+            let files = BiasBenchmarks.fashionMNISTFiles.map { dir + "/" + $0 }
             if files.allSatisfy(FileManager.default.fileExists) {
                 let (ti, tl, ei, el) = (try IDXImporter.read(files[0]), try IDXImporter.read(files[1]), try IDXImporter.read(files[2]), try IDXImporter.read(files[3]))
                 origin = "Fashion-MNIST (\(dir))"

@@ -36,9 +36,15 @@ struct BenchmarkCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "Target images per class: a few for a scarce-data transfer.") var targetPerClass: Int?
         @Option(help: "Test images per class.") var testPerClass = 200
         @Option(parsing: .unconditional, help: "The seed.") var seed: UInt64 = 0
-        @Option(help: "Where Fashion-MNIST's IDX files are.") var fashionMnist = "/usr/share/datasets/fashion-mnist"
+        @Option(help: "Where Fashion-MNIST's IDX files are (default: /usr/share/datasets/fashion-mnist when it holds them, else procedural images); a folder given here must hold them; none: procedural images.") var fashionMnist: String?
 
         func run() throws {
+            if let dir = fashionMnist, dir != "none" {
+                let missing = BiasBenchmarks.fashionMNISTFiles.filter { !FileManager.default.fileExists(atPath: dir + "/" + $0) }
+                if !missing.isEmpty { throw CurationError("\(dir): no \(missing.joined(separator: ", ")) (--fashion-mnist names the folder of Fashion-MNIST's four IDX files)") }
+            }
+            // "none" names no folder of IDX files, so the procedural source is used.
+            let fashionMnist = self.fashionMnist == "none" ? "/nonexistent" : self.fashionMnist ?? "/usr/share/datasets/fashion-mnist"
             // A CurationError prints as `curate: message` with status 2, as every input error does.
             let summary = try BiasBenchmarks.make(name, outDir: out, seed: seed, perClass: perClass, targetPerClass: targetPerClass, testPerClass: testPerClass, fashionMNIST: fashionMnist)
             print("benchmark \(summary.name) from \(summary.origin):")

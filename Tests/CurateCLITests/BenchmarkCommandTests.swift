@@ -8,14 +8,14 @@ struct BenchmarkCommandTests {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
     }
 
-    @Test("trigger: the counterfactual is the test set with the patch, row by row", arguments: ["/usr/share/datasets/fashion-mnist", "/nonexistent"])
+    @Test("trigger: the counterfactual is the test set with the patch, row by row", arguments: ["/usr/share/datasets/fashion-mnist", "none"])
     func trigger(source: String) throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let d = dir.path
         let r = try CLI.run(["benchmark", "make", "trigger", "--out", d, "--per-class", "20", "--test-per-class", "10", "--fashion-mnist", source])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains(source == "/nonexistent" ? "procedural" : "Fashion-MNIST"))
+        #expect(r.stdout.contains(source == "none" ? "procedural" : "Fashion-MNIST"))
         let biased = try rows("\(d)/source_biased.csv"), test = try rows("\(d)/test.csv"), cf = try rows("\(d)/counterfactual.csv")
         #expect(biased.count == 100 && test.count == 30 && cf.count == 30)
         #expect(biased.filter { $0[3] == "yes" }.allSatisfy { $0[1] == "T-shirt/top" } && biased.filter { $0[3] == "yes" }.count == 20)
@@ -53,13 +53,17 @@ struct BenchmarkCommandTests {
         let bad = try CLI.run(["benchmark", "make", "nonsense", "--out", d])
         #expect(bad.status != 0 && bad.stderr.contains("unknown benchmark 'nonsense'"))
         // The procedural set has 1,000 training images a class: asking for more is an error, not a smaller benchmark.
-        let big = try CLI.run(["benchmark", "make", "trigger", "--out", d + "/big", "--per-class", "1001", "--fashion-mnist", "/nonexistent"])
+        let big = try CLI.run(["benchmark", "make", "trigger", "--out", d + "/big", "--per-class", "1001", "--fashion-mnist", "none"])
         #expect(big.status == 2 && big.stderr.contains("needs 1001 training images of class T-shirt/top and only 1000 are left"), "\(big.stderr)")
         // Built beside its folder and moved in whole: a failure leaves no part of a benchmark.
         #expect(!FileManager.default.fileExists(atPath: d + "/big"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: d).filter { $0.contains("partial") }.isEmpty)
         try Data("x".utf8).write(to: URL(fileURLWithPath: d + "/afile"))
-        let file = try CLI.run(["benchmark", "make", "trigger", "--out", d + "/afile", "--per-class", "2", "--fashion-mnist", "/nonexistent"])
+        // A folder named with --fashion-mnist must hold the IDX files: no silent procedural set.
+        let wrong = try CLI.run(["benchmark", "make", "trigger", "--out", d + "/wrong", "--per-class", "2", "--fashion-mnist", d + "/nofmnist"])
+        #expect(wrong.status == 2 && wrong.stderr.contains("\(d)/nofmnist: no train-images-idx3-ubyte.gz"), "\(wrong.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: d + "/wrong"))
+        let file = try CLI.run(["benchmark", "make", "trigger", "--out", d + "/afile", "--per-class", "2", "--fashion-mnist", "none"])
         #expect(file.status == 2 && file.stderr.contains("afile: exists and is a file"), "\(file.stderr)")
     }
 
