@@ -133,7 +133,15 @@ struct ImportCommand: ParsableCommand {
         }
 
         func run() throws {
-            let names = classNames.map { IDXImporter.presets[$0.lowercased()] ?? $0.split(separator: ",").map(String.init) }
+            let names = classNames.map { IDXImporter.presets[$0.lowercased()] ?? $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            if let names {
+                // Two labels under one name would merge two classes without a word.
+                if names.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) { throw ValidationError("--class-names has an empty name") }
+                var seen = Set<String>()
+                if let twice = names.first(where: { !seen.insert($0).inserted }) {
+                    throw ValidationError("--class-names names '\(twice)' twice: two labels would become one class")
+                }
+            }
             let result = try IDXImporter.importFiles(images: images, labels: labels, outDir: out, classNames: names, split: split, limit: limit)
             let path = out + "/" + manifest
             try ManifestWriter.write(result.manifest, to: path)

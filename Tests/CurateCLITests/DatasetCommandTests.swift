@@ -80,4 +80,22 @@ struct DatasetCommandTests {
         #expect(out.stderr.contains("bad_name.jpg: name is not"))
         #expect(try String(contentsOfFile: dir.path + "/u.csv", encoding: .utf8) == "path,label,age,race\n30_1_0_20170109.jpg,female,30,White\n")
     }
+
+    @Test("import idx: class names given twice or empty are usage errors (two labels would merge), and nothing is written")
+    func idxClassNames() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Two 1x1 images with labels 0 and 1, as IDX files.
+        try Data([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 7, 9]).write(to: dir.appendingPathComponent("images"))
+        try Data([0, 0, 8, 1, 0, 0, 0, 2, 0, 1]).write(to: dir.appendingPathComponent("labels"))
+        for (names, message) in [("cat,cat", "--class-names names 'cat' twice"), ("cat,", "--class-names has an empty name")] {
+            let r = try CLI.run(["import", "idx", dir.path + "/images", dir.path + "/labels", "--class-names", names, "--out", dir.path + "/o"])
+            #expect(r.status == 64 && r.stderr.contains(message), "\(names): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.path + "/o"))
+        }
+        let good = try CLI.run(["import", "idx", dir.path + "/images", dir.path + "/labels", "--class-names", "cat,dog", "--out", dir.path + "/o"])
+        #expect(good.status == 0, "\(good.stderr)")
+        let manifest = try String(contentsOfFile: dir.path + "/o/manifest.csv", encoding: .utf8)
+        #expect(manifest.contains(",cat") && manifest.contains(",dog"), "\(manifest)")
+    }
 }
