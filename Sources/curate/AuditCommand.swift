@@ -37,8 +37,8 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "With --features: the probe trains on at most this many rows (a seeded sample).") var probeRows = 100_000
     @Option(parsing: .unconditional, help: "With --features: the seed of the probe's sample, folds and initialisation.") var seed: UInt64 = 0
     @Option(help: "Write the JSON report here ('-' for stdout).") var json: String?
-    @Option(help: "Write a Markdown report here.") var markdown: String?
-    @Option(help: "Write a single-file HTML report (inline SVG charts) here.") var html: String?
+    @Option(help: "Write a Markdown report here ('-' for stdout).") var markdown: String?
+    @Option(help: "Write a single-file HTML report (inline SVG charts) here ('-' for stdout).") var html: String?
 
     func run() throws {
         let attributes = columnList(by)
@@ -46,6 +46,8 @@ struct AuditCommand: ParsableCommand {
         if attributes.contains(label) { throw ValidationError("--by \(label) is the label column; name the attributes to audit against it") }
         guard folds >= 2 else { throw ValidationError("--folds must be 2 or more") }
         guard probeRows >= 10 else { throw ValidationError("--probe-rows must be 10 or more") }
+        let toStdout = [("--json", json), ("--markdown", markdown), ("--html", html)].filter { $0.1 == "-" }.map(\.0)
+        if toStdout.count > 1 { throw ValidationError("\(toStdout.joined(separator: " and ")) both name stdout ('-'): give one of them a file") }
         // Every output checked before any is written: a bad last path must not leave the first written.
         try checkDistinct(outputs: [("--json", json), ("--markdown", markdown), ("--html", html)],
                           inputs: [("manifest", manifest), ("--catalog", catalog), ("--features", features)])
@@ -69,17 +71,20 @@ struct AuditCommand: ParsableCommand {
             fo.seed = seed
             audit = audit.adding(features: try FeatureAudit.run(data, attributes: attributes, options: fo))
         }
-        if let json {
-            let text = audit.json.rendered() + "\n"
-            if json == "-" { print(text, terminator: "") } else { try AtomicFile.write(Data(text.utf8), to: json) }
+        // The reports appear together or not at all; one named '-' goes to stdout in place of the summary.
+        let files = AtomicFileSet()
+        var printed: String?
+        for (path, text) in [(json, { audit.json.rendered() + "\n" }), (markdown, { audit.markdown }), (html, { audit.html })] as [(String?, () -> String)] {
+            guard let path else { continue }
+            if path == "-" { printed = text() } else { try files.add(Data(text().utf8), to: path) }
         }
-        if let markdown { try AtomicFile.write(Data(audit.markdown.utf8), to: markdown) }
-        if let html { try AtomicFile.write(Data(audit.html.utf8), to: html) }
+        try files.commit()
+        if let printed { print(printed, terminator: "") }
         if let images = audit.images, images.uncovered > 0 {
             note("warning: \(images.catalog) has no decoded record for \(images.uncovered) of the \(audit.rows) rows' images"
                  + (images.covered == 0 ? " (none at all: is it the catalog of another dataset? run curate scan on this manifest)" : ""))
         }
-        if json != "-" {
+        if printed == nil {
             print("\(audit.rows) rows; \(audit.attributes.map(\.name).joined(separator: ", "))")
             for a in audit.attributes {
                 print("  \(a.name): " + [

@@ -103,5 +103,11 @@ struct AuditCommandTests {
         // One group, one label: association and parity are undefined, and say so with null.
         let g = try #require((doc["attributes"] as? [String: [String: Any]])?["gender"])
         #expect(g["chi2"] is NSNull && g["cramers_v"] is NSNull && g["disparate_impact"] is NSNull)
+        // '-' is stdout for the Markdown and HTML reports too (no file named "-"); only one may take it.
+        let md = try CLI.run(["audit", "m.csv", "--by", "gender", "--markdown", "-"], in: dir.path)
+        #expect(md.status == 0 && md.stdout.hasPrefix("# Dataset audit: m.csv\n") && !md.stdout.contains("findings:"), "\(md.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/-"))
+        let both = try CLI.run(["audit", "m.csv", "--by", "gender", "--json", "-", "--html", "-"], in: dir.path)
+        #expect(both.status == 64 && both.stderr.contains("--json and --html both name stdout"), "\(both.stderr)")
     }
 }
