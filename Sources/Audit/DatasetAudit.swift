@@ -103,6 +103,17 @@ public struct DatasetAudit: Sendable {
         func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
         let labelShare = Dictionary(labels.map { ($0.label, $0.share) }, uniquingKeysWith: { a, _ in a })
         for a in attributes {
+            // Rows whose attribute (or label) is unknown are left out of every measure below:
+            // say how many, and that nothing is measured when all are.
+            if a.missing > 0 {
+                let all = a.missing + a.rows
+                let share = Double(a.missing) / Double(all)
+                out.append(Finding(severity: a.rows == 0 ? .high : share >= 0.1 ? .medium : .low, kind: "unknown_values", attribute: a.name,
+                                   message: a.rows == 0
+                                       ? "\(a.name) or \(labelColumn) is unknown (empty) in all \(all) rows: nothing about \(a.name) can be measured"
+                                       : "\(a.name) or \(labelColumn) is unknown (empty) in \(a.missing) of \(all) rows (\(pct(share))): the measures for \(a.name) leave them out",
+                                   magnitude: share, numbers: [("unknown_rows", .int(a.missing)), ("rows", .int(all))]))
+            }
             if let v = a.cramersV, v > t.cramersVModerate {
                 // On a few rows a large V arises by chance: it is high only when the test says it is not chance.
                 let significant = (a.pValue ?? 0) < 0.05

@@ -87,13 +87,14 @@ struct AuditCommand: ParsableCommand {
         if printed == nil {
             print("\(audit.rows) rows; \(audit.attributes.map(\.name).joined(separator: ", "))")
             for a in audit.attributes {
-                print("  \(a.name): " + [
+                let measures = [
                     a.cramersV.map { String(format: "Cramér's V %.3f", $0) },
                     a.pValue.map { $0 < 1e-300 ? "p < 1e-300" : String(format: "p %.3g", $0) },
                     a.statisticalParityDifference.map { String(format: "SPD %.3f", $0) },
                     a.disparateImpact.map { String(format: "DI %.3f", $0) },
                     a.representationRatio.map { String(format: "representation %.3f", $0) },
-                ].compactMap { $0 }.joined(separator: ", "))
+                ].compactMap { $0 }
+                print("  \(a.name): " + (measures.isEmpty ? "not measurable (\(a.rows == 0 ? "no row with a known value" : "one group or one label value"))" : measures.joined(separator: ", ")))
             }
             if let f = audit.features {
                 print("features: \(f.rows) rows x \(f.dimension) (\(f.source))")

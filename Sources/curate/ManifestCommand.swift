@@ -33,7 +33,7 @@ struct ManifestCommand: ParsableCommand {
             print("\(manifest): \(m.count) rows; columns: \(m.writeOrder.joined(separator: ", "))")
             for c in m.writeOrder where counts[c] != nil {
                 let parts = counts[c]!.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-                print("  \(c): \(parts.joined(separator: ", "))")
+                print("  \(c): \(parts.isEmpty ? "no values" : parts.joined(separator: ", "))")
             }
         }
     }

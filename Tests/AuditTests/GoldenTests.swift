@@ -109,6 +109,23 @@ import Testing
         #expect(finding.severity == .medium && finding.message.contains("not significant at 5%"))
     }
 
+    /// Rows with an unknown (empty) attribute are left out of the measures, and a finding says how
+    /// many: high when no row is known (nothing measured), medium from a tenth, else low.
+    @Test func unknownAttributeValuesAreAFinding() throws {
+        func unknown(_ g: [String]) throws -> Finding? {
+            let n = g.count
+            let m = Manifest(columns: ["path", "label", "g"], cells: [(0..<n).map { "\($0).png" }, (0..<n).map { String($0 % 2) }, g], baseDirectory: "/")
+            return try DatasetAudit.run(m, path: "u.csv", options: AuditOptions(attributes: ["g"])).findings.first { $0.kind == "unknown_values" }
+        }
+        let all = try #require(try unknown(["", ""]))
+        #expect(all.severity == .high && all.message == "g or label is unknown (empty) in all 2 rows: nothing about g can be measured")
+        let third = try #require(try unknown(["x", "", "y"]))
+        #expect(third.severity == .medium && third.message.contains("in 1 of 3 rows (33.3%)"))
+        let few = try #require(try unknown([""] + [String](repeating: "x", count: 19)))
+        #expect(few.severity == .low && few.message.contains("in 1 of 20 rows (5.0%)"))
+        #expect(try unknown(["x", "y"]) == nil)
+    }
+
     /// An attribute of many values lists at most 20 cell findings of each kind, the most telling
     /// ones, and counts the rest. By hand: value v_i has i+1 rows, all label 0, and w has 100 rows,
     /// all label 1 (465 and 100 rows). Every value has one empty cell: independence expects
