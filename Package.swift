@@ -88,6 +88,6 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["Audit", "DatasetCatalog", "Features"]),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Training", "Audit", "NeuralNet", "DatasetCatalog"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "DatasetCatalog"]),
-        .testTarget(name: "CurateCLITests", dependencies: ["ImageCodecs", "DatasetCatalog"]),
+        .testTarget(name: "CurateCLITests", dependencies: ["ImageCodecs", "DatasetCatalog", "Experiments"]),
     ]
 )

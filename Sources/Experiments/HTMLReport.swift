@@ -44,7 +44,7 @@ extension ExperimentResults {
                     let y = y0 + j * 16
                     s += "<rect x='\(left)' y='\(y)' width='\(f1(x(m) - Double(left)))' height='12' fill='\(colours[src] ?? "#444")' opacity='0.8'/>"
                     if let half { s += "<line x1='\(f1(x(m - half)))' x2='\(f1(x(m + half)))' y1='\(y + 6)' y2='\(y + 6)' stroke='#000'/>" }
-                    s += "<text x='\(f1(x(m + (half ?? 0)) + 4))' y='\(y + 10)'>\(String(format: "%.1f", 100 * m))</text>"
+                    s += "<text x='\(f1(x(m + (half ?? 0)) + 4))' y='\(y + 10)'>\(ExperimentResults.tenths(100 * m))</text>"
                 }
             }
             return s + "</svg>"

@@ -156,7 +156,15 @@ public enum ExperimentResults {
     static func fmt(_ xs: [Double]) -> String {
         guard !xs.isEmpty else { return "n/a" }
         let (m, h) = meanCI(xs)
-        return h.map { String(format: "%.1f ± %.1f", 100 * m, 100 * $0) } ?? String(format: "%.1f", 100 * m)
+        return h.map { "\(tenths(100 * m)) ± \(tenths(100 * $0))" } ?? tenths(100 * m)
+    }
+
+    /// `x` to one decimal (`%.1f`, or `%+.1f` with `signed`), without the "-0.0" that a small
+    /// negative number rounds to: a report never shows a minus on a zero.
+    public static func tenths(_ x: Double, signed: Bool = false) -> String {
+        let text = String(format: signed ? "%+.1f" : "%.1f", x)
+        guard text.hasPrefix("-"), text.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) else { return text }
+        return signed ? "+" + text.dropFirst() : String(text.dropFirst())
     }
 
     /// report.md: the per-cell means with intervals, the inherited bias, the curation effect.

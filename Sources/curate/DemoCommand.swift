@@ -85,7 +85,7 @@ seeds: [0, 1, 2]
         for i in m.interventions.map(\.name) {
             let cols = m.transfers.map { t -> String in
                 guard let b = mean(i, t, "biased"), let c = mean(i, t, "clean") else { return "n/a" }
-                return String(format: "%+.1f", 100 * (b - c))
+                return ExperimentResults.tenths(100 * (b - c), signed: true)
             }
             print("| \(i) | " + cols.joined(separator: " | ") + " |")
         }

@@ -1,8 +1,17 @@
+import Experiments
 import Foundation
 import Testing
 
 @Suite("curate experiment run (end to end)")
 struct ExperimentCommandTests {
+    @Test("report numbers to one decimal never show a minus on zero")
+    func tenths() {
+        #expect(ExperimentResults.tenths(-0.04) == "0.0" && ExperimentResults.tenths(-0.04, signed: true) == "+0.0")
+        #expect(ExperimentResults.tenths(-0.05) == "-0.1" && ExperimentResults.tenths(-12.34) == "-12.3")
+        #expect(ExperimentResults.tenths(0.04, signed: true) == "+0.0" && ExperimentResults.tenths(2.25, signed: true) == "+2.2")
+        #expect(ExperimentResults.tenths(-.zero) == "0.0")
+    }
+
     func manifest(_ d: String, seeds: String = "[0, 1]") -> String {
         """
         name: small
