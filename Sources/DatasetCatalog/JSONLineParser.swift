@@ -9,6 +9,7 @@ struct JSONLineParser {
         var out: [(key: String, value: String)] = []
         try visit(b) { key, value in
             if out.contains(where: { $0.key == key }) { throw ManifestError(file: file, line: line, "duplicate key \"\(key)\"") }
+            if key.isEmpty { throw ManifestError(file: file, line: line, "a key is empty (\"\"): every value needs a column name") }
             out.append((key, value))
         }
         return out

@@ -174,6 +174,8 @@ public enum ManifestReader {
                     } else if let c = local[key] {
                         slot = c
                     } else {
+                        // As a CSV header column must have a name, so must a key.
+                        if key.isEmpty { throw ManifestError(file: path, line: line, "a key is empty (\"\"): every value needs a column name") }
                         slot = piece.keys.count
                         local[key] = slot
                         piece.keys.append(key)

@@ -114,7 +114,8 @@ struct BuildCommand: ParsableCommand {
                 if let tint {
                     injection = .tint(colour: try Injection.parseColour(tint), strength: tintStrength)
                 } else {
-                    guard let patch, patch > 0 else { throw ValidationError("inject needs --patch SIZE or --tint COLOUR") }
+                    guard let patch else { throw ValidationError("inject needs --patch SIZE or --tint COLOUR") }
+                    guard patch > 0 else { throw ValidationError("--patch must be 1 pixel or more (got \(patch))") }
                     injection = .patch(size: patch, colour: try Injection.parseColour(colour), position: position)
                 }
                 let g = try group.map { text -> (String, String) in

@@ -89,6 +89,8 @@ struct BuildCommandTests {
         let r = try CLI.run(["build", "inject", "\(d)/train.csv", "--patch", "3", "--colour", "#00ff00", "--position", "top-left",
                              "--fraction", "0.5", "--group", "label=dark", "--out", "\(d)/trig.csv", "--seed", "2"])
         #expect(r.status == 0, "\(r.stderr)")
+        let negative = try CLI.run(["build", "inject", "\(d)/train.csv", "--patch=-4", "--fraction", "0.5", "--out", "\(d)/neg.csv"])
+        #expect(negative.status == 64 && negative.stderr.contains("--patch must be 1 pixel or more (got -4)"), "\(negative.stderr)")
         let rows = try String(contentsOfFile: "\(d)/trig.csv", encoding: .utf8).split(separator: "\n").dropFirst()
         let marked = rows.filter { $0.hasSuffix(",yes") }
         #expect(marked.count == 10 && marked.allSatisfy { $0.contains(",dark,") })

@@ -121,6 +121,7 @@ struct ManifestTests {
         ("{\"path\": \"a\"} x\n", 1, "unexpected text after the object"),
         ("[1, 2]\n", 1, "each line is one JSON object"),
         ("{\"path\": \"a\", \"path\": \"b\"}\n", 1, "duplicate key"),
+        ("{\"path\": \"a\"}\n{\"path\": \"b\", \"\": \"x\"}\n", 2, "a key is empty"),
         ("{\"path\": \"a\n", 1, "unterminated string"),
     ] as [(String, Int, String)])
     func badJSONLines(_ text: String, _ line: Int, _ message: String) throws {
