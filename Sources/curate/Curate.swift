@@ -28,6 +28,21 @@ extension Curate {
     /// Runs the command; errors that stopped it (bad input files, a busy catalog) print as
     /// `curate: file:line: message` and exit with status 2.
     static func main() {
+        // `curate help NAME ...` for a NAME that is no command: ArgumentParser would print the
+        // root's help and exit 0; it is a usage error.
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "help", arguments.count > 1 {
+            var command: ParsableCommand.Type = Curate.self
+            for name in arguments.dropFirst() where !name.hasPrefix("-") {
+                guard let sub = command.configuration.subcommands.first(where: { $0._commandName == name }) else {
+                    let known = command.configuration.subcommands.map { $0._commandName }
+                    let path = commandPath(to: command)
+                    let under = path.count > 1 ? " under '\(path.joined(separator: " "))'" : ""
+                    usageStop("no command '\(name)'\(under) (commands: \(known.joined(separator: ", ")))", command: command)
+                }
+                command = sub
+            }
+        }
         do {
             var command = try parseAsRoot()
             do { try command.run() } catch let error as ValidationError {

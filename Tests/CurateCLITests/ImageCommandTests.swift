@@ -16,6 +16,16 @@ struct ImageCommandTests {
         throw CocoaError(.fileNoSuchFile)
     }
 
+    @Test("curate help NAME shows that command's help; an unknown NAME is a usage error, not the root's help with status 0")
+    func helpForUnknownCommands() throws {
+        let scan = try CLI.run(["help", "bench", "scan"])
+        #expect(scan.status == 0 && scan.stdout.contains("USAGE: curate bench scan"), "\(scan.stderr)")
+        let unknown = try CLI.run(["help", "nosuch"])
+        #expect(unknown.status == 64 && unknown.stderr.hasPrefix("Error: no command 'nosuch' (commands: image, import, tag,"), "\(unknown.stderr)")
+        let nested = try CLI.run(["help", "bench", "nosuch"])
+        #expect(nested.status == 64 && nested.stderr.contains("no command 'nosuch' under 'curate bench' (commands: decode,"), "\(nested.stderr)")
+    }
+
     @Test("info --json: one object per file, failures included, exit 1 when any failed")
     func infoJSON() throws {
         let files = ["\(suite)/basn3p04.png", "\(suite)/xcsn0g01.png", "/nonexistent/none.png",
