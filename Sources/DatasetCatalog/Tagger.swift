@@ -98,7 +98,27 @@ struct Band {
 }
 
 /// Applies tag operations to a manifest.
+/// Which path a `--regex` is matching and since when, for a watchdog on another thread: a
+/// pattern that backtracks exponentially (`(a+)+$`) never returns, and the regex engine cannot
+/// be interrupted, so the command watches it and stops with the pattern and the path.
+public final class RegexWatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: (pattern: String, path: String, since: Date)?
+    public init() {}
+    func begin(_ pattern: String, _ path: String) { lock.lock(); current = (pattern, path, Date()); lock.unlock() }
+    func end() { lock.lock(); current = nil; lock.unlock() }
+    /// The pattern and path of a match running longer than `seconds`, if any.
+    public func stuck(longerThan seconds: Double) -> (pattern: String, path: String)? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let c = current, Date().timeIntervalSince(c.since) > seconds else { return nil }
+        return (c.pattern, c.path)
+    }
+}
+
 public struct Tagger {
+    /// Told of every `--regex` match as it starts and ends.
+    public var watch: RegexWatch?
     /// Where pixel statistics come from when no catalog has them: decoding the images.
     public var decoder = ImageDecoder()
     public var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -124,7 +144,10 @@ public struct Tagger {
                 var order: [String] = []
                 var unmatched = 0
                 for (r, path) in paths.enumerated() {
-                    guard let match = try? regex.firstMatch(in: path) else { unmatched += 1; continue }
+                    watch?.begin(pattern, path)
+                    let found = try? regex.firstMatch(in: path)
+                    watch?.end()
+                    guard let match = found else { unmatched += 1; continue }
                     for capture in match.output {
                         guard let name = capture.name else { continue }
                         if columns[name] == nil { columns[name] = [String](repeating: "", count: m.count); order.append(name) }

@@ -61,8 +61,28 @@ struct TagCommand: ParsableCommand {
                 if let s = r.statistics, let w = r.width, let h = r.height { tagger.knownStatistics[r.path] = (w, h, s) }
             }
         }
+        // The tagging runs on a worker; this thread stops the command if one regex match runs
+        // for longer than any sane pattern needs (nothing has been written yet).
+        let watch = RegexWatch()
+        tagger.watch = watch
+        let limit = ProcessInfo.processInfo.environment["CURATE_REGEX_SECONDS"].flatMap(Double.init) ?? 10
+        let box = ResultBox(tagger: tagger, operations: operations, input: input)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            box.value = Result { try box.tagger.apply(box.operations, to: box.input) }
+            done.signal()
+        }
+        thread.stackSize = 16 << 20
+        thread.start()
+        while done.wait(timeout: .now() + min(0.25, limit / 4)) == .timedOut {
+            if let (pattern, path) = watch.stuck(longerThan: limit) {
+                note("curate tag: --regex '\(pattern)' matched \(path) for more than \(Int(limit.rounded(.up))) s without an answer: "
+                     + "nested repetition such as (a+)+ backtracks exponentially; write the pattern without it (nothing was written)")
+                Foundation.exit(2)
+            }
+        }
         let result: (manifest: Manifest, problems: [String])
-        do { result = try tagger.apply(operations, to: input) } catch let error as TagError {
+        do { result = try box.value!.get() } catch let error as TagError {
             note("curate tag: \(error.message)")
             throw ExitCode(2)
         }
@@ -71,4 +91,11 @@ struct TagCommand: ParsableCommand {
         note("wrote \(out): \(result.manifest.count) rows, columns \(result.manifest.writeOrder.joined(separator: ", "))")
         if !result.problems.isEmpty { throw ExitCode(1) }
     }
+}
+
+/// The tagging's outcome, handed from its worker thread.
+private final class ResultBox: @unchecked Sendable {
+    let tagger: Tagger, operations: [TagOperation], input: Manifest
+    var value: Result<(manifest: Manifest, problems: [String]), Error>?
+    init(tagger: Tagger, operations: [TagOperation], input: Manifest) { (self.tagger, self.operations, self.input) = (tagger, operations, input) }
 }

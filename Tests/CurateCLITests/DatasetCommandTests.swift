@@ -98,4 +98,20 @@ struct DatasetCommandTests {
         let manifest = try String(contentsOfFile: dir.path + "/o/manifest.csv", encoding: .utf8)
         #expect(manifest.contains(",cat") && manifest.contains(",dog"), "\(manifest)")
     }
+
+    @Test("tag --regex that backtracks exponentially is stopped with the pattern and the path, and nothing is written")
+    func regexThatNeverReturns() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // (a+)+$ against 40 a's and a b tries about 2^40 ways: no machine finishes it.
+        try "path,label\n\(String(repeating: "a", count: 40))b,1\nb/c.png,0\n".write(toFile: dir.path + "/m.csv", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["tag", dir.path + "/m.csv", "--regex", "^(?<x>(a+)+)$", "--out", dir.path + "/t.csv"],
+                            environment: ["CURATE_REGEX_SECONDS": "0.5"])
+        #expect(r.status == 2 && r.stderr.contains("--regex '^(?<x>(a+)+)$' matched \(String(repeating: "a", count: 40))b for more than 1 s"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/t.csv"))
+        // A pattern that answers is untouched by the watch.
+        let ok = try CLI.run(["tag", dir.path + "/m.csv", "--regex", "^(?<dir>[^/]+)/", "--out", dir.path + "/t.csv"], environment: ["CURATE_REGEX_SECONDS": "0.5"])
+        let tagged = try String(contentsOfFile: dir.path + "/t.csv", encoding: .utf8)
+        #expect(ok.status == 1 && tagged.hasSuffix("b/c.png,0,b\n"), "\(ok.stderr)")
+    }
 }
