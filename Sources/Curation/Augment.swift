@@ -27,8 +27,8 @@ extension Strategies {
         guard !overflow, added <= Strategies.maxRows - m.count else {
             throw CurationError("adding \(overflow ? "that many" : String(added)) rows would make more than \(Strategies.maxRows)")
         }
+        var warnings: [String] = []
         // The pool's synthetic rows by cell.
-        var poolNotes: [String] = []
         var poolMembers = [[Int]](repeating: [], count: cells.names.count)
         if let (p, file) = pool {
             for c in cells.columns where !p.has(c) { throw CurationError("\(file): the pool has no column '\(c)'") }
@@ -38,8 +38,7 @@ extension Strategies {
             for r in 0..<p.count where origins[r] == "synthetic" {
                 if let c = index[cols.map { $0[r] }] { poolMembers[c].append(r) }
             }
-            let real = origins.lazy.filter { $0 != "synthetic" }.count
-            if real > 0 { poolNotes.append("\(file): \(real) of the pool's \(p.count) rows are not origin=synthetic and are not used") }
+            if let note = unusedPoolRows(file, origins: origins) { warnings.append(note) }
         }
         let origins = m.origins, weights = m.weights, poolWeights = pool?.0.weights ?? []
         // Output columns: the input's, then origin, weight, source_row.
@@ -50,7 +49,6 @@ extension Strategies {
         var origin = origins
         var weight = weights.map(JSONValue.format)
         var source = (0..<m.count).map(String.init)
-        var warnings: [String] = poolNotes
         var fromPool = [Int](repeating: 0, count: cells.names.count), generated = fromPool
         let staged = try StagedFolder(imageDir)
         defer { staged.discard() }
@@ -116,6 +114,12 @@ extension Strategies {
                               achieved: [("from_pool", .object(zip(cells.names, fromPool).map { ($0, .int($1)) })),
                                          ("generated", .object(zip(cells.names, generated).map { ($0, .int($1)) }))],
                               warnings: warnings)
+    }
+
+    /// The warning for pool rows that are not origin=synthetic: a pool gives only synthetic rows.
+    static func unusedPoolRows(_ file: String, origins: [String]) -> String? {
+        let unused = origins.lazy.filter { $0 != "synthetic" }.count
+        return unused == 0 ? nil : "\(file): \(unused) of the pool's \(origins.count) rows are not origin=synthetic and are not used"
     }
 
     /// Applies `injection` to a `fraction` of the images: of every label value alike

@@ -26,6 +26,18 @@ import NeuralNet
 public enum BiasBenchmarks {
     /// The four IDX files of Fashion-MNIST, as Debian's dataset-fashion-mnist installs them.
     public static let fashionMNISTFiles = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    /// Where Debian's dataset-fashion-mnist puts them.
+    public static let debianFashionMNIST = "/usr/share/datasets/fashion-mnist"
+
+    /// Where a benchmark's images come from.
+    public enum ImageSource: Sendable, Equatable {
+        /// Fashion-MNIST from this folder when it holds the four IDX files, else procedural images.
+        case fashionMNISTIfPresent(String)
+        /// Fashion-MNIST from this folder, which must hold them.
+        case fashionMNIST(String)
+        /// Procedural images (striped shapes), whatever is installed.
+        case procedural
+    }
 
     public static let names = ["trigger", "tint", "underrepresented", "synthetic"]
     static let sourceClasses = [0, 1, 2, 3, 4]
@@ -49,7 +61,7 @@ public enum BiasBenchmarks {
     ///   - perClass: source images per class (and target images, unless `targetPerClass` says).
     ///   - targetPerClass: target images per class: a few for a scarce-data transfer.
     public static func make(_ name: String, outDir: String, seed: UInt64, perClass: Int = 400, targetPerClass: Int? = nil, testPerClass: Int = 200,
-                            fashionMNIST: String = "/usr/share/datasets/fashion-mnist") throws -> Summary {
+                            images: ImageSource = .fashionMNISTIfPresent(debianFashionMNIST)) throws -> Summary {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: outDir, isDirectory: &isDir) {
@@ -62,7 +74,7 @@ public enum BiasBenchmarks {
         let work = StagedFolder.workPath(beside: outDir)
         try? fm.removeItem(atPath: work)
         do {
-            let summary = try build(name, outDir: work, seed: seed, perClass: perClass, targetPerClass: targetPerClass, testPerClass: testPerClass, fashionMNIST: fashionMNIST)
+            let summary = try build(name, outDir: work, seed: seed, perClass: perClass, targetPerClass: targetPerClass, testPerClass: testPerClass, images: images)
             if fm.fileExists(atPath: outDir) { try fm.removeItem(atPath: outDir) }
             try fm.moveItem(atPath: work, toPath: outDir)
             return summary
@@ -73,11 +85,11 @@ public enum BiasBenchmarks {
     }
 
     static func build(_ name: String, outDir: String, seed: UInt64, perClass: Int, targetPerClass: Int?, testPerClass: Int,
-                      fashionMNIST: String) throws -> Summary {
+                      images: ImageSource) throws -> Summary {
         guard names.contains(name) else { throw CurationError("unknown benchmark '\(name)' (\(names.joined(separator: ", ")))") }
         let targetPerClass = targetPerClass ?? perClass
         guard perClass >= 1, targetPerClass >= 1, testPerClass >= 1 else { throw CurationError("images per class must be at least 1") }
-        let data = try Source(fashionMNIST: fashionMNIST, seed: seed)
+        let data = try Source(images, seed: seed)
         let images = outDir + "/images"
         try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
         var rng = SplitMix64(seed: seed, stream: 0xBE4C)
@@ -228,9 +240,20 @@ public enum BiasBenchmarks {
         var trainByClass: [[Int]]
         var testByClass: [[Int]]
 
-        init(fashionMNIST dir: String, seed: UInt64) throws {
-            let files = BiasBenchmarks.fashionMNISTFiles.map { dir + "/" + $0 }
-            if files.allSatisfy(FileManager.default.fileExists) {
+        init(_ images: ImageSource, seed: UInt64) throws {
+            var folder: String?
+            switch images {
+            case .procedural: break
+            case .fashionMNISTIfPresent(let dir), .fashionMNIST(let dir):
+                let missing = BiasBenchmarks.fashionMNISTFiles.filter { !FileManager.default.fileExists(atPath: dir + "/" + $0) }
+                if missing.isEmpty {
+                    folder = dir
+                } else if case .fashionMNIST = images {
+                    throw CurationError("\(dir): no \(missing.joined(separator: ", ")) (--fashion-mnist names the folder of Fashion-MNIST's four IDX files)")
+                }
+            }
+            if let dir = folder {
+                let files = BiasBenchmarks.fashionMNISTFiles.map { dir + "/" + $0 }
                 let (ti, tl, ei, el) = (try IDXImporter.read(files[0]), try IDXImporter.read(files[1]), try IDXImporter.read(files[2]), try IDXImporter.read(files[3]))
                 origin = "Fashion-MNIST (\(dir))"
                 train = ti.bytes
@@ -239,7 +262,7 @@ public enum BiasBenchmarks {
                 testByClass = (0..<10).map { c in el.bytes.indices.filter { Int(el.bytes[$0]) == c } }
             } else {
                 // Procedural: class c is a bar at angle 18c degrees plus noise, 1,000 / 300 per class.
-                origin = "procedural (Fashion-MNIST not found at \(dir))"
+                if case .fashionMNISTIfPresent(let dir) = images { origin = "procedural (Fashion-MNIST not found at \(dir))" } else { origin = "procedural" }
                 var rng = SplitMix64(seed: seed, stream: 0x9A0C)
                 func make(_ perClass: Int) -> ([UInt8], [[Int]]) {
                     var bytes: [UInt8] = []

@@ -19,7 +19,7 @@ extension Strategies {
             let po = p.origins
             synthetic = p.selecting((0..<p.count).filter { po[$0] == "synthetic" })
             syntheticFile = pf
-            if synthetic.count < p.count { poolNote = "\(pf): \(p.count - synthetic.count) of the pool's \(p.count) rows are not origin=synthetic and are not used" }
+            poolNote = unusedPoolRows(pf, origins: po)
         } else {
             synthetic = m.selecting((0..<m.count).filter { origins[$0] == "synthetic" })
             syntheticFile = file

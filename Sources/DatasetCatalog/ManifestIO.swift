@@ -374,22 +374,15 @@ public enum ManifestWriter {
     /// Writes `manifest` to `path` (CSV or JSON Lines by extension). Relative image paths are
     /// rewritten so that they still resolve from the new manifest's folder.
     public static func write(_ manifest: Manifest, to path: String) throws {
-        let bytes = try encode(manifest, for: path)
-        do {
-            try AtomicFile.write(bytes, to: path)
-        } catch let e as FileWriteError {
-            throw ManifestError(file: path, "cannot write: \(e.reason)")
-        }
+        let files = AtomicFileSet()
+        try write(manifest, to: path, in: files)
+        do { try files.commit() } catch let e as FileWriteError { throw ManifestError(file: path, "cannot write: \(e.reason)") }
     }
 
     /// Stages `manifest` for `path` in `files`, to appear with the set's other files.
     public static func write(_ manifest: Manifest, to path: String, in files: AtomicFileSet) throws {
         let bytes = try encode(manifest, for: path)
-        do {
-            try files.add(bytes, to: path)
-        } catch let e as FileWriteError {
-            throw ManifestError(file: path, "cannot write: \(e.reason)")
-        }
+        do { try files.add(bytes, to: path) } catch let e as FileWriteError { throw ManifestError(file: path, "cannot write: \(e.reason)") }
     }
 
     /// The bytes `write` puts at `path`: checked, rebased and encoded, CSV or JSON Lines by its

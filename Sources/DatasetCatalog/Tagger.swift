@@ -97,7 +97,6 @@ struct Band {
     }
 }
 
-/// Applies tag operations to a manifest.
 /// Which path a `--regex` is matching and since when, for a watchdog on another thread: a
 /// pattern that backtracks exponentially (`(a+)+$`) never returns, and the regex engine cannot
 /// be interrupted, so the command watches it and stops with the pattern and the path.
@@ -116,6 +115,7 @@ public final class RegexWatch: @unchecked Sendable {
     }
 }
 
+/// Applies tag operations to a manifest.
 public struct Tagger {
     /// Told of every `--regex` match as it starts and ends.
     public var watch: RegexWatch?

@@ -46,12 +46,13 @@ struct AuditCommand: ParsableCommand {
         if attributes.contains(label) { throw ValidationError("--by \(label) is the label column; name the attributes to audit against it") }
         guard folds >= 2 else { throw ValidationError("--folds must be 2 or more") }
         guard probeRows >= 10 else { throw ValidationError("--probe-rows must be 10 or more") }
-        let toStdout = [("--json", json), ("--markdown", markdown), ("--html", html)].filter { $0.1 == "-" }.map(\.0)
+        let outputs = [("--json", json), ("--markdown", markdown), ("--html", html)]
+        let toStdout = outputs.filter { $0.1 == "-" }.map(\.0)
         if toStdout.count > 1 { throw ValidationError("\(toStdout.joined(separator: " and ")) both name stdout ('-'): give one of them a file") }
         // Every output checked before any is written: a bad last path must not leave the first written.
-        try checkDistinct(outputs: [("--json", json), ("--markdown", markdown), ("--html", html)],
+        try checkDistinct(outputs: outputs,
                           inputs: [("manifest", manifest), ("--catalog", catalog), ("--features", features)])
-        for path in [json, markdown, html].compactMap({ $0 }) where path != "-" { try AtomicFile.checkWritable(path) }
+        for case let (_, path?) in outputs where path != "-" { try AtomicFile.checkWritable(path) }
         let m = try ManifestReader.read(manifest)
         var options = AuditOptions(attributes: attributes, labelColumn: label)
         options.positiveLabel = positive

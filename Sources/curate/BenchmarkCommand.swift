@@ -39,14 +39,13 @@ struct BenchmarkCommand: ParsableCommand {
         @Option(help: "Where Fashion-MNIST's IDX files are (default: /usr/share/datasets/fashion-mnist when it holds them, else procedural images); a folder given here must hold them; none: procedural images.") var fashionMnist: String?
 
         func run() throws {
-            if let dir = fashionMnist, dir != "none" {
-                let missing = BiasBenchmarks.fashionMNISTFiles.filter { !FileManager.default.fileExists(atPath: dir + "/" + $0) }
-                if !missing.isEmpty { throw CurationError("\(dir): no \(missing.joined(separator: ", ")) (--fashion-mnist names the folder of Fashion-MNIST's four IDX files)") }
+            let images: BiasBenchmarks.ImageSource = switch fashionMnist {
+            case nil: .fashionMNISTIfPresent(BiasBenchmarks.debianFashionMNIST)
+            case "none": .procedural
+            case let dir?: .fashionMNIST(dir)
             }
-            // "none" names no folder of IDX files, so the procedural source is used.
-            let fashionMnist = self.fashionMnist == "none" ? "/nonexistent" : self.fashionMnist ?? "/usr/share/datasets/fashion-mnist"
             // A CurationError prints as `curate: message` with status 2, as every input error does.
-            let summary = try BiasBenchmarks.make(name, outDir: out, seed: seed, perClass: perClass, targetPerClass: targetPerClass, testPerClass: testPerClass, fashionMNIST: fashionMnist)
+            let summary = try BiasBenchmarks.make(name, outDir: out, seed: seed, perClass: perClass, targetPerClass: targetPerClass, testPerClass: testPerClass, images: images)
             print("benchmark \(summary.name) from \(summary.origin):")
             for (file, rows) in summary.manifests { print("  \(out)/\(file)  \(rows) rows") }
         }

@@ -145,8 +145,9 @@ struct BuildCommand: ParsableCommand {
         let stem = plan.hasSuffix(".json") ? String(plan.dropLast(5)) : plan
         let first = stem + ".stage1.csv", second = stem + ".stage2.csv"
         let files = AtomicFileSet()
-        try stage(s1, strategy: "ffr-stage1", input: input, output: first, seed: seed, in: files)
-        try stage(s2, strategy: "ffr-stage2", input: input, output: second, seed: seed, in: files)
+        let sha = try Provenance.sha256(ofFile: input)
+        try stage(s1, strategy: "ffr-stage1", input: input, inputSHA256: sha, output: first, seed: seed, in: files)
+        try stage(s2, strategy: "ffr-stage2", input: input, inputSHA256: sha, output: second, seed: seed, in: files)
         let doc: JSONValue = .object([
             ("format", .string("curate-plan")), ("version", .int(1)),
             ("strategy", .string("ffr")), ("input", .string(input)), ("seed", .int(Int(truncatingIfNeeded: seed))),
@@ -167,16 +168,15 @@ struct BuildCommand: ParsableCommand {
     /// Writes OUT and OUT.provenance.json (both or neither) and prints the cell table.
     static func write(_ result: CurationResult, strategy: String, input: String, output: String, seed: UInt64, extra: [(String, JSONValue)] = []) throws {
         let files = AtomicFileSet()
-        try stage(result, strategy: strategy, input: input, output: output, seed: seed, extra: extra, in: files)
+        try stage(result, strategy: strategy, input: input, inputSHA256: try Provenance.sha256(ofFile: input), output: output, seed: seed, extra: extra, in: files)
         try files.commit()
         report(result, strategy: strategy, output: output)
     }
 
-    static func stage(_ result: CurationResult, strategy: String, input: String, output: String, seed: UInt64,
+    static func stage(_ result: CurationResult, strategy: String, input: String, inputSHA256: String, output: String, seed: UInt64,
                       extra: [(String, JSONValue)] = [], in files: AtomicFileSet) throws {
-        let sha = try Provenance.sha256(ofFile: input)
         try ManifestWriter.write(result.manifest, to: output, in: files)
-        let doc = Provenance.document(strategy: strategy, input: input, inputSHA256: sha, output: output, seed: seed,
+        let doc = Provenance.document(strategy: strategy, input: input, inputSHA256: inputSHA256, output: output, seed: seed,
                                       result: result, version: CurateVersion.string, extra: extra)
         try files.add(Data((doc.rendered() + "\n").utf8), to: output + ".provenance.json")
     }
