@@ -45,15 +45,18 @@ public struct Scanner: Sendable {
     public var nearDistance = 4
     /// Largest mean absolute difference (0-255) of 16x16 grey thumbnails that confirms a candidate.
     public var nearDifference = 4.0
-    /// Records written per transaction.
-    public var chunkSize = 2048
+    /// New records written per transaction (the last may hold fewer).
+    public var batchSize = 256
+    /// New records after which the catalog's write-ahead log is copied into its database file.
+    public var checkpointEvery = 2048
 
     public init() {}
 
     /// Scans the manifest's images into the catalog. Unchanged files (same size and modification
     /// time as recorded) are not decoded again. Missing, unreadable and corrupt files are recorded.
-    /// - Parameter progress: called after each chunk with (done, total).
-    public func scan(_ manifest: Manifest, into catalog: Catalog, progress: ((Int, Int) -> Void)? = nil) throws -> (summary: ScanSummary, clusters: [DuplicateCluster]) {
+    /// - Parameter progress: called with (done, total) after each batch of new records is written,
+    ///   on the writer's thread.
+    public func scan(_ manifest: Manifest, into catalog: Catalog, progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> (summary: ScanSummary, clusters: [DuplicateCluster]) {
         let timing = ProcessInfo.processInfo.environment["CURATE_SCAN_TIMING"] != nil
         var clock = DispatchTime.now().uptimeNanoseconds
         func phase(_ name: String) {
@@ -83,60 +86,90 @@ public struct Scanner: Sendable {
         phase("catalog state and stat")
         var summary = ScanSummary()
         summary.images = paths.count
+        // Every record is initialised in place, exactly once, in this buffer, which becomes the
+        // records array at the end (moved, not copied). `kind[i]` says what slot i holds:
+        // 0 nothing yet, 1 a record that still holds, 2 a new one.
+        let count = allPaths.count
+        nonisolated(unsafe) let out = UnsafeMutablePointer<CatalogRecord>.allocate(capacity: count)
+        nonisolated(unsafe) let kind = UnsafeMutablePointer<UInt8>.allocate(capacity: count)
+        kind.initialize(repeating: 0, count: count)
+        defer { kind.deallocate() }
         // Files whose size and modification time match their record are settled here, without
         // any further work; the rest (new, changed, gone) are examined below.
-        var slots = [CatalogRecord?](repeating: nil, count: allPaths.count)
         var todo: [Int] = []
-        for i in 0..<allPaths.count {
+        for i in 0..<count {
             if let j = knownIndex[i], !stats.isEmpty {
                 let stamp = stats[i]
                 let settled = state.statuses[j] == .missing
                     ? stamp == nil
                     : stamp.map { $0.size == state.sizes[j] && $0.mtime == state.mtimes[j] } ?? false
-                if settled { slots[i] = state.record(j); summary.unchanged += 1; continue }
+                if settled { (out + i).initialize(to: state.record(j)); kind[i] = 1; summary.unchanged += 1; continue }
             }
             todo.append(i)
         }
-        // Chunks are decoded over all cores while the previous chunk is written on a serial
-        // queue, so catalog writes overlap decoding. Each chunk is one transaction.
+        // The files to examine are handed out over all cores in small grabs that shrink towards
+        // the end, with no barrier between them. New records go to the catalog's writer (a serial
+        // queue) in batches of `batchSize` as they are finished, each batch one transaction, so
+        // writing overlaps decoding, and what is left to write once the last file is decoded is
+        // less than one batch; that overlaps the duplicate search. The log is checkpointed every
+        // `checkpointEvery` records and after the last.
         let writer = DispatchQueue(label: "curate.catalog.writer")
         let writes = DispatchGroup()
+        let todoList = todo
+        let pipeline = ScanPipeline(count: todoList.count, threads: threads, batchSize: max(1, batchSize))
+        let decoder = self.decoder
+        let (checkpointEvery, unchanged) = (max(1, self.checkpointEvery), summary.unchanged)
         nonisolated(unsafe) var writeError: Error? = nil
-        var start = 0
-        var wroteRecords = false
-        while start < todo.count {
-            let chunk = Array(todo[start..<min(start + chunkSize, todo.count)])
-            let decoder = self.decoder
-            let results = ParallelMap.run(count: chunk.count, threads: threads) { k -> (CatalogRecord, Bool) in
-                let i = chunk[k]
-                return Self.examine(allPaths[i], known: knownIndex[i].map(state.record), stamp: stats.isEmpty ? nil : stats[i],
-                                    decoder: decoder, in: directories, index: i)
-            }
-            writes.wait()
-            if let writeError { throw writeError }
-            // The new records are picked out on the writer's thread, overlapping the next chunk's
-            // decoding (copying a record retains each of its strings and arrays).
-            if results.contains(where: { $0.1 }) {
-                wroteRecords = true
-                writer.async(group: writes) {
-                    do { try catalog.save(results.compactMap { $0.1 ? $0.0 : nil }) } catch { writeError = error; return }
-                    // Only a head start on the copy that closing would do anyway: a failure here
-                    // loses nothing, and closing tries again.
-                    try? catalog.checkpoint()
+        nonisolated(unsafe) var sinceCheckpoint = 0
+        nonisolated(unsafe) var written = 0
+        let report = progress
+        @Sendable func write(_ batch: ScanPipeline.Batch) {
+            writer.async(group: writes) {
+                guard writeError == nil else { return }
+                if !batch.records.isEmpty {
+                    do { try catalog.save(batch.records) } catch { writeError = error; pipeline.stop(); return }
+                    sinceCheckpoint += batch.records.count
                 }
+                // Only a head start on the copy that closing would do anyway: a failure here
+                // loses nothing, and closing tries again.
+                if sinceCheckpoint >= checkpointEvery || batch.last { try? catalog.checkpoint(); sinceCheckpoint = 0 }
+                written = max(written, batch.examined)
+                report?(unchanged + written, count)
             }
-            for k in results.indices {
-                let isNew = results[k].1
-                if isNew && results[k].0.status != .missing { summary.scanned += 1 } else if !isNew { summary.unchanged += 1 }
-                slots[chunk[k]] = results[k].0
-            }
-            start += chunk.count
-            progress?(summary.unchanged + start, allPaths.count)
         }
-        // Moved out of the slots, not copied (a copy retains each of a record's strings and arrays).
-        var records: [CatalogRecord] = []
-        records.reserveCapacity(slots.count)
-        for i in slots.indices { records.append(slots[i].take()!) }
+        DispatchQueue.concurrentPerform(iterations: min(threads, max(1, todoList.count))) { _ in
+            var fresh: [CatalogRecord] = []
+            while let range = pipeline.take() {
+                for k in range {
+                    let i = todoList[k]
+                    let (record, isNew) = Self.examine(allPaths[i], known: knownIndex[i].map(state.record), stamp: stats.isEmpty ? nil : stats[i],
+                                                       decoder: decoder, in: directories, index: i)
+                    if isNew { fresh.append(record) }
+                    (out + i).initialize(to: record)
+                    kind[i] = isNew ? 2 : 1
+                }
+                if let batch = pipeline.finished(range.count, fresh: &fresh) { write(batch) }
+            }
+        }
+        if let batch = pipeline.flush() { write(batch) }
+        if pipeline.stopped {
+            // The writer failed and the work stopped early: the slots filled are released, and
+            // its error is thrown.
+            writes.wait()
+            for i in 0..<count where kind[i] != 0 { (out + i).deinitialize(count: 1) }
+            out.deallocate()
+            throw writeError ?? CatalogError("\(catalog.path): the scan stopped")
+        }
+        let records = [CatalogRecord](unsafeUninitializedCapacity: count) { storage, initialized in
+            storage.baseAddress!.moveInitialize(from: out, count: count)
+            initialized = count
+        }
+        out.deallocate()
+        let wroteRecords = pipeline.newRecords > 0
+        summary.unchanged = 0
+        for i in 0..<count {
+            if kind[i] == 1 { summary.unchanged += 1 } else if records[i].status != .missing { summary.scanned += 1 }
+        }
         phase("examine and write")
         for r in records {
             switch r.status {
@@ -148,7 +181,7 @@ public struct Scanner: Sendable {
         // Clusters depend only on the files' identities, hashes and splits and on the two
         // thresholds: when none changed since the last scan (a rescan), the stored ones hold.
         // When this scan wrote records, the clusters are worked out at once, while the writer
-        // finishes the last chunk and the digest they are stored under is worked out on another
+        // finishes the last batch and the digest they are stored under is worked out on another
         // thread, without first asking the catalog (which would wait for the writer): a stored
         // set under the same digest would be the same clusters.
         let found = records
@@ -378,6 +411,63 @@ public struct Scanner: Sendable {
         }
         return out
     }
+}
+
+/// Hands out a scan's files to its workers, in grabs that shrink towards the end so that the
+/// workers finish together, and gathers their new records into batches for the writer.
+final class ScanPipeline: @unchecked Sendable {
+    /// New records for one transaction, and how many files had been examined when it was made.
+    struct Batch: Sendable {
+        var records: [CatalogRecord]
+        var examined: Int
+        /// Made after every file was examined (the writer then checkpoints).
+        var last: Bool
+    }
+
+    private let lock = NSLock()
+    private let count: Int, threads: Int, batchSize: Int
+    private var next = 0, examined = 0
+    private var pending: [CatalogRecord] = []
+    private var isStopped = false
+    private var fresh = 0
+
+    init(count: Int, threads: Int, batchSize: Int) {
+        (self.count, self.threads, self.batchSize) = (count, max(1, threads), batchSize)
+    }
+
+    /// The next grab of work (indices into the list of files to examine), or nil when there is none.
+    func take() -> Range<Int>? {
+        lock.lock(); defer { lock.unlock() }
+        guard !isStopped, next < count else { return nil }
+        let grab = max(1, min(64, (count - next) / (threads * 4)))
+        defer { next += grab }
+        return next..<(next + grab)
+    }
+
+    /// Records that a grab of `examined` files is done, with its new records (taken, leaving
+    /// `fresh` empty); returns a batch to write once enough new records are waiting.
+    func finished(_ n: Int, fresh records: inout [CatalogRecord]) -> Batch? {
+        lock.lock(); defer { lock.unlock() }
+        examined += n
+        fresh += records.count
+        if pending.isEmpty { swap(&pending, &records) } else { pending += records; records.removeAll(keepingCapacity: true) }
+        guard pending.count >= batchSize else { return nil }
+        defer { pending = [] }
+        return Batch(records: pending, examined: examined, last: false)
+    }
+
+    /// What is left once every worker is done: nil when the scan made no new records at all.
+    func flush() -> Batch? {
+        lock.lock(); defer { lock.unlock() }
+        guard !isStopped, fresh > 0 else { return nil }
+        defer { pending = [] }
+        return Batch(records: pending, examined: examined, last: true)
+    }
+
+    /// Stops handing out work (the writer failed).
+    func stop() { lock.lock(); isStopped = true; lock.unlock() }
+    var stopped: Bool { lock.lock(); defer { lock.unlock() }; return isStopped }
+    var newRecords: Int { lock.lock(); defer { lock.unlock() }; return fresh }
 }
 
 /// A file's size and modification time (nanoseconds), from one stat; nil when it cannot be stat'ed.

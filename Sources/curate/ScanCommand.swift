@@ -86,7 +86,7 @@ struct ScanCommand: ParsableCommand {
 }
 
 /// A progress line on stderr, only when stderr is a terminal.
-final class Progress {
+final class Progress: Sendable {
     let enabled: Bool
     let label: String
     let start = Date()

@@ -181,7 +181,7 @@ struct ScanTests {
         let m = try dataset(dir)
         let catalog = try Catalog(path: dir.path + "/c.catalog")
         var scanner = Scanner()
-        scanner.chunkSize = 2  // several chunks, each saved and checkpointed on the writer's thread
+        scanner.batchSize = 2; scanner.checkpointEvery = 2  // several batches, each saved and checkpointed on the writer's thread
         _ = try scanner.scan(m, into: catalog)
         // The database file alone, copied while the catalog is still open (its log beside it not
         // copied), already holds every record: closing has nothing left to copy.
