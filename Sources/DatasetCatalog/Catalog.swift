@@ -244,9 +244,9 @@ public final class Catalog: @unchecked Sendable {
 
     /// Copies the committed pages of the write-ahead log into the database file (SQLite's PASSIVE
     /// checkpoint: it never waits for other connections, copying what their reads allow). A scan
-    /// checkpoints on its writer thread after each chunk, overlapping the decoding of the next,
-    /// so that closing the catalog has next to nothing left to copy or sync. The log's frames are
-    /// then reused from its start, so it stays about one chunk long.
+    /// checkpoints on its writer thread every few thousand records and after its last batch,
+    /// overlapping decoding, so that closing the catalog has next to nothing left to copy or sync.
+    /// The log's frames are then reused from its start, so it stays a few thousand records long.
     public func checkpoint() throws {
         try db.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
     }
