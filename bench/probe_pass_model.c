@@ -3,6 +3,8 @@
 // 1,000,000 x 768 float32 rows from a memory-mapped .npy, 10 outputs, 2 threads, each taking
 // half the rows in sub-blocks of 32: logits in tiles of 4 rows x 5 outputs (512-bit vectors),
 // softmax, then the weight gradient in strips of 32 columns x 5 outputs over the sub-block.
+// Without AVX-512 (16 vector registers), as Curate's 256-bit path: logit tiles of 4 rows x 2
+// outputs and gradient strips of 16 columns.
 // The rows are visited hot (256 rows, in cache), in file order, and in a shuffled order with
 // no prefetching, with each sub-block prefetching the next one in bursts (as Curate does), and
 // with the next sub-block's lines prefetched one at a time inside the multiply-add loops.
@@ -36,6 +38,12 @@ typedef struct {
 } task_t;
 static task_t tasks[2];
 
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+}
+
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 
 static void *work(void *p) {
@@ -54,6 +62,7 @@ static void *work(void *p) {
             if (mode == 1)
                 for (int r = 0; r < 4; r++)
                     for (int l = 0; l < D * 4 / 64; l++) _mm_prefetch((const char *)next[q + r] + l * 64, _MM_HINT_T1);
+#ifdef __AVX512F__
             for (int c0 = 0; c0 < C; c0 += 5) {
                 __m512 acc[4][5];
                 for (int r = 0; r < 4; r++) for (int c = 0; c < 5; c++) acc[r][c] = _mm512_setzero_ps();
@@ -69,6 +78,22 @@ static void *work(void *p) {
                 }
                 for (int r = 0; r < 4; r++) for (int c = 0; c < 5; c++) lg[q + r][c0 + c] = _mm512_reduce_add_ps(acc[r][c]);
             }
+#else
+            // AVX2 (16 vector registers), as Curate's 256-bit path: tiles of 4 rows x 2 outputs.
+            for (int c0 = 0; c0 < C; c0 += 2) {
+                __m256 acc[4][2];
+                for (int r = 0; r < 4; r++) for (int c = 0; c < 2; c++) acc[r][c] = _mm256_setzero_ps();
+                for (int k = 0; k < D; k += 8) {
+                    if (mode == 2 && (k & 15) == 0) TICK();
+                    __m256 w0 = _mm256_load_ps(&W[c0][k]), w1 = _mm256_load_ps(&W[c0 + 1][k]);
+                    for (int r = 0; r < 4; r++) {
+                        __m256 u = _mm256_loadu_ps(cur[q + r] + k);
+                        acc[r][0] = _mm256_fmadd_ps(u, w0, acc[r][0]); acc[r][1] = _mm256_fmadd_ps(u, w1, acc[r][1]);
+                    }
+                }
+                for (int r = 0; r < 4; r++) for (int c = 0; c < 2; c++) lg[q + r][c0 + c] = hsum256(acc[r][c]);
+            }
+#endif
         }
         for (int i = 0; i < SB; i++) {
             float m = lg[i][0], sum = 0;
@@ -77,6 +102,7 @@ static void *work(void *p) {
             for (int c = 0; c < C; c++) dy[i][c] = dy[i][c] / sum * 1e-3f;
             sink += sum;
         }
+#ifdef __AVX512F__
         for (int j = 0; j < D; j += 32)
             for (int c0 = 0; c0 < C; c0 += 5) {
                 __m512 acc[5][2];
@@ -91,6 +117,23 @@ static void *work(void *p) {
                 }
                 for (int c = 0; c < 5; c++) { _mm512_store_ps(&a->G[c0 + c][j], acc[c][0]); _mm512_store_ps(&a->G[c0 + c][j + 16], acc[c][1]); }
             }
+#else
+        // AVX2: strips of 16 columns (two 256-bit vectors) x 5 outputs.
+        for (int j = 0; j < D; j += 16)
+            for (int c0 = 0; c0 < C; c0 += 5) {
+                __m256 acc[5][2];
+                for (int c = 0; c < 5; c++) { acc[c][0] = _mm256_load_ps(&a->G[c0 + c][j]); acc[c][1] = _mm256_load_ps(&a->G[c0 + c][j + 8]); }
+                for (int i = 0; i < SB; i++) {
+                    if (mode == 2 && ++g == every) { g = 0; TICK(); }
+                    __m256 u0 = _mm256_loadu_ps(cur[i] + j), u1 = _mm256_loadu_ps(cur[i] + j + 8);
+                    for (int c = 0; c < 5; c++) {
+                        __m256 b = _mm256_set1_ps(dy[i][c0 + c]);
+                        acc[c][0] = _mm256_fmadd_ps(u0, b, acc[c][0]); acc[c][1] = _mm256_fmadd_ps(u1, b, acc[c][1]);
+                    }
+                }
+                for (int c = 0; c < 5; c++) { _mm256_store_ps(&a->G[c0 + c][j], acc[c][0]); _mm256_store_ps(&a->G[c0 + c][j + 8], acc[c][1]); }
+            }
+#endif
     }
     a->sink = sink;
     return 0;
