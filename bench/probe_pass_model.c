@@ -25,6 +25,24 @@
 #define C 10
 #define SB 32
 
+#ifdef __AVX512F__
+typedef __m512 vec;
+#define VW 16
+#define vload _mm512_load_ps
+#define vloadu _mm512_loadu_ps
+#define vstore _mm512_store_ps
+#define vset1 _mm512_set1_ps
+#define vfmadd _mm512_fmadd_ps
+#else
+typedef __m256 vec;
+#define VW 8
+#define vload _mm256_load_ps
+#define vloadu _mm256_loadu_ps
+#define vstore _mm256_store_ps
+#define vset1 _mm256_set1_ps
+#define vfmadd _mm256_fmadd_ps
+#endif
+
 static long rows;
 static const float *X;
 static const int *order;
@@ -102,38 +120,21 @@ static void *work(void *p) {
             for (int c = 0; c < C; c++) dy[i][c] = dy[i][c] / sum * 1e-3f;
             sink += sum;
         }
-#ifdef __AVX512F__
-        for (int j = 0; j < D; j += 32)
+        // Strips of two vectors of columns (32 in 512-bit vectors, 16 in 256-bit ones) x 5 outputs.
+        for (int j = 0; j < D; j += 2 * VW)
             for (int c0 = 0; c0 < C; c0 += 5) {
-                __m512 acc[5][2];
-                for (int c = 0; c < 5; c++) { acc[c][0] = _mm512_load_ps(&a->G[c0 + c][j]); acc[c][1] = _mm512_load_ps(&a->G[c0 + c][j + 16]); }
+                vec acc[5][2];
+                for (int c = 0; c < 5; c++) { acc[c][0] = vload(&a->G[c0 + c][j]); acc[c][1] = vload(&a->G[c0 + c][j + VW]); }
                 for (int i = 0; i < SB; i++) {
                     if (mode == 2 && ++g == every) { g = 0; TICK(); }
-                    __m512 u0 = _mm512_loadu_ps(cur[i] + j), u1 = _mm512_loadu_ps(cur[i] + j + 16);
+                    vec u0 = vloadu(cur[i] + j), u1 = vloadu(cur[i] + j + VW);
                     for (int c = 0; c < 5; c++) {
-                        __m512 b = _mm512_set1_ps(dy[i][c0 + c]);
-                        acc[c][0] = _mm512_fmadd_ps(u0, b, acc[c][0]); acc[c][1] = _mm512_fmadd_ps(u1, b, acc[c][1]);
+                        vec b = vset1(dy[i][c0 + c]);
+                        acc[c][0] = vfmadd(u0, b, acc[c][0]); acc[c][1] = vfmadd(u1, b, acc[c][1]);
                     }
                 }
-                for (int c = 0; c < 5; c++) { _mm512_store_ps(&a->G[c0 + c][j], acc[c][0]); _mm512_store_ps(&a->G[c0 + c][j + 16], acc[c][1]); }
+                for (int c = 0; c < 5; c++) { vstore(&a->G[c0 + c][j], acc[c][0]); vstore(&a->G[c0 + c][j + VW], acc[c][1]); }
             }
-#else
-        // AVX2: strips of 16 columns (two 256-bit vectors) x 5 outputs.
-        for (int j = 0; j < D; j += 16)
-            for (int c0 = 0; c0 < C; c0 += 5) {
-                __m256 acc[5][2];
-                for (int c = 0; c < 5; c++) { acc[c][0] = _mm256_load_ps(&a->G[c0 + c][j]); acc[c][1] = _mm256_load_ps(&a->G[c0 + c][j + 8]); }
-                for (int i = 0; i < SB; i++) {
-                    if (mode == 2 && ++g == every) { g = 0; TICK(); }
-                    __m256 u0 = _mm256_loadu_ps(cur[i] + j), u1 = _mm256_loadu_ps(cur[i] + j + 8);
-                    for (int c = 0; c < 5; c++) {
-                        __m256 b = _mm256_set1_ps(dy[i][c0 + c]);
-                        acc[c][0] = _mm256_fmadd_ps(u0, b, acc[c][0]); acc[c][1] = _mm256_fmadd_ps(u1, b, acc[c][1]);
-                    }
-                }
-                for (int c = 0; c < 5; c++) { _mm256_store_ps(&a->G[c0 + c][j], acc[c][0]); _mm256_store_ps(&a->G[c0 + c][j + 8], acc[c][1]); }
-            }
-#endif
     }
     a->sink = sink;
     return 0;
