@@ -101,7 +101,8 @@ extension FitLoop {
                 let forward = { (range: Range<Int>, upcoming: Range<Int>?) in
                     ThinDense.forward(rows: pp.baseAddress!, k: k, wT: wp, n: n, bias: bp, y: lg, range: range,
                                       upcoming: upcoming.map { UnsafeBufferPointer(rebasing: pp[$0]) })
-                    for r in range { ls[r] = SoftmaxCrossEntropy.row(lg + r * n, classes: n, label: y[r], probabilities: pr + r * n) }
+                    let r0 = range.lowerBound
+                    SoftmaxCrossEntropy.rows(lg + r0 * n, count: range.count, classes: n, labels: y + r0, probabilities: pr + r0 * n, losses: ls + r0)
                 }
                 let backward = { (b: Int, range: Range<Int>, accumulate: Bool) in
                     for r in range {
