@@ -151,7 +151,8 @@ extension ThinDense {
     /// after each chunk's first output group with `wide`, else during its first output pair;
     /// without `upcoming`, the range's own next four.
     /// `wide` (for 32 vector registers: AVX-512) takes 512-bit vectors in tiles of 4 rows x 5
-    /// outputs (20 accumulators), else 256-bit vectors in tiles of 4 x 2. (On a CPU with two
+    /// outputs (20 accumulators), else 256-bit vectors in tiles of 4 x 3 (12 accumulators) and
+    /// 4 x 2. (On a CPU with two
     /// 512-bit FMA units the 512-bit vectors double the arithmetic; on one that splits them into
     /// halves, as Zen 4 does, they run as fast as 256-bit ones.)
     public static func forward(rows: UnsafePointer<UnsafePointer<Float>>, k: Int, wT: UnsafePointer<Float>, n: Int,
@@ -215,78 +216,118 @@ extension ThinDense {
                 while kc < kv &* 4 {
                     let end: Int = Swift.min(kc &+ chunk, kv &* 4)
                     var c = 0
-                    // With 32 vector registers (AVX-512), 4 rows x 5 outputs: 20 accumulators, 9
-                    // loads per 20 multiply-adds (the pairs below take 6 per 8).
-                    while tile5 && c &+ 5 <= n {
-                        let a0 = a + c, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n
-                        var x00 = a0[0], x01 = a0[1], x02 = a0[2], x03 = a0[3], x04 = a0[4]
-                        var x10 = a1[0], x11 = a1[1], x12 = a1[2], x13 = a1[3], x14 = a1[4]
-                        var x20 = a2[0], x21 = a2[1], x22 = a2[2], x23 = a2[3], x24 = a2[4]
-                        var x30 = a3[0], x31 = a3[1], x32 = a3[2], x33 = a3[3], x34 = a3[4]
-                        let w0 = c &* k &* 4, ws = k &* 4
-                        var o = kc
-                        while o < end {
-                            let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self), u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
-                            let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self), u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
-                            var v = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
-                            x00.addProduct(u0, v); x10.addProduct(u1, v); x20.addProduct(u2, v); x30.addProduct(u3, v)
-                            v = rw.loadUnaligned(fromByteOffset: w0 &+ ws &+ o, as: V.self)
-                            x01.addProduct(u0, v); x11.addProduct(u1, v); x21.addProduct(u2, v); x31.addProduct(u3, v)
-                            v = rw.loadUnaligned(fromByteOffset: w0 &+ 2 &* ws &+ o, as: V.self)
-                            x02.addProduct(u0, v); x12.addProduct(u1, v); x22.addProduct(u2, v); x32.addProduct(u3, v)
-                            v = rw.loadUnaligned(fromByteOffset: w0 &+ 3 &* ws &+ o, as: V.self)
-                            x03.addProduct(u0, v); x13.addProduct(u1, v); x23.addProduct(u2, v); x33.addProduct(u3, v)
-                            v = rw.loadUnaligned(fromByteOffset: w0 &+ 4 &* ws &+ o, as: V.self)
-                            x04.addProduct(u0, v); x14.addProduct(u1, v); x24.addProduct(u2, v); x34.addProduct(u3, v)
-                            o &+= step
+                    while c < n {
+                        // With 32 vector registers (AVX-512), 4 rows x 5 outputs: 20 accumulators, 9
+                        // loads per 20 multiply-adds (the pairs below take 6 per 8).
+                        if tile5 && c &+ 5 <= n {
+                            let a0 = a + c, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n
+                            var x00 = a0[0], x01 = a0[1], x02 = a0[2], x03 = a0[3], x04 = a0[4]
+                            var x10 = a1[0], x11 = a1[1], x12 = a1[2], x13 = a1[3], x14 = a1[4]
+                            var x20 = a2[0], x21 = a2[1], x22 = a2[2], x23 = a2[3], x24 = a2[4]
+                            var x30 = a3[0], x31 = a3[1], x32 = a3[2], x33 = a3[3], x34 = a3[4]
+                            let w0 = c &* k &* 4, ws = k &* 4
+                            var o = kc
+                            while o < end {
+                                let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self), u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
+                                let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self), u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
+                                var v = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
+                                x00.addProduct(u0, v); x10.addProduct(u1, v); x20.addProduct(u2, v); x30.addProduct(u3, v)
+                                v = rw.loadUnaligned(fromByteOffset: w0 &+ ws &+ o, as: V.self)
+                                x01.addProduct(u0, v); x11.addProduct(u1, v); x21.addProduct(u2, v); x31.addProduct(u3, v)
+                                v = rw.loadUnaligned(fromByteOffset: w0 &+ 2 &* ws &+ o, as: V.self)
+                                x02.addProduct(u0, v); x12.addProduct(u1, v); x22.addProduct(u2, v); x32.addProduct(u3, v)
+                                v = rw.loadUnaligned(fromByteOffset: w0 &+ 3 &* ws &+ o, as: V.self)
+                                x03.addProduct(u0, v); x13.addProduct(u1, v); x23.addProduct(u2, v); x33.addProduct(u3, v)
+                                v = rw.loadUnaligned(fromByteOffset: w0 &+ 4 &* ws &+ o, as: V.self)
+                                x04.addProduct(u0, v); x14.addProduct(u1, v); x24.addProduct(u2, v); x34.addProduct(u3, v)
+                                o &+= step
+                            }
+                            a0[0] = x00; a0[1] = x01; a0[2] = x02; a0[3] = x03; a0[4] = x04
+                            a1[0] = x10; a1[1] = x11; a1[2] = x12; a1[3] = x13; a1[4] = x14
+                            a2[0] = x20; a2[1] = x21; a2[2] = x22; a2[3] = x23; a2[4] = x24
+                            a3[0] = x30; a3[1] = x31; a3[2] = x32; a3[3] = x33; a3[4] = x34
+                            // After the first output group, the chunk's lines of the four rows to come,
+                            // in one burst outside the multiply-add loop (inside it, the prefetches and
+                            // their addresses took registers and slots from the loop).
+                            if c == 0 && ahead { var q = kc; while q < end { prefetchLine(q); q &+= 64 } }
+                            c &+= 5
+                            continue
                         }
-                        a0[0] = x00; a0[1] = x01; a0[2] = x02; a0[3] = x03; a0[4] = x04
-                        a1[0] = x10; a1[1] = x11; a1[2] = x12; a1[3] = x13; a1[4] = x14
-                        a2[0] = x20; a2[1] = x21; a2[2] = x22; a2[3] = x23; a2[4] = x24
-                        a3[0] = x30; a3[1] = x31; a3[2] = x32; a3[3] = x33; a3[4] = x34
-                        // After the first output group, the chunk's lines of the four rows to come,
-                        // in one burst outside the multiply-add loop (inside it, the prefetches and
-                        // their addresses took registers and slots from the loop).
-                        if c == 0 && ahead { var q = kc; while q < end { prefetchLine(q); q &+= 64 } }
-                        c &+= 5
-                    }
-                    while c &+ 2 <= n {
-                        var a00 = a[c], a01 = a[c &+ 1], a10 = a[n &+ c], a11 = a[n &+ c &+ 1]
-                        var a20 = a[2 &* n &+ c], a21 = a[2 &* n &+ c &+ 1], a30 = a[3 &* n &+ c], a31 = a[3 &* n &+ c &+ 1]
-                        let w0 = c &* k &* 4, w1 = w0 &+ k &* 4
-                        var o = kc
-                        let prefetch = c == 0 && ahead
-                        while o < end {
-                            if prefetch && o & 63 == 0 { prefetchLine(o) }
-                            let v0 = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
-                            let v1 = rw.loadUnaligned(fromByteOffset: w1 &+ o, as: V.self)
-                            let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self)
-                            a00.addProduct(u0, v0); a01.addProduct(u0, v1)
-                            let u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
-                            a10.addProduct(u1, v0); a11.addProduct(u1, v1)
-                            let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self)
-                            a20.addProduct(u2, v0); a21.addProduct(u2, v1)
-                            let u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
-                            a30.addProduct(u3, v0); a31.addProduct(u3, v1)
-                            o &+= step
+                        // With 16 vector registers, 4 rows x 3 outputs: 12 accumulators, 7 loads per
+                        // 12 multiply-adds (the pairs below: 8 accumulators, 6 loads per 8, and an
+                        // accumulator's next multiply-add waits on its last one: 8 is just enough to
+                        // cover the latency with two units). Four outputs left go as two pairs, and
+                        // when rows are to be prefetched the first group is a pair, which spreads the
+                        // prefetches through its loop (a burst after a first triple was slower).
+                        if !tile5 && !(c == 0 && ahead) && n &- c >= 3 && n &- c != 4 {
+                            let b0 = a + c, b1 = b0 + n, b2 = b1 + n, b3 = b2 + n
+                            var x00 = b0[0], x01 = b0[1], x02 = b0[2]
+                            var x10 = b1[0], x11 = b1[1], x12 = b1[2]
+                            var x20 = b2[0], x21 = b2[1], x22 = b2[2]
+                            var x30 = b3[0], x31 = b3[1], x32 = b3[2]
+                            let w0 = c &* k &* 4, w1 = w0 &+ k &* 4, w2 = w1 &+ k &* 4
+                            var o = kc
+                            while o < end {
+                                let v0 = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
+                                let v1 = rw.loadUnaligned(fromByteOffset: w1 &+ o, as: V.self)
+                                let v2 = rw.loadUnaligned(fromByteOffset: w2 &+ o, as: V.self)
+                                var u = p0.loadUnaligned(fromByteOffset: o, as: V.self)
+                                x00.addProduct(u, v0); x01.addProduct(u, v1); x02.addProduct(u, v2)
+                                u = p1.loadUnaligned(fromByteOffset: o, as: V.self)
+                                x10.addProduct(u, v0); x11.addProduct(u, v1); x12.addProduct(u, v2)
+                                u = p2.loadUnaligned(fromByteOffset: o, as: V.self)
+                                x20.addProduct(u, v0); x21.addProduct(u, v1); x22.addProduct(u, v2)
+                                u = p3.loadUnaligned(fromByteOffset: o, as: V.self)
+                                x30.addProduct(u, v0); x31.addProduct(u, v1); x32.addProduct(u, v2)
+                                o &+= step
+                            }
+                            b0[0] = x00; b0[1] = x01; b0[2] = x02
+                            b1[0] = x10; b1[1] = x11; b1[2] = x12
+                            b2[0] = x20; b2[1] = x21; b2[2] = x22
+                            b3[0] = x30; b3[1] = x31; b3[2] = x32
+                            c &+= 3
+                            continue
                         }
-                        a[c] = a00; a[c &+ 1] = a01; a[n &+ c] = a10; a[n &+ c &+ 1] = a11
-                        a[2 &* n &+ c] = a20; a[2 &* n &+ c &+ 1] = a21; a[3 &* n &+ c] = a30; a[3 &* n &+ c &+ 1] = a31
-                        c &+= 2
-                    }
-                    if c < n {
-                        let w0 = c &* k &* 4
-                        var b0 = a[c], b1 = a[n &+ c], b2 = a[2 &* n &+ c], b3 = a[3 &* n &+ c]
-                        var o = kc
-                        while o < end {
-                            let v = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
-                            b0.addProduct(p0.loadUnaligned(fromByteOffset: o, as: V.self), v)
-                            b1.addProduct(p1.loadUnaligned(fromByteOffset: o, as: V.self), v)
-                            b2.addProduct(p2.loadUnaligned(fromByteOffset: o, as: V.self), v)
-                            b3.addProduct(p3.loadUnaligned(fromByteOffset: o, as: V.self), v)
-                            o &+= step
+                        if c &+ 2 <= n {
+                            var a00 = a[c], a01 = a[c &+ 1], a10 = a[n &+ c], a11 = a[n &+ c &+ 1]
+                            var a20 = a[2 &* n &+ c], a21 = a[2 &* n &+ c &+ 1], a30 = a[3 &* n &+ c], a31 = a[3 &* n &+ c &+ 1]
+                            let w0 = c &* k &* 4, w1 = w0 &+ k &* 4
+                            var o = kc
+                            let prefetch = c == 0 && ahead
+                            while o < end {
+                                if prefetch && o & 63 == 0 { prefetchLine(o) }
+                                let v0 = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
+                                let v1 = rw.loadUnaligned(fromByteOffset: w1 &+ o, as: V.self)
+                                let u0 = p0.loadUnaligned(fromByteOffset: o, as: V.self)
+                                a00.addProduct(u0, v0); a01.addProduct(u0, v1)
+                                let u1 = p1.loadUnaligned(fromByteOffset: o, as: V.self)
+                                a10.addProduct(u1, v0); a11.addProduct(u1, v1)
+                                let u2 = p2.loadUnaligned(fromByteOffset: o, as: V.self)
+                                a20.addProduct(u2, v0); a21.addProduct(u2, v1)
+                                let u3 = p3.loadUnaligned(fromByteOffset: o, as: V.self)
+                                a30.addProduct(u3, v0); a31.addProduct(u3, v1)
+                                o &+= step
+                            }
+                            a[c] = a00; a[c &+ 1] = a01; a[n &+ c] = a10; a[n &+ c &+ 1] = a11
+                            a[2 &* n &+ c] = a20; a[2 &* n &+ c &+ 1] = a21; a[3 &* n &+ c] = a30; a[3 &* n &+ c &+ 1] = a31
+                            c &+= 2
+                            continue
                         }
-                        a[c] = b0; a[n &+ c] = b1; a[2 &* n &+ c] = b2; a[3 &* n &+ c] = b3
+                        do {
+                            let w0 = c &* k &* 4
+                            var b0 = a[c], b1 = a[n &+ c], b2 = a[2 &* n &+ c], b3 = a[3 &* n &+ c]
+                            var o = kc
+                            while o < end {
+                                let v = rw.loadUnaligned(fromByteOffset: w0 &+ o, as: V.self)
+                                b0.addProduct(p0.loadUnaligned(fromByteOffset: o, as: V.self), v)
+                                b1.addProduct(p1.loadUnaligned(fromByteOffset: o, as: V.self), v)
+                                b2.addProduct(p2.loadUnaligned(fromByteOffset: o, as: V.self), v)
+                                b3.addProduct(p3.loadUnaligned(fromByteOffset: o, as: V.self), v)
+                                o &+= step
+                            }
+                            a[c] = b0; a[n &+ c] = b1; a[2 &* n &+ c] = b2; a[3 &* n &+ c] = b3
+                            c &+= 1
+                        }
                     }
                     kc = end
                 }

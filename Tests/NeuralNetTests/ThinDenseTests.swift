@@ -57,7 +57,7 @@ import Testing
     }
 
     /// The probe's kernels read rows through pointers (anywhere in a memory map, in any order):
-    /// both forward paths (512-bit vectors in 4 x 5 tiles, 256-bit in 4 x 2), with and without
+    /// both forward paths (512-bit vectors in 4 x 5 tiles, 256-bit in 4 x 3 and 4 x 2), with and without
     /// prefetching upcoming rows, and the weight gradient from zero and accumulated, in both
     /// widths, against Double references, at sizes that leave every edge.
     @Test(arguments: [(37, 101, 10), (5, 64, 1), (9, 203, 3), (64, 768, 32), (3, 70, 7), (33, 768, 11), (12, 16, 5), (8, 17, 6)])
