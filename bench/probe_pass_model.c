@@ -3,8 +3,8 @@
 // 1,000,000 x 768 float32 rows from a memory-mapped .npy, 10 outputs, 2 threads, each taking
 // half the rows in sub-blocks of 32: logits in tiles of 4 rows x 5 outputs (512-bit vectors),
 // softmax, then the weight gradient in strips of 32 columns x 5 outputs over the sub-block.
-// Without AVX-512 (16 vector registers), as Curate's 256-bit path: logit tiles of 4 rows x 2
-// outputs and gradient strips of 16 columns.
+// Without AVX-512 (16 vector registers), as Curate's 256-bit path: logit tiles of 4 rows x 3
+// outputs after a first 4 x 2, and gradient strips of 16 columns.
 // The rows are visited hot (256 rows, in cache), in file order, and in a shuffled order with
 // no prefetching, with each sub-block prefetching the next one in bursts (as Curate does), and
 // with the next sub-block's lines prefetched one at a time inside the multiply-add loops.
@@ -97,19 +97,33 @@ static void *work(void *p) {
                 for (int r = 0; r < 4; r++) for (int c = 0; c < 5; c++) lg[q + r][c0 + c] = _mm512_reduce_add_ps(acc[r][c]);
             }
 #else
-            // AVX2 (16 vector registers), as Curate's 256-bit path: tiles of 4 rows x 2 outputs.
-            for (int c0 = 0; c0 < C; c0 += 2) {
-                __m256 acc[4][2];
-                for (int r = 0; r < 4; r++) for (int c = 0; c < 2; c++) acc[r][c] = _mm256_setzero_ps();
-                for (int k = 0; k < D; k += 8) {
-                    if (mode == 2 && (k & 15) == 0) TICK();
-                    __m256 w0 = _mm256_load_ps(&W[c0][k]), w1 = _mm256_load_ps(&W[c0 + 1][k]);
-                    for (int r = 0; r < 4; r++) {
-                        __m256 u = _mm256_loadu_ps(cur[q + r] + k);
-                        acc[r][0] = _mm256_fmadd_ps(u, w0, acc[r][0]); acc[r][1] = _mm256_fmadd_ps(u, w1, acc[r][1]);
+            // AVX2 (16 vector registers), as Curate's 256-bit path: a first pair of outputs
+            // (4 rows x 2, where the line-at-a-time prefetches go), then 4 x 3 tiles, then a pair.
+            for (int c0 = 0; c0 < C;) {
+                int width = (c0 == 0 || C - c0 < 3 || C - c0 == 4) ? 2 : 3;
+                __m256 acc[4][3];
+                for (int r = 0; r < 4; r++) for (int c = 0; c < 3; c++) acc[r][c] = _mm256_setzero_ps();
+                if (width == 2) {
+                    for (int k = 0; k < D; k += 8) {
+                        if (mode == 2 && (k & 15) == 0) TICK();
+                        __m256 w0 = _mm256_load_ps(&W[c0][k]), w1 = _mm256_load_ps(&W[c0 + 1][k]);
+                        for (int r = 0; r < 4; r++) {
+                            __m256 u = _mm256_loadu_ps(cur[q + r] + k);
+                            acc[r][0] = _mm256_fmadd_ps(u, w0, acc[r][0]); acc[r][1] = _mm256_fmadd_ps(u, w1, acc[r][1]);
+                        }
+                    }
+                } else {
+                    for (int k = 0; k < D; k += 8) {
+                        __m256 w0 = _mm256_load_ps(&W[c0][k]), w1 = _mm256_load_ps(&W[c0 + 1][k]), w2 = _mm256_load_ps(&W[c0 + 2][k]);
+                        for (int r = 0; r < 4; r++) {
+                            __m256 u = _mm256_loadu_ps(cur[q + r] + k);
+                            acc[r][0] = _mm256_fmadd_ps(u, w0, acc[r][0]); acc[r][1] = _mm256_fmadd_ps(u, w1, acc[r][1]);
+                            acc[r][2] = _mm256_fmadd_ps(u, w2, acc[r][2]);
+                        }
                     }
                 }
-                for (int r = 0; r < 4; r++) for (int c = 0; c < 2; c++) lg[q + r][c0 + c] = hsum256(acc[r][c]);
+                for (int r = 0; r < 4; r++) for (int c = 0; c < width; c++) lg[q + r][c0 + c] = hsum256(acc[r][c]);
+                c0 += width;
             }
 #endif
         }
