@@ -191,6 +191,41 @@ struct ScanTests {
         #expect(alone == (try catalog.records()))
     }
 
+    @Test("a write that fails mid-scan stops the scan with the database's error; what was committed holds and the next scan does the rest")
+    func writerFailsMidScan() throws {
+        let dir = try TempDir()
+        let m = try dataset(dir)
+        let path = dir.path + "/c.catalog"
+        _ = try Catalog(path: path).records()  // makes the schema, then closes
+        // A trigger that refuses the fifth row, as a full disk would refuse a page.
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER refuse BEFORE INSERT ON image WHEN (SELECT count(*) FROM image) >= 4
+                BEGIN SELECT RAISE(ABORT, 'no space left (test)'); END
+                """)
+        }
+        try queue.close()
+        var scanner = Scanner()
+        scanner.threads = 1  // the files in manifest order: a, a-copy, a-near, b, then corrupt and missing
+        scanner.batchSize = 2; scanner.checkpointEvery = 2  // batches of 2: the third fails
+        do {
+            let catalog = try Catalog(path: path)
+            let error = #expect(throws: (any Error).self) { _ = try scanner.scan(m, into: catalog) }
+            #expect(error.map { "\($0)".contains("no space left (test)") } == true, "\(String(describing: error))")
+            // The two batches before it were committed, the failed one rolled back.
+            #expect(try catalog.records().count == 4)
+        }
+        let fix = try DatabaseQueue(path: path)
+        try fix.write { try $0.execute(sql: "DROP TRIGGER refuse") }
+        try fix.close()
+        let catalog = try Catalog(path: path)
+        let (summary, _) = try scanner.scan(m, into: catalog)
+        #expect(summary.unchanged == 4 && summary.scanned == 1 && summary.missing == 1)
+        #expect(summary.decoded == 4 && summary.failed == 1)
+        #expect(try catalog.records().count == 6)
+    }
+
     @Test("the same file in two splits leaks even without duplicates")
     func sameFileTwoSplits() throws {
         let dir = try TempDir()
