@@ -1,6 +1,7 @@
 import Crypto
 import Dispatch
 import Foundation
+import GRDB
 import ImageCodecs
 
 /// What a scan found, as `curate scan --json` prints it.
@@ -127,7 +128,13 @@ public struct Scanner: Sendable {
             writer.async(group: writes) {
                 guard writeError == nil else { return }
                 if !batch.records.isEmpty {
-                    do { try catalog.save(batch.records) } catch { writeError = error; pipeline.stop(); return }
+                    do { try catalog.save(batch.records) } catch {
+                        // Named with the catalog: a full disk or a damaged file says which file.
+                        let reason = (error as? DatabaseError).map { $0.message ?? "\($0.resultCode)" } ?? "\(error)"
+                        writeError = CatalogError("\(catalog.path): writing the scan's records failed: \(reason); what was written before holds")
+                        pipeline.stop()
+                        return
+                    }
                     sinceCheckpoint += batch.records.count
                 }
                 // Only a head start on the copy that closing would do anyway: a failure here
