@@ -58,6 +58,15 @@ public struct Scanner: Sendable {
     /// - Parameter progress: called with (done, total) after each batch of new records is written,
     ///   on the writer's thread.
     public func scan(_ manifest: Manifest, into catalog: Catalog, progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> (summary: ScanSummary, clusters: [DuplicateCluster]) {
+        do {
+            return try scanCatalog(manifest, into: catalog, progress: progress)
+        } catch let error as DatabaseError {
+            // SQLite's own errors (a full disk, a damaged file) come out naming the catalog.
+            throw CatalogError("\(catalog.path): \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+
+    func scanCatalog(_ manifest: Manifest, into catalog: Catalog, progress: (@Sendable (Int, Int) -> Void)?) throws -> (summary: ScanSummary, clusters: [DuplicateCluster]) {
         let timing = ProcessInfo.processInfo.environment["CURATE_SCAN_TIMING"] != nil
         var clock = DispatchTime.now().uptimeNanoseconds
         func phase(_ name: String) {
