@@ -96,6 +96,11 @@ public struct CatalogState: Sendable {
     }
 }
 
+extension DatabaseError {
+    /// SQLite's message, or its result code when it gave none: what catalog errors quote.
+    var reason: String { message ?? "\(resultCode)" }
+}
+
 public struct CatalogError: Error, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }
@@ -137,7 +142,7 @@ public final class Catalog: @unchecked Sendable {
                 }
             }
         } catch let error as DatabaseError {
-            throw CatalogError("\(path): not a usable Curate catalog (\(error.message ?? "\(error.resultCode)")); delete it to start over")
+            throw CatalogError("\(path): not a usable Curate catalog (\(error.reason)); delete it to start over")
         }
     }
 
@@ -157,7 +162,7 @@ public final class Catalog: @unchecked Sendable {
                                                    : "\(path): a catalog from another version of Curate; run curate scan to bring it up to date")
             }
         } catch let error as DatabaseError {
-            throw CatalogError("\(path): not a usable Curate catalog (\(error.message ?? "\(error.resultCode)"))")
+            throw CatalogError("\(path): not a usable Curate catalog (\(error.reason))")
         }
     }
 

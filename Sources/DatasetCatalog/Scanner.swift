@@ -62,7 +62,7 @@ public struct Scanner: Sendable {
             return try scanCatalog(manifest, into: catalog, progress: progress)
         } catch let error as DatabaseError {
             // SQLite's own errors (a full disk, a damaged file) come out naming the catalog.
-            throw CatalogError("\(catalog.path): \(error.message ?? "\(error.resultCode)")")
+            throw CatalogError("\(catalog.path): \(error.reason)")
         }
     }
 
@@ -113,7 +113,7 @@ public struct Scanner: Sendable {
                 let settled = state.statuses[j] == .missing
                     ? stamp == nil
                     : stamp.map { $0.size == state.sizes[j] && $0.mtime == state.mtimes[j] } ?? false
-                if settled { (out + i).initialize(to: state.record(j)); kind[i] = 1; summary.unchanged += 1; continue }
+                if settled { (out + i).initialize(to: state.record(j)); kind[i] = 1; continue }
             }
             todo.append(i)
         }
@@ -128,7 +128,7 @@ public struct Scanner: Sendable {
         let todoList = todo
         let pipeline = ScanPipeline(count: todoList.count, threads: threads, batchSize: max(1, batchSize))
         let decoder = self.decoder
-        let (checkpointEvery, unchanged) = (max(1, self.checkpointEvery), summary.unchanged)
+        let (checkpointEvery, unchanged) = (max(1, self.checkpointEvery), count - todo.count)
         nonisolated(unsafe) var writeError: Error? = nil
         nonisolated(unsafe) var sinceCheckpoint = 0
         nonisolated(unsafe) var written = 0
@@ -139,7 +139,7 @@ public struct Scanner: Sendable {
                 if !batch.records.isEmpty {
                     do { try catalog.save(batch.records) } catch {
                         // Named with the catalog: a full disk or a damaged file says which file.
-                        let reason = (error as? DatabaseError).map { $0.message ?? "\($0.resultCode)" } ?? "\(error)"
+                        let reason = (error as? DatabaseError)?.reason ?? "\(error)"
                         writeError = CatalogError("\(catalog.path): writing the scan's records failed: \(reason); what was written before holds")
                         pipeline.stop()
                         return
@@ -182,7 +182,6 @@ public struct Scanner: Sendable {
         }
         out.deallocate()
         let wroteRecords = pipeline.newRecords > 0
-        summary.unchanged = 0
         for i in 0..<count {
             if kind[i] == 1 { summary.unchanged += 1 } else if records[i].status != .missing { summary.scanned += 1 }
         }

@@ -46,8 +46,9 @@ public enum SoftmaxCrossEntropy {
         // Rows a chunk, so that a chunk's values (about 1,024) stay in L1.
         let per = max(1, 1024 / k)
         let cap = (per &* k &+ 7) & ~7
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 &* cap &+ 2 &* per) { buffer in
-            let e = buffer.baseAddress!, s = e + cap, tops = s + cap, sums = tops + per
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 &* cap &+ per) { buffer in
+            // e: x - max, then e^(x - max); s: each value's row sum, for the vector division.
+            let e = buffer.baseAddress!, s = e + cap, tops = s + cap
             let re = UnsafeMutableRawPointer(e), rs = UnsafeMutableRawPointer(s)
             var r0 = 0
             while r0 < count {
@@ -60,7 +61,7 @@ public enum SoftmaxCrossEntropy {
                     tops[q] = top
                     for c in 0..<k { e[q &* k &+ c] = row[c] - top }
                 }
-                for j in len..<padded { e[j] = 0; s[j] = 1 }
+                for j in len..<padded { e[j] = 0 }
                 // x - max is finite for every row whose logits all are; x * 0 is NaN otherwise,
                 // and a NaN lane stays NaN through the sums.
                 var poison = V()
@@ -81,7 +82,6 @@ public enum SoftmaxCrossEntropy {
                 for q in 0..<m {
                     var sum: Float = 0
                     for c in 0..<k { sum += e[q &* k &+ c] }
-                    sums[q] = sum
                     for c in 0..<k { s[q &* k &+ c] = sum }
                 }
                 let rp = UnsafeMutableRawPointer(probabilities + r0 &* k)
@@ -94,7 +94,7 @@ public enum SoftmaxCrossEntropy {
                 while j < len { probabilities[r0 &* k &+ j] = e[j] / s[j]; j &+= 1 }
                 for q in 0..<m {
                     let r = r0 &+ q
-                    losses[r] = -(l[q &* k &+ labels[r]] - tops[q] - logf(sums[q]))
+                    losses[r] = -(l[q &* k &+ labels[r]] - tops[q] - logf(s[q &* k]))
                 }
                 r0 &+= m
             }
