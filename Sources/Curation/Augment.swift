@@ -50,7 +50,7 @@ extension Strategies {
         var weight = weights.map(JSONValue.format)
         var source = (0..<m.count).map(String.init)
         var fromPool = [Int](repeating: 0, count: cells.names.count), generated = fromPool
-        let staged = try StagedFolder(imageDir)
+        let staged = try StagedFolder(imageDir, protecting: [m] + (pool.map { [$0.0] } ?? []))
         defer { staged.discard() }
         let decoder = ImageDecoder()
         for c in 0..<cells.names.count where deficits[c] > 0 {
@@ -84,7 +84,7 @@ extension Strategies {
                     }
                     let t = transforms[rng.below(transforms.count)]
                     let image = t.apply(decoded.image, &rng)
-                    let file = staged.file("aug-c\(c)-\(k)-\(t.rawValue).png")
+                    let file = try staged.file("aug-c\(c)-\(k)-\(t.rawValue).png")
                     do { try PNGEncoder().write(image, to: file.working) } catch { throw CurationError("\(file.final): cannot write: \(error)") }
                     for (kk, col) in columns.enumerated() {
                         out[kk].append(col == "path" ? m.relativeToBase(file.final) : inputColumns[kk][src])
@@ -158,7 +158,7 @@ extension Strategies {
             chosen += rng.permutation(members.count).prefix(k).map { members[$0] }
         }
         chosen.sort()
-        let staged = try StagedFolder(imageDir)
+        let staged = try StagedFolder(imageDir, protecting: [m])
         defer { staged.discard() }
         var paths = m.column("path")!
         var mark = [String](repeating: "no", count: m.count)
@@ -173,7 +173,7 @@ extension Strategies {
                 warnings.append("the \(size)-pixel patch covers the whole of \(decoded.image.width)x\(decoded.image.height) images such as \(m.resolvedPath(r))")
             }
             var rng = SplitMix64(seed: seed, stream: 0x1E2, UInt64(r))
-            let file = staged.file("inject-\(r).png")
+            let file = try staged.file("inject-\(r).png")
             do { try PNGEncoder().write(injection.apply(decoded.image, &rng), to: file.working) } catch { throw CurationError("\(file.final): cannot write: \(error)") }
             paths[r] = m.relativeToBase(file.final)
             mark[r] = "yes"
@@ -197,6 +197,8 @@ extension Strategies {
 /// destination under other names are kept; a file of the same name is replaced.
 final class StagedFolder {
     let destination: String, work: String
+    /// Files the new ones must not replace: the images the command's input manifests name.
+    let protected: Set<String>
 
     /// `.NAME.partial-PID` beside `path`: where a folder is built before it takes `path`'s place.
     static func workPath(beside path: String) -> String {
@@ -204,8 +206,14 @@ final class StagedFolder {
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
     }
 
-    init(_ destination: String) throws {
+    /// - Parameter inputs: manifests whose images no new file may replace (with their file names).
+    init(_ destination: String, protecting inputs: [Manifest] = []) throws {
         self.destination = URL(fileURLWithPath: destination).standardizedFileURL.path
+        var protected = Set<String>()
+        for m in inputs where m.has("path") {
+            for r in 0..<m.count { protected.insert(URL(fileURLWithPath: m.resolvedPath(r)).standardizedFileURL.path) }
+        }
+        self.protected = protected
         work = Self.workPath(beside: destination)
         try? FileManager.default.removeItem(atPath: work)
         do { try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true) } catch {
@@ -214,8 +222,13 @@ final class StagedFolder {
     }
 
     /// A new file's two paths: where it is written now, and where it is once committed.
-    func file(_ name: String) -> (working: String, final: String) {
-        (work + "/" + name, destination + "/" + name)
+    /// - Throws: when the committed file would replace an input image.
+    func file(_ name: String) throws -> (working: String, final: String) {
+        let final = destination + "/" + name
+        if protected.contains(final) {
+            throw CurationError("\(final) is an image the input names: the new images would replace it; give --image-dir another folder")
+        }
+        return (work + "/" + name, final)
     }
 
     func commit() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import ImageCodecs
 
 /// What a scan knows about one image file.
 public struct CatalogRecord: Sendable, Equatable {
@@ -117,6 +118,7 @@ public final class Catalog: @unchecked Sendable {
     /// Opens (creating and migrating when needed) the catalog at `path`.
     public init(path: String) throws {
         self.path = path
+        try Self.checkIsCatalog(path)
         var config = Configuration()
         config.busyMode = .timeout(30)
         do {
@@ -142,7 +144,7 @@ public final class Catalog: @unchecked Sendable {
                 }
             }
         } catch let error as DatabaseError {
-            throw CatalogError("\(path): not a usable Curate catalog (\(error.reason)); delete it to start over")
+            throw CatalogError("\(path): not a usable Curate catalog (\(error.reason)); if it is a damaged catalog, delete it to start over")
         }
     }
 
@@ -150,6 +152,7 @@ public final class Catalog: @unchecked Sendable {
     /// rebuilt, so a file that is not a Curate catalog is refused as it is, never changed.
     public init(reading path: String) throws {
         self.path = path
+        try Self.checkIsCatalog(path)
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(30)
@@ -163,6 +166,40 @@ public final class Catalog: @unchecked Sendable {
             }
         } catch let error as DatabaseError {
             throw CatalogError("\(path): not a usable Curate catalog (\(error.reason))")
+        }
+    }
+
+    /// Refuses, before anything is written to it, an existing non-empty file that is not a Curate
+    /// catalog: not a SQLite database, or one with tables a catalog never has (someone's own
+    /// database), so that a wrong --catalog never changes or invites deleting that file.
+    static func checkIsCatalog(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_size > 0 else { return }  // new, or empty: made here
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw CatalogError("\(path): is a folder, not a catalog; name a file for the catalog") }
+        var head = [UInt8](repeating: 0, count: 16)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }  // unreadable: opening it says why
+        let got = read(fd, &head, 16)
+        close(fd)
+        guard got == 16, head == Array("SQLite format 3\0".utf8) else {
+            throw CatalogError("\(path): not a Curate catalog (not a SQLite database); name another file for the catalog")
+        }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(30)
+        let tables: [String]
+        do {
+            tables = try DatabaseQueue(path: path, configuration: config).read { db in
+                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            }
+        } catch let error as DatabaseError {
+            throw CatalogError("\(path): not a usable Curate catalog (\(error.reason))")
+        }
+        let ours: Set<String> = ["image", "clusters", "grdb_migrations"]
+        let foreign = tables.filter { !ours.contains($0) }
+        if !foreign.isEmpty || (!tables.isEmpty && !tables.contains("grdb_migrations")) {
+            let shown = (foreign.isEmpty ? tables : foreign).prefix(5).joined(separator: ", ")
+            throw CatalogError("\(path): a SQLite database that is not a Curate catalog (its tables: \(shown)); name another file for the catalog")
         }
     }
 
@@ -327,6 +364,25 @@ public final class Catalog: @unchecked Sendable {
             for p in paths { if let row = try Row.fetchOne(statement, arguments: [p]) { out[p] = Self.record(row) } }
             return out
         }
+    }
+
+    /// The records of `paths` that still describe their files: a file whose size or modification
+    /// time differs from its record (changed since the scan, or gone) has none, as if never
+    /// scanned, so no stale statistic or hash stands for it. A record of a missing file holds
+    /// while the file is still missing.
+    public func currentRecords(for paths: [String]) throws -> [String: CatalogRecord] {
+        let found = try records(for: paths)
+        let directories = DirectoryHandles(paths: paths)
+        var out: [String: CatalogRecord] = [:]
+        for (i, p) in paths.enumerated() {
+            guard let r = found[p] else { continue }
+            let stamp = directories.stamp(p, i)
+            let current = r.status == .missing
+                ? stamp == nil
+                : stamp.map { $0.size == r.fileSize && $0.mtime == r.mtimeNanoseconds } ?? false
+            if current { out[p] = r }
+        }
+        return out
     }
 
     public var count: Int {

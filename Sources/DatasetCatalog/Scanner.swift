@@ -531,12 +531,12 @@ extension Scanner {
     }
 
     /// What the catalog knows about a manifest's files, without scanning: the unique resolved
-    /// paths, each row's index into them, the records (missing where the catalog has none) and
-    /// the duplicate clusters among them.
+    /// paths, each row's index into them, the records (missing where the catalog has none, or
+    /// only a stale one: the file changed since the scan) and the duplicate clusters among them.
     public static func catalogFacts(manifest: Manifest, catalog: Catalog) throws
         -> (paths: [String], pathOfRow: [Int], records: [CatalogRecord], clusters: [DuplicateCluster]) {
         let (paths, pathOfRow) = uniquePaths(manifest)
-        let found = try catalog.records(for: paths)
+        let found = try catalog.currentRecords(for: paths)
         let records = paths.map { found[$0] ?? CatalogRecord(path: $0, status: .missing) }
         let defaults = Scanner()
         let clusters = try duplicateClusters(manifest: manifest, paths: paths, pathOfRow: pathOfRow, records: records,

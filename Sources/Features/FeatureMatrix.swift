@@ -407,9 +407,18 @@ extension FeatureMatrix {
     /// The feature row of each manifest row. Row-aligned when the counts agree; otherwise a
     /// manifest that curation derived from the features' manifest (with `source_row`) is mapped
     /// through that column, so `curate build` and `curate split` outputs reuse one feature file.
-    /// - Throws: naming both files when the rows cannot be matched.
+    /// - Throws: naming both files when the rows cannot be matched, and when they could be
+    ///   matched two ways: as many vectors as rows, and a `source_row` that reorders or repeats
+    ///   them (the vectors may follow the rows, or the rows of the manifest they came from).
     public func rows(for manifest: Manifest, manifestFile: String) throws -> [Int] {
-        if manifest.count == rows { return Array(0..<rows) }
+        if manifest.count == rows {
+            guard let sourceRows = manifest.column("source_row"),
+                  sourceRows.enumerated().contains(where: { Int($1) != $0 }) else { return Array(0..<rows) }
+            let r = sourceRows.enumerated().first { Int($1) != $0 }!.offset
+            throw FeatureError(source, "holds \(rows) vectors, as many as \(manifestFile) has rows, but its source_row reorders or repeats "
+                               + "rows (\(manifest.place(r)): source_row \"\(sourceRows[r])\"), so the vectors could follow either its rows or "
+                               + "source_row's; for vectors that follow its rows, drop its source_row column")
+        }
         // A set curated from another curated set cannot be mapped: its source_row names the
         // intermediate set's rows (the spec's "input manifest"), not the features' rows.
         if manifest.has("source_row"), let input = Self.curationInput(of: manifestFile),

@@ -70,6 +70,8 @@ public enum Checkpoint {
         let header: Header
         do {
             header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + headerLength)]))
+        } catch let error as DecodingError {
+            throw fail("unreadable header: \(Self.describe(error))")
         } catch {
             throw fail("unreadable header: \(error)")
         }
@@ -77,6 +79,10 @@ public enum Checkpoint {
         if let problem = spec.problem { throw fail("the header's model does not fit: \(problem)") }
         guard spec.classes == header.classes.count, spec.classes > 0 else {
             throw fail("the header names \(header.classes.count) classes for a \(spec.classes)-class model")
+        }
+        var seen = Set<String>()
+        for name in header.classes where !seen.insert(name).inserted {
+            throw fail("the header names the class '\(name)' twice")
         }
         let model = spec.build(seed: 0)
         let named = model.namedParameters
@@ -117,8 +123,33 @@ public enum Checkpoint {
     }
 }
 
+extension Checkpoint {
+    /// A JSON decoding failure as a person reads it: the field's path and what was wrong with it.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [CodingKey]) -> String {
+            guard !keys.isEmpty else { return "the header" }
+            var text = ""
+            for key in keys {
+                if let i = key.intValue { text += "[\(i)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
+            }
+            return "'\(text)'"
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])) is missing"
+        case .typeMismatch(_, let context): return "\(path(context.codingPath)) has the wrong type (\(context.debugDescription))"
+        case .valueNotFound(_, let context): return "\(path(context.codingPath)) is null"
+        case .dataCorrupted(let context): return context.codingPath.isEmpty ? "not valid JSON" : "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+}
+
 public struct CheckpointError: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var message: String
     public var description: String { "\(path): \(message)" }
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
 }

@@ -41,7 +41,7 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Write a single-file HTML report (inline SVG charts) here ('-' for stdout).") var html: String?
 
     func run() throws {
-        let attributes = columnList(by)
+        let attributes = try columnList(by)
         guard !attributes.isEmpty else { throw ValidationError("name at least one attribute with --by") }
         if attributes.contains(label) { throw ValidationError("--by \(label) is the label column; name the attributes to audit against it") }
         guard folds >= 2 else { throw ValidationError("--folds must be 2 or more") }
@@ -54,6 +54,7 @@ struct AuditCommand: ParsableCommand {
                           inputs: [("manifest", manifest), ("--catalog", catalog), ("--features", features)])
         for case let (_, path?) in outputs where path != "-" { try AtomicFile.checkWritable(path) }
         let m = try ManifestReader.read(manifest)
+        try checkNotRows(outputs: outputs, of: m, file: manifest)
         var options = AuditOptions(attributes: attributes, labelColumn: label)
         options.positiveLabel = positive
         let cat = try catalogPath(explicit: catalog, manifest: manifest).map { (try Catalog(reading: $0), $0) }

@@ -72,9 +72,18 @@ struct BuildCommand: ParsableCommand {
     var images: String { imageDir ?? (out + ".images") }
 
     func run() throws {
-        try checkDistinct(outputs: [("--out", out)], inputs: [("manifest", manifest), ("--pool", pool)])
+        // Every file the command writes, FFR's stage manifests and each provenance included.
+        var outputs: [(flag: String, path: String?)] = [("--out", out)]
+        if strategy == "ffr" {
+            let (first, second) = BuildCommand.stagePaths(plan: out)
+            outputs += [("--out", first), ("--out", first + ".provenance.json"), ("--out", second), ("--out", second + ".provenance.json")]
+        } else {
+            outputs.append(("--out", out + ".provenance.json"))
+        }
+        try checkDistinct(outputs: outputs, inputs: [("manifest", manifest), ("--pool", pool)])
         let m = try ManifestReader.read(manifest)
-        let columns = columnList(by)
+        try checkNotRows(outputs: outputs, of: m, file: manifest)
+        let columns = try columnList(by)
         let result: CurationResult
         do {
             switch strategy {
@@ -142,8 +151,7 @@ struct BuildCommand: ParsableCommand {
     /// The FFR plan: OUT (JSON) names the two stage manifests, written beside it. The five
     /// files (two manifests, their provenance, the plan) appear together or not at all.
     static func writePlan(_ s1: CurationResult, _ s2: CurationResult, input: String, plan: String, seed: UInt64, stage2: Strategies.Stage2) throws {
-        let stem = plan.hasSuffix(".json") ? String(plan.dropLast(5)) : plan
-        let first = stem + ".stage1.csv", second = stem + ".stage2.csv"
+        let (first, second) = stagePaths(plan: plan)
         let files = AtomicFileSet()
         let sha = try Provenance.sha256(ofFile: input)
         try stage(s1, strategy: "ffr-stage1", input: input, inputSHA256: sha, output: first, seed: seed, in: files)
@@ -163,6 +171,12 @@ struct BuildCommand: ParsableCommand {
         report(s1, strategy: "ffr-stage1", output: first)
         report(s2, strategy: "ffr-stage2", output: second)
         print("wrote the plan \(plan): stage 1 \(s1.manifest.count) synthetic rows, stage 2 \(s2.manifest.count) real rows")
+    }
+
+    /// The FFR plan's two stage manifests: PLAN.stage1.csv and PLAN.stage2.csv, without .json.
+    static func stagePaths(plan: String) -> (String, String) {
+        let stem = plan.hasSuffix(".json") ? String(plan.dropLast(5)) : plan
+        return (stem + ".stage1.csv", stem + ".stage2.csv")
     }
 
     /// Writes OUT and OUT.provenance.json (both or neither) and prints the cell table.
@@ -227,8 +241,11 @@ struct SplitCommand: ParsableCommand {
     @Option(help: "A scan catalog for duplicate clusters.") var catalog: String?
 
     func run() throws {
+        try checkDistinct(outputs: ["train.csv", "val.csv", "test.csv", "split.json"].map { ("--out-dir", "\(outDir)/\($0)") },
+                          inputs: [("manifest", manifest), ("--catalog", catalog)])
         let m = try ManifestReader.read(manifest)
-        let columns = columnList(by)
+        try checkNotRows(outputs: ["train.csv", "val.csv", "test.csv", "split.json"].map { ("--out-dir", "\(outDir)/\($0)") }, of: m, file: manifest)
+        let columns = try columnList(by)
         let r = ratios.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
         let clusters = try catalogPath(explicit: catalog, manifest: manifest)
             .map { try CatalogClusters.clusters(manifest: m, catalog: Catalog(reading: $0)) } ?? []

@@ -2,9 +2,15 @@ import ArgumentParser
 import DatasetCatalog
 import Foundation
 
-/// Column names from `--by` options, each comma-separated or repeated: `--by a,b --by c`.
-func columnList(_ options: [String]) -> [String] {
-    options.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+/// Column names from `--by` options, each comma-separated or repeated: `--by a,b --by c`. A
+/// column named twice is refused: it would make a group like `g=a,g=a` and report it twice.
+func columnList(_ options: [String], flag: String = "--by") throws -> [String] {
+    let names = options.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+    var seen = Set<String>()
+    for name in names where !seen.insert(name).inserted {
+        throw ValidationError("\(flag) names the column '\(name)' twice: name each column once")
+    }
+    return names
 }
 
 /// The scan catalog a command reads: `--catalog PATH` (which must exist), or `curate.catalog`
@@ -34,6 +40,24 @@ func checkDistinct(outputs: [(flag: String, path: String?)], inputs: [(flag: Str
         }
         for (other, otherPath) in outs[..<k] where same(otherPath, path) {
             throw ValidationError("\(flag) and \(other) both name \(path): give each its own file")
+        }
+    }
+}
+
+/// Refuses outputs that name a file a row of `manifest` names (an image, most often): writing a
+/// report or a manifest over a dataset's image would destroy it. Checked before any work.
+func checkNotRows(outputs: [(flag: String, path: String?)], of manifest: Manifest, file: String) throws {
+    let outs = outputs.compactMap { o in o.path.flatMap { $0 == "-" ? nil : (o.flag, $0) } }
+    guard !outs.isEmpty, manifest.has("path") else { return }
+    func standard(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
+    var targets: [String: (String, String)] = [:]
+    for (flag, path) in outs {
+        targets[standard(path)] = (flag, path)
+        targets[URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path] = (flag, path)
+    }
+    for r in 0..<manifest.count {
+        if let (flag, path) = targets[standard(manifest.resolvedPath(r))] {
+            throw ValidationError("\(flag) \(path) is a file that \(file) names (\(manifest.place(r))): name another file")
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Audit
 import DatasetCatalog
+import Features
 import Foundation
 import ImageCodecs
 import NeuralNet
@@ -80,22 +81,27 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Neither output may name an input (the checkpoint, a manifest, a feature file) or the other.
+        func file(_ spec: String?) -> String? { spec.flatMap { $0.hasPrefix("column:") ? nil : $0 } }
+        try checkDistinct(outputs: [("--json", json), ("--predictions", predictions)],
+                          inputs: [("--model", model), ("--test", test), ("--counterfactual", counterfactual),
+                                   ("--features", file(features)), ("--counterfactual-features", file(counterfactualFeatures))])
         if let json, json != "-" { try AtomicFile.checkWritable(json) }
         if let predictions {
             try AtomicFile.checkWritable(predictions)
             guard ManifestFormat.of(path: predictions) != nil else { throw ValidationError("--predictions \(predictions): name it .csv or .jsonl") }
-            let same = { (a: String) in URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path }
-            for input in [test, counterfactual].compactMap({ $0 }) where same(input) == same(predictions) {
-                throw ValidationError("--predictions \(predictions) is an input (\(input)): name another file")
-            }
         }
         if let threads { Parallel.threads = max(1, threads) }
         let attack = try budget.make(self.attack, flag: "--attack", seed: seed)
         let (net, header) = try Checkpoint.read(path: model)
         let spec = header.model
         let takesFeatures = header.metadata["input"] == "features"
-        if takesFeatures && features == nil { throw ValidationError("\(model) takes feature vectors (\(spec.channels) values): give --features") }
-        if !takesFeatures && features != nil { throw ValidationError("\(model) takes images, not feature vectors") }
+        // A checkpoint that does not fit the data is a data error (status 2), named by its file.
+        if takesFeatures && features == nil { throw CheckpointError(path: model, message: "takes feature vectors (\(spec.channels) values): give --features") }
+        if !takesFeatures && features != nil { throw CheckpointError(path: model, message: "takes images, not feature vectors") }
+        if let positive, !header.classes.contains(positive) {
+            throw ValidationError("--positive \(positive) is not one of \(model)'s classes (\(header.classes.joined(separator: ", ")))")
+        }
         if takesFeatures && attack != nil { throw ValidationError("attacks perturb images: \(model) takes feature vectors") }
         let testData: ImageData, cf: ImageData?
         if let features {
@@ -103,13 +109,13 @@ struct EvaluateCommand: ParsableCommand {
             if counterfactual != nil && counterfactualFeatures == nil { throw ValidationError("--counterfactual with --features needs --counterfactual-features") }
             cf = try counterfactual.map { try ImageData.load($0, features: counterfactualFeatures!, requireLabels: false) }
             for d in [testData] + (cf.map { [$0] } ?? []) where d.channels != spec.channels {
-                throw ValidationError("\(d.features!.source) has \(d.channels) values per row; \(model) takes \(spec.channels)")
+                throw FeatureError(d.features!.source, "has \(d.channels) values per row; \(model) takes \(spec.channels) (features from another model than the checkpoint's?)")
             }
         } else {
             testData = try TrainCommand.load(test, size: spec.height, channels: spec.channels)
             cf = try counterfactual.map { try TrainCommand.load($0, size: spec.height, channels: spec.channels, requireLabels: false) }
         }
-        let columns = columnList(by)
+        let columns = try columnList(by)
         let e = try Evaluation.run(net, classes: header.classes, test: testData, by: columns, counterfactual: cf, attack: attack)
         let attackJSON: JSONValue = attack.map { a in
             .object([("method", .string(a.method.rawValue)), ("norm", .string(a.norm.rawValue)), ("epsilon", .number(Double(a.epsilon))),

@@ -93,6 +93,7 @@ struct ImageCommand: ParsableCommand {
         }
 
         func run() throws {
+            try checkDistinct(outputs: [("output", output)], inputs: [("image", input)])
             let decoder = ImageDecoder(options: decode.options)
             do {
                 let data = try ImageDecoder.read(input)

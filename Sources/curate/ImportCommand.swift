@@ -13,7 +13,7 @@ struct ImportCommand: ParsableCommand {
         @Option(help: "The manifest to write (.csv or .jsonl). Image paths in it are relative to its folder.")
         var out: String
 
-        @Option(help: "Make this column the label (it is moved into `label`).")
+        @Option(help: "Make this attribute the label (it is moved into `label`; the layout's own label, if any, is kept as `class`).")
         var label: String?
 
         func validate() throws {
@@ -21,11 +21,25 @@ struct ImportCommand: ParsableCommand {
         }
 
         /// Applies --label, writes the manifest, reports problems; exit 1 when there were any.
-        func finish(_ result: ImportResult) throws {
+        /// `inputs` are the layout's own files, which --out must not name.
+        func finish(_ result: ImportResult, inputs: [String] = []) throws {
+            try checkDistinct(outputs: [("--out", out)], inputs: inputs.map { ("file", $0) })
             var m = result.manifest
-            if let label {
+            try checkNotRows(outputs: [("--out", out)], of: m, file: "the import")
+            if let label, label != "label" {
                 guard let values = m.column(label) else {
                     throw ValidationError("--label \(label): no such column (columns: \(m.columns.joined(separator: ", ")))")
+                }
+                guard !Manifest.reservedColumns.contains(label) else {
+                    throw ValidationError("--label \(label): \(label) is a reserved column (the spec's), not an attribute; name an attribute")
+                }
+                // The layout's own label (a class folder, Waterbirds' bird type) is kept, as `class`.
+                if let previous = m.column("label") {
+                    guard !m.has("class") else {
+                        throw ValidationError("--label \(label): the import has a label already and a column 'class' to keep it in")
+                    }
+                    m.setColumn("class", previous)
+                    note("the layout's label is kept as the column 'class'")
                 }
                 m.removeColumn(label)
                 m.setColumn("label", values)
@@ -65,7 +79,9 @@ struct ImportCommand: ParsableCommand {
             discussion: "Example:\n  curate import celeba CelebA/ --label Blond_Hair --out celeba.csv")
         @Argument(help: "The folder holding list_attr_celeba.txt and img_align_celeba/.") var root: String
         @OptionGroup var output: Output
-        func run() throws { try output.finish(try Importers.celebA(root)) }
+        func run() throws {
+            try output.finish(try Importers.celebA(root), inputs: ["list_attr_celeba.txt", "list_eval_partition.txt"].map { (root as NSString).appendingPathComponent($0) })
+        }
     }
 
     struct Waterbirds: ParsableCommand {
@@ -75,7 +91,7 @@ struct ImportCommand: ParsableCommand {
             discussion: "Example:\n  curate import waterbirds waterbird_complete95_forest2water2/ --out waterbirds.csv")
         @Argument(help: "The folder holding metadata.csv.") var root: String
         @OptionGroup var output: Output
-        func run() throws { try output.finish(try Importers.waterbirds(root)) }
+        func run() throws { try output.finish(try Importers.waterbirds(root), inputs: [(root as NSString).appendingPathComponent("metadata.csv")]) }
     }
 
     struct UTKFace: ParsableCommand {
@@ -101,7 +117,7 @@ struct ImportCommand: ParsableCommand {
             discussion: "Example:\n  curate import fairface fairface/fairface_label_train.csv --label race --out fairface.csv")
         @Argument(help: "The label CSV (image paths in it are relative to its folder).") var csv: String
         @OptionGroup var output: Output
-        func run() throws { try output.finish(try Importers.fairFace(csv)) }
+        func run() throws { try output.finish(try Importers.fairFace(csv), inputs: [csv]) }
     }
 
     struct IDX: ParsableCommand {

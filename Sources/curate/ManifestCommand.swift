@@ -45,7 +45,10 @@ struct ManifestCommand: ParsableCommand {
         @Argument(help: "The manifest to read.") var input: String
         @Argument(help: "The manifest to write.") var output: String
         func run() throws {
-            try ManifestWriter.write(try ManifestReader.read(input), to: output)
+            try checkDistinct(outputs: [("output", output)], inputs: [("manifest", input)])
+            let m = try ManifestReader.read(input)
+            try checkNotRows(outputs: [("output", output)], of: m, file: input)
+            try ManifestWriter.write(m, to: output)
         }
     }
 }

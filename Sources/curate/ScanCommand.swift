@@ -37,7 +37,9 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         try checkDistinct(outputs: [("--catalog", catalog), ("--report", report)], inputs: [("manifest", manifest)])
+        if let report { try AtomicFile.checkWritable(report) }
         let m = try ManifestReader.read(manifest)
+        try checkNotRows(outputs: [("--catalog", catalog), ("--report", report)], of: m, file: manifest)
         guard wait >= 0, wait.isFinite else { throw ValidationError("--wait must be 0 or more seconds") }
         let lock = try CatalogLock(path: catalog, wait: wait)
         defer { withExtendedLifetime(lock) {} }

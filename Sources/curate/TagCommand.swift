@@ -53,11 +53,15 @@ struct TagCommand: ParsableCommand {
         } catch let error as TagError {
             throw ValidationError(error.message)
         }
+        try checkDistinct(outputs: [("--out", out)], inputs: [("manifest", manifest), ("--catalog", catalog)])
         let input = try ManifestReader.read(manifest)
+        try checkNotRows(outputs: [("--out", out)], of: input, file: manifest)
         var tagger = Tagger()
         if let catalog {
             guard FileManager.default.fileExists(atPath: catalog) else { throw ValidationError("--catalog \(catalog): no such file") }
-            for r in try Catalog(reading: catalog).records().values where r.status == .ok {
+            // Only records that still describe their files: a changed file is decoded again.
+            let paths = Array(Set((0..<input.count).map(input.resolvedPath)))
+            for r in try Catalog(reading: catalog).currentRecords(for: paths).values where r.status == .ok {
                 if let s = r.statistics, let w = r.width, let h = r.height { tagger.knownStatistics[r.path] = (w, h, s) }
             }
         }

@@ -108,7 +108,7 @@ struct TrainCommand: ParsableCommand {
         } else if valFeatures != nil { throw ValidationError("--val-features needs --features") }
     }
 
-    var groupColumns: [String] { columnList(by) }
+    var groupColumns: [String] { get throws { try columnList(by) } }
 
     func run() throws {
         try checkDistinct(outputs: [("--out", out)], inputs: [("--train", train), ("--plan", plan), ("--val", val), ("--from", from),
@@ -137,7 +137,7 @@ struct TrainCommand: ParsableCommand {
         job.size = size ?? 32
         job.channels = channels ?? 3
         job.recipe = recipe
-        job.groupColumns = groupColumns
+        job.groupColumns = try groupColumns
         job.mode = mode
         switch loss {
         case "group-dro": job.loss = .groupDRO(eta: eta ?? 0.01)
@@ -147,8 +147,8 @@ struct TrainCommand: ParsableCommand {
         if let from {
             let (net, header) = try Checkpoint.read(path: from)
             let takesFeatures = header.metadata["input"] == "features"
-            if takesFeatures && features == nil { throw ValidationError("\(from) takes feature vectors (\(header.model.channels) values): give --features") }
-            if !takesFeatures && features != nil { throw ValidationError("\(from) takes images, not feature vectors") }
+            if takesFeatures && features == nil { throw CheckpointError(path: from, message: "takes feature vectors (\(header.model.channels) values): give --features") }
+            if !takesFeatures && features != nil { throw CheckpointError(path: from, message: "takes images, not feature vectors") }
             // The architecture and input shape are the checkpoint's: one given that differs would
             // be ignored, so it is an error instead.
             if let model, model != header.model.name {
@@ -192,6 +192,9 @@ struct TrainCommand: ParsableCommand {
             if let v = valData, v.channels != trainData.channels {
                 throw ValidationError("--val-features has \(v.channels) values per row; --features has \(trainData.channels)")
             }
+            if let from = self.from, let s = job.from?.header.model, s.channels != trainData.channels {
+                throw CheckpointError(path: from, message: "takes \(s.channels) values per row; \(trainData.features?.source ?? features) has \(trainData.channels) (features from another model than the checkpoint's?)")
+            }
         } else {
             trainData = try TrainCommand.load(train, size: job.size, channels: job.channels)
             valData = try val.map { try TrainCommand.load($0, size: job.size, channels: job.channels) }
@@ -231,7 +234,7 @@ struct TrainCommand: ParsableCommand {
             metadata["features"] = features
             if l1 > 0 { metadata["l1"] = String(l1) }
         }
-        if !groupColumns.isEmpty { metadata["by"] = groupColumns.joined(separator: ",") }
+        if let columns = try? groupColumns, !columns.isEmpty { metadata["by"] = columns.joined(separator: ",") }
         if let attack = recipe.adversarial { metadata["adversarial"] = attack.description }
         if let weight = featureDistance { metadata["feature_distance"] = String(weight) }
         for (k, v) in outcome.notes { metadata[k] = v }

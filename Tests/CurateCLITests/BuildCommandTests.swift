@@ -33,6 +33,44 @@ struct BuildCommandTests {
         #expect(header == "path,label,split,weight,source_row,tint")
     }
 
+    @Test("no output replaces an input: split's files, FFR's stages, injected images, an image a row names; a column named twice is refused")
+    func outputsNeverReplaceInputs() throws {
+        let toy = try ToySet()
+        defer { toy.remove() }
+        let d = toy.dir
+        func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+        try FileManager.default.createDirectory(atPath: "\(d)/sd", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(d)/train.csv", toPath: "\(d)/sd/train.csv")
+        let before = try bytes("\(d)/sd/train.csv")
+        let split = try CLI.run(["split", "\(d)/sd/train.csv", "--by", "label,tint", "--out-dir", "\(d)/sd"])
+        #expect(split.status == 64 && split.stderr.contains("--out-dir \(d)/sd/train.csv is the input manifest"), "\(split.stderr)")
+        #expect(try bytes("\(d)/sd/train.csv") == before)
+        try FileManager.default.copyItem(atPath: "\(d)/train.csv", toPath: "\(d)/plan.stage2.csv")
+        let ffr = try CLI.run(["build", "ffr", "\(d)/plan.stage2.csv", "--by", "label,tint", "--out", "\(d)/plan.json"])
+        #expect(ffr.status == 64 && ffr.stderr.contains("--out \(d)/plan.stage2.csv is the input manifest"), "\(ffr.stderr)")
+        // The manifest names an image that an injection of row 0 would write over.
+        let rows = try String(contentsOfFile: "\(d)/train.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        let first = rows[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let image = first[0].hasPrefix("/") ? first[0] : "\(d)/\(first[0])"
+        try FileManager.default.createDirectory(atPath: "\(d)/imgs", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: image, toPath: "\(d)/imgs/inject-0.png")
+        try ([rows[0], (["imgs/inject-0.png"] + first.dropFirst()).joined(separator: ",")].joined(separator: "\n") + "\n")
+            .write(toFile: "\(d)/one.csv", atomically: true, encoding: .utf8)
+        let imageBefore = try bytes("\(d)/imgs/inject-0.png")
+        let inject = try CLI.run(["build", "inject", "\(d)/one.csv", "--patch", "2", "--fraction", "1", "--image-dir", "\(d)/imgs", "--out", "\(d)/inj.csv"])
+        #expect(inject.status == 2 && inject.stderr.contains("imgs/inject-0.png is an image the input names"), "\(inject.stderr)")
+        #expect(try bytes("\(d)/imgs/inject-0.png") == imageBefore && !FileManager.default.fileExists(atPath: "\(d)/inj.csv"))
+        let report = try CLI.run(["build", "undersample", "\(d)/one.csv", "--by", "label", "--out", "\(d)/imgs/inject-0.png"])
+        #expect(report.status == 64 && report.stderr.contains("is a file that \(d)/one.csv names (line 2)"), "\(report.stderr)")
+        #expect(try bytes("\(d)/imgs/inject-0.png") == imageBefore)
+        for args in [["build", "undersample", "\(d)/train.csv", "--by", "label,tint,label", "--out", "\(d)/u.csv"],
+                     ["split", "\(d)/train.csv", "--by", "tint", "--by", "tint", "--out-dir", "\(d)/s2"],
+                     ["audit", "\(d)/train.csv", "--by", "tint,tint"]] {
+            let r = try CLI.run(args)
+            #expect(r.status == 64 && r.stderr.contains("names the column '"), "\(r.stderr)")
+        }
+    }
+
     @Test("augment fills cells with transformed images written as PNG, origin synthetic")
     func augment() throws {
         let toy = try ToySet()

@@ -43,6 +43,56 @@ struct DatasetCommandTests {
         #expect(values["size"] == ["small": 4])
     }
 
+    @Test("tag --catalog decodes a file that changed since the scan instead of using its stale statistics")
+    func tagAfterAChange() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let d = dir.path
+        try png("\(d)/img/a.png", [250, 250, 250, 255])
+        try png("\(d)/img/b.png", [20, 20, 20, 255])
+        try "path,label\nimg/a.png,x\nimg/b.png,y\n".write(toFile: "\(d)/m.csv", atomically: true, encoding: .utf8)
+        let scan = try CLI.run(["scan", "\(d)/m.csv", "--catalog", "\(d)/c.catalog", "--json"])
+        #expect(scan.status == 0, "\(scan.stderr)")
+        try png("\(d)/img/a.png", [20, 20, 20, 255], size: 40)  // now dark and larger: new size and time
+        let tagged = try CLI.run(["tag", "\(d)/m.csv", "--catalog", "\(d)/c.catalog", "--pixels", "brightness", "--out", "\(d)/t.csv"])
+        #expect(tagged.status == 0, "\(tagged.stderr)")
+        let fresh = try CLI.run(["tag", "\(d)/m.csv", "--pixels", "brightness", "--out", "\(d)/f.csv"])
+        #expect(fresh.status == 0, "\(fresh.stderr)")
+        let t = try String(contentsOfFile: "\(d)/t.csv", encoding: .utf8)
+        #expect(t == (try String(contentsOfFile: "\(d)/f.csv", encoding: .utf8)) && t.contains("img/a.png,x,dark"), "\(t)")
+        // A report or catalog that names one of the manifest's images is refused, before the scan.
+        let before = try Data(contentsOf: URL(fileURLWithPath: "\(d)/img/b.png"))
+        let over = try CLI.run(["scan", "\(d)/m.csv", "--catalog", "\(d)/c.catalog", "--report", "\(d)/img/b.png"])
+        #expect(over.status == 64 && over.stderr.contains("--report \(d)/img/b.png is a file that \(d)/m.csv names (line 3)"), "\(over.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(d)/img/b.png")) == before)
+        let self_ = try CLI.run(["tag", "\(d)/m.csv", "--pixels", "size", "--out", "\(d)/m.csv"])
+        #expect(self_.status == 64 && self_.stderr.contains("--out \(d)/m.csv is the input manifest"), "\(self_.stderr)")
+    }
+
+    @Test("an importer's --label keeps the layout's own label as class, and refuses a reserved column")
+    func importLabel() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let d = dir.path
+        try png("\(d)/data/cat/1.png", [200, 30, 30, 255])
+        try png("\(d)/data/dog/2.png", [30, 30, 200, 255])
+        let reserved = try CLI.run(["import", "imagefolder", "\(d)/data", "--label", "path", "--out", "\(d)/p.csv"])
+        #expect(reserved.status == 64 && reserved.stderr.contains("--label path: path is a reserved column"), "\(reserved.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(d)/p.csv"))
+        try "img_filename,y,split,place\nx/1.png,1,0,0\nx/2.png,0,2,1\n".write(toFile: "\(d)/metadata.csv", atomically: true, encoding: .utf8)
+        let wb = try CLI.run(["import", "waterbirds", d, "--label", "place", "--out", "\(d)/wb.csv"])
+        #expect(wb.status == 0, "\(wb.stderr)")
+        let text = try String(contentsOfFile: "\(d)/wb.csv", encoding: .utf8)
+        let plain = try CLI.run(["import", "waterbirds", d, "--out", "\(d)/wb0.csv"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let rows = try String(contentsOfFile: "\(d)/wb0.csv", encoding: .utf8).split(separator: "\n")
+        // The bird (the layout's label) survives as `class`; the place is the label.
+        #expect(text == "path,label,split,class\nx/1.png,land,train,waterbird\nx/2.png,water,test,landbird\n", "\(text)")
+        #expect(rows.count == 3 && rows[0] == "path,label,split,place")
+        let over = try CLI.run(["import", "waterbirds", d, "--out", "\(d)/metadata.csv"])
+        #expect(over.status == 64 && over.stderr.contains("is the input file"), "\(over.stderr)")
+    }
+
     @Test("scan exits 1 when an image is missing or corrupt, and still records the rest")
     func scanFailures() throws {
         let dir = try CLI.temporaryDirectory()

@@ -241,7 +241,16 @@ struct TrainCommandTests {
         let misaligned = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/test.csv", "--counterfactual", "\(d)/cf_bad.csv"])
         #expect(misaligned.status == 2 && misaligned.stderr.contains("cf_bad.csv line 2: label"), "\(misaligned.stderr)")
         let overwrite = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/test.csv", "--predictions", "\(d)/test.csv"])
-        #expect(overwrite.status != 0 && overwrite.stderr.contains("is an input"), "\(overwrite.stderr)")
+        #expect(overwrite.status != 0 && overwrite.stderr.contains("--predictions \(d)/test.csv is the input --test"), "\(overwrite.stderr)")
+        // Nor may the JSON report replace the checkpoint or the test manifest.
+        let checkpointBefore = try Data(contentsOf: URL(fileURLWithPath: "\(d)/l.ckpt"))
+        for target in ["\(d)/l.ckpt", "\(d)/test.csv"] {
+            let r = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/test.csv", "--json", target])
+            #expect(r.status == 64 && r.stderr.contains("--json \(target) is the input"), "\(r.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(d)/l.ckpt")) == checkpointBefore)
+        let notAClass = try CLI.run(["evaluate", "--model", "\(d)/l.ckpt", "--test", "\(d)/test.csv", "--positive", "nosuchclass"])
+        #expect(notAClass.status == 64 && notAClass.stderr.contains("--positive nosuchclass is not one of"), "\(notAClass.stderr)")
         // An output that cannot be a file: the path is named, status 2.
         try FileManager.default.createDirectory(atPath: "\(d)/folder.ckpt", withIntermediateDirectories: true)
         let folder = try CLI.run(["train", "--train", "\(d)/train.csv", "--model", "linear", "--size", "8", "--epochs", "1", "--out", "\(d)/folder.ckpt"])

@@ -282,12 +282,15 @@ struct ScanTests {
     func notACatalog() throws {
         let dir = try TempDir()
         let path = try dir.write("junk.db", String(repeating: "not sqlite ", count: 200))
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
         do {
             _ = try Catalog(path: path)
             Issue.record("opened junk as a catalog")
         } catch let error as CatalogError {
-            #expect(error.message.contains("not a usable Curate catalog"))
+            #expect(error.message == "\(path): not a Curate catalog (not a SQLite database); name another file for the catalog")
         }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
     }
 
     @Test("reading a catalog never changes the file: another SQLite database is refused as it is")
@@ -298,8 +301,19 @@ struct ScanTests {
         try q.write { try $0.execute(sql: "CREATE TABLE t (x)") }
         try q.close()
         let before = try Data(contentsOf: URL(fileURLWithPath: foreign))
-        #expect { _ = try Catalog(reading: foreign) } throws: { "\($0)".contains("not a Curate catalog (it has no image table)") }
+        #expect { _ = try Catalog(reading: foreign) } throws: { "\($0)".contains("foreign.db: a SQLite database that is not a Curate catalog (its tables: t)") }
         #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == before)
+        // Nor does opening it to scan into: someone's own database, even one with a table named
+        // image, is refused before anything (WAL mode, migrations) is written to it.
+        #expect { _ = try Catalog(path: foreign) } throws: { "\($0)".contains("not a Curate catalog (its tables: t)") }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == before)
+        let lookalike = dir.path + "/lookalike.db"
+        let q2 = try GRDB.DatabaseQueue(path: lookalike)
+        try q2.write { try $0.execute(sql: "CREATE TABLE image (x)") }
+        try q2.close()
+        let lookalikeBefore = try Data(contentsOf: URL(fileURLWithPath: lookalike))
+        #expect { _ = try Catalog(path: lookalike) } throws: { "\($0)".contains("not a Curate catalog (its tables: image)") }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: lookalike)) == lookalikeBefore)
         // A real catalog reads.
         let m = try dataset(dir)
         _ = try Scanner().scan(m, into: try Catalog(path: dir.path + "/real.catalog"))

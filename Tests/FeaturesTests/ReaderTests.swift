@@ -120,6 +120,14 @@ import Testing
         #expect { try f.rows(for: outside, manifestFile: "m.csv") } throws: { "\($0)".contains("source_row \"9\"") }
         let unmapped = Manifest(columns: ["path"], cells: [["a.png", "b.png"]], baseDirectory: "/")
         #expect { try f.rows(for: unmapped, manifestFile: "m.csv") } throws: { "\($0)".contains("holds 5 vectors but m.csv has 2 rows") }
+        // As many rows as vectors: a source_row in order changes nothing; one that reorders
+        // them could mean either alignment, and guessing would silently mismatch every row.
+        let kept = Manifest(columns: ["path", "source_row"], cells: [(0..<5).map { "\($0).png" }, (0..<5).map(String.init)], baseDirectory: "/")
+        #expect(try f.rows(for: kept, manifestFile: "m.csv") == [0, 1, 2, 3, 4])
+        let shuffled = Manifest(columns: ["path", "source_row"], cells: [["1.png", "0.png", "2.png", "4.png", "3.png"], ["1", "0", "2", "4", "3"]], baseDirectory: "/")
+        #expect { try f.rows(for: shuffled, manifestFile: "m.csv") } throws: {
+            "\($0)".contains("holds 5 vectors, as many as m.csv has rows, but its source_row reorders or repeats rows (row 1: source_row \"1\")")
+        }
     }
 
     /// Headers that declare more data than a file can hold, or sizes that are not sizes, are

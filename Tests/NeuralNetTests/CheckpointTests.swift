@@ -57,6 +57,27 @@ import Testing
         #expect(error(data) == "bad.ckpt: tensor 5.weight [576, 128] does not match cnn-small's 5.weight [256, 128]")
     }
 
+    /// A re-signed header whose text is changed (same JSON otherwise), re-signed.
+    func resigned(_ change: (String) -> String) -> Data {
+        let data = sample()
+        let headerLength = Int(data[12]) | Int(data[13]) << 8
+        let header = change(String(decoding: data[16..<(16 + headerLength)], as: UTF8.self))
+        var rebuilt = data.prefix(12)
+        withUnsafeBytes(of: UInt32(header.utf8.count).littleEndian) { rebuilt.append(contentsOf: $0) }
+        rebuilt.append(Data(header.utf8))
+        rebuilt.append(data[(16 + headerLength)..<(data.count - 32)])
+        rebuilt.append(contentsOf: SHA256.hash(data: rebuilt))
+        return rebuilt
+    }
+
+    /// A class named twice would map two outputs to one name (and crash a dictionary built from
+    /// them); a header missing a field or with one of the wrong type says which, in plain words.
+    @Test func headerProblemsNameTheField() {
+        #expect(error(resigned { $0.replacingOccurrences(of: "\"owl\"", with: "\"cat\"") }) == "bad.ckpt: the header names the class 'cat' twice")
+        #expect(error(resigned { $0.replacingOccurrences(of: "\"metadata\"", with: "\"metadatum\"") }) == "bad.ckpt: unreadable header: 'metadata' is missing")
+        #expect(error(resigned { $0.replacingOccurrences(of: "\"classes\":[\"cat\"", with: "\"classes\":[7") }).hasPrefix("bad.ckpt: unreadable header: 'classes[0]' has the wrong type"))
+    }
+
     /// A re-signed header naming sizes no model can have is refused before anything is built.
     @Test(arguments: [("\"height\":-5", "height -5 is outside 1 to 1048576"), ("\"height\":1000000000", "height 1000000000 is outside"),
                       ("\"height\":2", "cnn-small halves its input twice: it needs at least 4x4 pixels, not 12x2")])
