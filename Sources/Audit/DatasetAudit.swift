@@ -48,6 +48,8 @@ public struct DatasetAudit: Sendable {
         guard let labelCells = manifest.column(options.labelColumn) else {
             throw AuditError.missingColumn(file: path, column: options.labelColumn)
         }
+        // An audit of nothing would pass with no findings, as if the data were fair.
+        guard manifest.count > 0 else { throw ManifestError(file: path, "no rows to audit") }
         var coded: [CodedColumn] = []
         for a in options.attributes {
             guard let cells = manifest.column(a) else { throw AuditError.missingColumn(file: path, column: a) }

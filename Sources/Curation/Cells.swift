@@ -22,6 +22,27 @@ public struct Cells: Sendable {
 
     public var sizes: [Int] { members.map(\.count) }
 
+    /// Combinations of the columns' values that no row has (at most `limit` of them, in sorted
+    /// order, and how many in all): a strategy cannot fill or weigh a cell that is not there.
+    public func absentCombinations(limit: Int = 5) -> (names: [String], count: Int) {
+        let distinct = columns.indices.map { k in Array(Set(values.map { $0[k] })).sorted() }
+        let total = distinct.reduce(1) { $0.multipliedReportingOverflow(by: $1.count).overflow ? Int.max : $0 * $1.count }
+        let absent = total == Int.max ? Int.max : total - values.count
+        guard absent > 0 else { return ([], 0) }
+        var names: [String] = []
+        let present = Set(values)
+        func walk(_ prefix: [String]) {
+            guard names.count < limit else { return }
+            if prefix.count == columns.count {
+                if !present.contains(prefix) { names.append(zip(columns, prefix).map { "\($0)=\($1)" }.joined(separator: ",")) }
+                return
+            }
+            for v in distinct[prefix.count] { walk(prefix + [v]); if names.count >= limit { return } }
+        }
+        if total <= 1 << 20 { walk([]) }
+        return (names, absent)
+    }
+
     /// - Throws: `CurationError` for an unknown column or a row with an empty value in one.
     public init(_ manifest: Manifest, by columns: [String], file: String) throws {
         guard !columns.isEmpty else { throw CurationError("name the cells' columns with --by") }

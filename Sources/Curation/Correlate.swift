@@ -41,6 +41,10 @@ extension Strategies {
                 }
             }
             consider([zFloor, zFloor - 1].flatMap { zc in [(Int((ratio * Double(zc)).rounded(.down)), zc), (Int((ratio * Double(zc)).rounded(.up)), zc)] })
+            // And from the other side: the x nearest the ratio, each with the z that fits it best
+            // (x = 25 at -0.8 wants z = 225 exactly, which no z-first rounding reaches).
+            let xFloor = Int((ratio * zReal).rounded(.down))
+            consider([xFloor, xFloor - 1].flatMap { xc in [(xc, Int((Double(xc) / ratio).rounded(.down))), (xc, Int((Double(xc) / ratio).rounded(.up)))] })
             if best == nil {
                 // Too strong for the data to give even one row of the smaller side at the ratio:
                 // the nearest of one such row beside as many as there are of the other, and the

@@ -9,7 +9,10 @@ public struct SplitResult: Sendable {
     /// Rows per cell per split, and the targets the ratios give.
     public var counts: [[Int]]
     public var targets: [[Int]]
+    /// Duplicate clusters of the catalog whose files the manifest names (two or more of them).
     public var clustersKeptWhole: Int
+    /// Files named on more than one row, whose rows are kept in one split.
+    public var sharedFiles: Int
     public var warnings: [String]
 }
 
@@ -20,7 +23,7 @@ public enum Splitter {
     /// non-empty cell in train, and every group of rows that share an image (the same file, or
     /// files in one duplicate cluster from the catalog) kept in one split.
     public static func split(_ m: Manifest, cells: Cells, ratios: [Double], seed: UInt64, duplicateClusters: [[String]]) throws -> SplitResult {
-        guard ratios.count == 3, ratios.allSatisfy({ $0 >= 0 }), ratios.reduce(0, +) > 0 else {
+        guard ratios.count == 3, ratios.allSatisfy({ $0 >= 0 && $0.isFinite }), ratios.reduce(0, +) > 0 else {
             throw CurationError("--ratios needs three non-negative numbers (train, val, test), for example 0.8,0.1,0.1")
         }
         let total = ratios.reduce(0, +)
@@ -46,10 +49,11 @@ public enum Splitter {
         let pathCells = m.column("path")!
         var firstRowOfPath: [String: Int] = [:]
         firstRowOfPath.reserveCapacity(m.count)
+        var shared = Set<Int>()  // first rows of files named again
         for row in 0..<m.count {
             let raw = pathCells[row]
             let k = !raw.hasPrefix("/") && !Manifest.hasDotSegments(raw) ? raw : key(m.resolvedPath(row))
-            if let f = firstRowOfPath[k] { union(f, row) } else { firstRowOfPath[k] = row }
+            if let f = firstRowOfPath[k] { union(f, row); shared.insert(f) } else { firstRowOfPath[k] = row }
         }
         var joined = 0
         for cluster in duplicateClusters {
@@ -124,7 +128,7 @@ public enum Splitter {
             return out
         }
         return SplitResult(manifests: manifests, names: names, cellNames: cells.names, counts: counts, targets: targets,
-                           clustersKeptWhole: joined, warnings: warnings)
+                           clustersKeptWhole: joined, sharedFiles: shared.count, warnings: warnings)
     }
 
     /// n divided by the ratios: floors, then the largest fractional parts get the rest; ties go

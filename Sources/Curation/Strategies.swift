@@ -27,7 +27,7 @@ public enum Strategies {
         var warnings: [String] = []
         for (c, members) in cells.members.enumerated() {
             if members.count < target {
-                warnings.append("cell \(cells.names[c]) has \(members.count) rows, fewer than \(target): all kept")
+                warnings.append("cell \(cells.names[c]) has \(members.count) row\(members.count == 1 ? "" : "s"), fewer than \(target): all kept")
                 rows += members
                 continue
             }
@@ -57,7 +57,7 @@ public enum Strategies {
         for (c, members) in cells.members.enumerated() {
             rows += members
             if members.count > target {
-                warnings.append("cell \(cells.names[c]) already has \(members.count) rows, more than \(target): none dropped")
+                warnings.append("cell \(cells.names[c]) already has \(members.count) row\(members.count == 1 ? "" : "s"), more than \(target): none dropped")
                 continue
             }
             var rng = Cells.rng(seed: seed, cell: c, purpose: 0x05A)

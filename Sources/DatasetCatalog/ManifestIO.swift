@@ -389,6 +389,11 @@ public enum ManifestWriter {
     /// extension.
     public static func encode(_ manifest: Manifest, for path: String) throws -> Data {
         let format = try ManifestFormat.require(path)
+        // JSON Lines carries the columns in its rows: with none, they would be lost, and the
+        // file would not read back (an empty .jsonl has no rows).
+        if format == .jsonl && manifest.count == 0 {
+            throw ManifestError(file: path, "not written: a manifest with no rows has no line to carry its columns in JSON Lines; write it as .csv")
+        }
         // A manifest Curate writes is one Curate (and the spec) reads back: a derived column
         // that gives a reserved column a value the spec forbids (a tag mapping weights to -1, a
         // split to "holdout") stops the write, naming the row.

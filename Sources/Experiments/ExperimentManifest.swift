@@ -294,6 +294,9 @@ public struct ExperimentManifest: Sendable {
                     throw fail(item, "unknown intervention '\(s)': a name alone must be one of \((namedInterventions.sorted() + strategies.sorted()).joined(separator: ", ")); "
                                + "or give a mapping with a name and a strategy, loss or mode")
                 }
+                // These two have no default to fall back on: a target correlation or share must be chosen.
+                if s == "correlate" { throw fail(item, "intervention correlate needs a strength: give {name: correlate, strategy: correlate, strength: 0}") }
+                if s == "proportion" { throw fail(item, "intervention proportion needs a group and a share: give {name: proportion, strategy: proportion, group: VALUE, share: 0.5}") }
                 m.interventions.append(Intervention(name: s, strategy: strategies.contains(s) ? s : nil, options: [:],
                                                     loss: ["group-dro", "jtt"].contains(s) ? s : "erm", mode: s == "dfr" ? "last-layer" : nil))
                 continue
@@ -353,6 +356,8 @@ public struct ExperimentManifest: Sendable {
                 }
             }
             if i.strategy == "proportion" && i.options["group"] == nil { throw fail(item, "intervention \(i.name): proportion needs a group (a value of the attribute)") }
+            if i.strategy == "proportion" && i.options["share"] == nil { throw fail(item, "intervention \(i.name): proportion needs a share (the group's share, 0 to 1)") }
+            if i.strategy == "correlate" && i.options["strength"] == nil { throw fail(item, "intervention \(i.name): correlate needs a strength (the target correlation, -1 to 1)") }
             m.interventions.append(i)
         }
         if !m.features.isEmpty, let i = m.interventions.first(where: { $0.strategy == "augment" || $0.strategy == "ffr" }) {
@@ -415,6 +420,15 @@ public struct ExperimentManifest: Sendable {
         }
         if !m.features.isEmpty && !["linear", "mlp"].contains(m.model) {
             throw fail(fields["recipe"] ?? root, "with features the model must be linear or mlp (a head on the vectors), not \(m.model)")
+        }
+        // A linear model is all head: fine-tuning replaces it whole, so every source, and either
+        // transfer, would give the same cells, and an inherited bias of exactly 0.
+        if m.model == "linear", let s = m.sources.first(where: { $0 != "scratch" }) {
+            throw fail(fields["sources"] ?? fields["recipe"] ?? root, "source '\(s)': a linear model has no layers below its head for a source to pass on, "
+                       + "so every source gives the same cells; use sources: [scratch], or model: mlp to study transfer")
+        }
+        if m.model == "linear" && m.transfers.count > 1 {
+            throw fail(fields["transfers"] ?? fields["recipe"] ?? root, "a linear model is all head: linear and full fine-tuning are the same; give one transfer")
         }
         return m
     }

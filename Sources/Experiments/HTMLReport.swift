@@ -62,7 +62,7 @@ extension ExperimentResults {
             }
             return s + "</svg>"
         }
-        var body = "<h1>Experiment \(htmlEscape(manifest.name))</h1><p class=sub>\(manifest.seeds.count) seeds; attribute <code>\(htmlEscape(manifest.attribute))</code>; bars are means in percent, whiskers 95% intervals over seeds; red: from the biased source, green: from the clean one"
+        var body = "<h1>Experiment \(htmlEscape(manifest.name))</h1><p class=sub>\(manifest.seeds.count) seed\(manifest.seeds.count == 1 ? "" : "s"); attribute <code>\(htmlEscape(manifest.attribute))</code>; bars are means in percent, whiskers 95% intervals over seeds; red: from the biased source, green: from the clean one"
             + (manifest.sources.contains("robust") ? ", blue: from the robust (adversarially trained) one" : "")
             + (manifest.sources.contains("biased-robust") ? ", purple: from the biased-robust one" : "") + ".</p>"
         for t in manifest.transfers {

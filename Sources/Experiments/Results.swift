@@ -169,7 +169,7 @@ public enum ExperimentResults {
 
     /// report.md: the per-cell means with intervals, the inherited bias, the curation effect.
     public static func markdown(_ manifest: ExperimentManifest, cells: [Cell]) -> String {
-        var md = "# Experiment \(manifest.name)\n\n\(manifest.seeds.count) seeds; attribute `\(manifest.attribute)`; means ± 95% intervals, in percent.\n\n"
+        var md = "# Experiment \(manifest.name)\n\n\(manifest.seeds.count) seed\(manifest.seeds.count == 1 ? "" : "s"); attribute `\(manifest.attribute)`; means ± 95% intervals, in percent.\n\n"
         md += "| intervention | transfer | source | accuracy | worst group | accuracy gap | EO difference | flip rate |\n|---|---|---|---:|---:|---:|---:|---:|\n"
         for i in manifest.interventions.map(\.name) {
             for t in manifest.transfers {

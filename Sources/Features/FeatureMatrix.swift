@@ -58,11 +58,12 @@ public final class FeatureMatrix: @unchecked Sendable {
     }
 
     /// Opens a `.npy` or `.safetensors` file (chosen by its first bytes, not its name).
-    public static func open(_ path: String) throws -> FeatureMatrix {
+    /// - Parameter oneVector: a `.npy` of one row's vector, which may also be 1-D (shape (D,)).
+    public static func open(_ path: String, oneVector: Bool = false) throws -> FeatureMatrix {
         let file = try MappedFile(path)
         let bytes = UnsafeRawBufferPointer(start: file.base, count: file.size)
         if bytes.count >= 6, bytes[0] == 0x93, bytes.starts(with: [0x93] + Array("NUMPY".utf8)) {
-            return try NPY.open(file, path: path)
+            return try NPY.open(file, path: path, oneVector: oneVector)
         }
         if bytes.count >= 10, bytes[8] == UInt8(ascii: "{") {
             return try Safetensors.open(file, path: path)
@@ -87,8 +88,7 @@ public final class FeatureMatrix: @unchecked Sendable {
             if let first = text.unicodeScalars.first, first == "[" || first == "-" || first == "+" || first == "." || first == "," || CharacterSet.decimalDigits.contains(first)
                 || (!text.hasSuffix(".npy") && !text.hasSuffix(".safetensors") && text.contains(where: { $0 == " " || $0 == "," || $0 == ";" })),
                !text.hasSuffix(".npy") {
-                let inner = text.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-                for part in inner.split(whereSeparator: { $0 == " " || $0 == "," || $0 == ";" || $0 == "\t" }) {
+                for part in try Self.vectorParts(text, at: { FeatureError(file, "\(where_): \($0)") }) {
                     guard ManifestReader.isDecimalNumber(String(part)), let v = Float(part) else {
                         throw FeatureError(file, "\(where_): \"\(part)\" is not a decimal number")
                     }
@@ -97,7 +97,7 @@ public final class FeatureMatrix: @unchecked Sendable {
             } else {
                 let path = text.hasPrefix("/") ? text : (manifest.baseDirectory as NSString).appendingPathComponent(text)
                 let m: FeatureMatrix
-                do { m = try open(path) } catch let e as FeatureError { throw FeatureError(file, "\(where_): \(e)") }
+                do { m = try open(path, oneVector: true) } catch let e as FeatureError { throw FeatureError(file, "\(where_): \(e)") }
                 guard m.rows == 1 else { throw FeatureError(file, "\(where_): \(path) holds \(m.rows) vectors; a row's file needs one") }
                 vector = Array(UnsafeBufferPointer(start: m.base, count: m.dimension))
             }
@@ -111,6 +111,24 @@ public final class FeatureMatrix: @unchecked Sendable {
         }
         return FeatureMatrix(rows: cells.count, dimension: max(dimension, 0), values: values, source: source,
                              layout: "float32 parsed from a manifest column")
+    }
+
+    /// The numbers of a vector written in a cell: `1.5 -2 0.25`, `[1.5, -2, 0.25]` or
+    /// `1.5;-2;0.25`. Brackets come as one pair around the whole or not at all; with commas or
+    /// semicolons, no value between two separators may be empty (`1,,2` is not three numbers).
+    static func vectorParts(_ text: String, at error: (String) -> FeatureError) throws -> [Substring] {
+        var inner = Substring(text)
+        if inner.hasPrefix("[") || inner.hasSuffix("]") {
+            guard inner.hasPrefix("["), inner.hasSuffix("]"), inner.count >= 2 else { throw error("unbalanced brackets in \"\(text)\"") }
+            inner = inner.dropFirst().dropLast()
+        }
+        if inner.contains(where: { $0 == "[" || $0 == "]" }) { throw error("a vector is one list of numbers, not \"\(text)\"") }
+        let commas = inner.contains(","), semicolons = inner.contains(";")
+        if commas && semicolons { throw error("\"\(text)\" mixes commas and semicolons; separate the numbers one way") }
+        guard commas || semicolons else { return inner.split(whereSeparator: { $0 == " " || $0 == "\t" }) }
+        let parts = inner.split(separator: commas ? "," : ";", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        if parts.contains(where: \.isEmpty) { throw error("an empty value between separators in \"\(text)\"") }
+        return parts.map { Substring($0) }
     }
 
     /// Checks that every value is finite, over all cores.
@@ -232,7 +250,7 @@ extension FeatureMatrix {
 /// NumPy's `.npy` format, versions 1.0, 2.0 and 3.0: magic, version, header length (2 bytes in
 /// 1.0, 4 after), a Python dict literal with `descr`, `fortran_order` and `shape`, then the data.
 enum NPY {
-    static func open(_ file: MappedFile, path: String) throws -> FeatureMatrix {
+    static func open(_ file: MappedFile, path: String, oneVector: Bool = false) throws -> FeatureMatrix {
         let bytes = UnsafeRawBufferPointer(start: file.base, count: file.size)
         guard bytes.count >= 10 else { throw FeatureError(path, "npy header is truncated (\(bytes.count) bytes)") }
         let major = Int(bytes[6]), minor = Int(bytes[7])
@@ -262,10 +280,11 @@ enum NPY {
         default:
             throw FeatureError(path, "dtype \(fields.descr) is not supported; features must be little-endian float32 (<f4) or float16 (<f2)")
         }
-        guard fields.shape.count == 2 else {
+        // One row's file may hold a plain vector, as np.save(path, v) writes it: shape (D,).
+        guard fields.shape.count == 2 || (oneVector && fields.shape.count == 1) else {
             throw FeatureError(path, "shape (\(fields.shape.map(String.init).joined(separator: ", "))\(fields.shape.count == 1 ? "," : "")) is not 2-D; features must be N x D")
         }
-        let (rows, cols) = (fields.shape[0], fields.shape[1])
+        let (rows, cols) = fields.shape.count == 1 ? (1, fields.shape[0]) : (fields.shape[0], fields.shape[1])
         let offset = start + headerLength
         let need = dataBytes(rows: rows, cols: cols, size: dtype.size)
         guard let need, need <= bytes.count - offset else {

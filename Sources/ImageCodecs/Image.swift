@@ -66,6 +66,24 @@ public struct Image16: Sendable, Equatable {
     /// `width * height * 4` samples.
     public var samples: [UInt16]
 
+    /// Every alpha sample is 65535.
+    public var isOpaque: Bool {
+        samples.withUnsafeBufferPointer { p in
+            var i = 3
+            while i < p.count { if p[i] != 65535 { return false }; i += 4 }
+            return true
+        }
+    }
+
+    /// R == G == B in every pixel.
+    public var isGrey: Bool {
+        samples.withUnsafeBufferPointer { p in
+            var i = 0
+            while i < p.count { if p[i] != p[i + 1] || p[i] != p[i + 2] { return false }; i += 4 }
+            return true
+        }
+    }
+
     public init(width: Int, height: Int, samples: [UInt16]) {
         precondition(samples.count == width * height * 4)
         self.width = width

@@ -114,6 +114,16 @@ extension TrainingJob {
             net = spec.build(seed: recipe.seed)
         }
 
+        // Validation rows the model cannot predict (a label training never saw, or no rows at all)
+        // would be counted wrong, or print nothing: both are errors, as in evaluate.
+        if let val = validation {
+            guard val.count > 0 else {
+                throw TrainingError("\(val.named("the validation manifest")): " + (val.manifest.count == 0 ? "no rows to validate on" : "none of its \(val.manifest.count) images could be loaded (see the errors above)"))
+            }
+            if let i = val.labels.firstIndex(where: { classIndex[$0] == nil }) {
+                throw TrainingError("\(val.named(val.manifest.baseDirectory)): \(val.manifest.place(val.rows[i])): label '\(val.labels[i])' is not one of the training labels (\(classes.joined(separator: ", ")))")
+            }
+        }
         let validate: ((Int) -> Double?)? = validation.map { val in
             let valLabels = val.labels.map { classIndex[$0] }
             return { _ in

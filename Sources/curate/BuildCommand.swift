@@ -49,29 +49,67 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "The output manifest (.csv or .jsonl).") var out: String
     @Option(parsing: .unconditional, help: "The seed of every random choice.") var seed: UInt64 = 0
     @Option(parsing: .unconditional, help: "undersample/oversample: rows per cell.") var perCell: Int?
-    @Option(help: "reweight: reweighing, group-balanced or sqrt.") var method: Strategies.ReweightMethod = .reweighing
+    @Option(name: .customLong("method"), help: "reweight: reweighing, group-balanced or sqrt (default reweighing).") var methodOption: Strategies.ReweightMethod?
     @Option(help: "The label column (reweighing, correlate, proportion --within default).") var label = "label"
     @Option(parsing: .unconditional, help: "correlate: the target correlation, -1 to 1.") var strength: Double?
     @Option(help: "proportion: the group, its values of the --by columns joined by commas.") var group: String?
     @Option(parsing: .unconditional, help: "proportion: the group's target share.") var share: Double?
     @Option(help: "proportion: the column whose values are set separately ('none' for the whole set; default the label).") var within: String?
-    @Option(help: "augment: largest or equal-add.") var fill = "largest"
+    @Option(name: .customLong("fill"), help: "augment: largest or equal-add (default largest).") var fillOption: String?
     @Option(parsing: .unconditional, help: "augment --fill equal-add: rows added to every cell.") var add: Int?
     @Option(help: "augment, ffr: a manifest of synthetic images (origin=synthetic).") var pool: String?
     @Option(help: "augment: built-in transforms, comma-separated (flip, crop, jitter, noise, blur).") var transforms: String?
     @Option(help: "augment, inject: where new PNG files go (default: beside OUT, in OUT's name + .images).") var imageDir: String?
-    @Option(help: "ffr: the real stage: as-is, balanced or reweighted.") var stage2: Strategies.Stage2 = .asIs
+    @Option(name: .customLong("stage2"), help: "ffr: the real stage: as-is, balanced or reweighted (default as-is).") var stage2Option: Strategies.Stage2?
     @Option(parsing: .unconditional, help: "inject: a square trigger patch of this many pixels.") var patch: Int?
-    @Option(help: "inject: the patch colour (#RRGGBB or r,g,b).") var colour = "#ff00ff"
-    @Option(help: "inject: the patch position.") var position: Injection.Position = .bottomRight
+    @Option(name: .customLong("colour"), help: "inject: the patch colour (#RRGGBB or r,g,b; default #ff00ff).") var colourOption: String?
+    @Option(name: .customLong("position"), help: "inject: the patch position (default bottom-right).") var positionOption: Injection.Position?
     @Option(help: "inject: tint towards this colour instead of a patch.") var tint: String?
-    @Option(parsing: .unconditional, help: "inject: the tint's strength, 0 to 1.") var tintStrength: Float = 0.3
+    @Option(name: .customLong("tint-strength"), parsing: .unconditional, help: "inject: the tint's strength, 0 to 1 (default 0.3).") var tintStrengthOption: Float?
     @Option(parsing: .unconditional, help: "inject: the share of images changed.") var fraction: Double?
-    @Option(help: "inject: the column marking changed rows (yes/no).") var mark = "injected"
+    @Option(name: .customLong("mark"), help: "inject: the column marking changed rows (yes/no; default injected).") var markOption: String?
 
     var images: String { imageDir ?? (out + ".images") }
+    var method: Strategies.ReweightMethod { methodOption ?? .reweighing }
+    var fill: String { fillOption ?? "largest" }
+    var stage2: Strategies.Stage2 { stage2Option ?? .asIs }
+    var colour: String { colourOption ?? "#ff00ff" }
+    var position: Injection.Position { positionOption ?? .bottomRight }
+    var tintStrength: Float { tintStrengthOption ?? 0.3 }
+    var mark: String { markOption ?? "injected" }
+
+    /// The strategy-specific options given, by flag, and the strategies that read each: an
+    /// option the strategy does not read is refused, not silently ignored.
+    func checkOptionsFit() throws {
+        let given: [(String, Bool, Set<String>)] = [
+            ("--per-cell", perCell != nil, ["undersample", "oversample"]),
+            ("--method", methodOption != nil, ["reweight"]),
+            ("--strength", strength != nil, ["correlate"]),
+            ("--group", group != nil, ["proportion", "inject"]),
+            ("--share", share != nil, ["proportion"]),
+            ("--within", within != nil, ["proportion"]),
+            ("--fill", fillOption != nil, ["augment"]),
+            ("--add", add != nil, ["augment"]),
+            ("--pool", pool != nil, ["augment", "ffr"]),
+            ("--transforms", transforms != nil, ["augment"]),
+            ("--image-dir", imageDir != nil, ["augment", "inject"]),
+            ("--stage2", stage2Option != nil, ["ffr"]),
+            ("--patch", patch != nil, ["inject"]),
+            ("--colour", colourOption != nil, ["inject"]),
+            ("--position", positionOption != nil, ["inject"]),
+            ("--tint", tint != nil, ["inject"]),
+            ("--tint-strength", tintStrengthOption != nil, ["inject"]),
+            ("--fraction", fraction != nil, ["inject"]),
+            ("--mark", markOption != nil, ["inject"]),
+        ]
+        for (flag, isGiven, readers) in given where isGiven && !readers.contains(strategy) {
+            throw ValidationError("\(flag) is not an option of \(strategy) (it is \(readers.sorted().joined(separator: " and "))'s)")
+        }
+    }
 
     func run() throws {
+        let strategies = ["undersample", "oversample", "reweight", "correlate", "proportion", "augment", "ffr", "inject"]
+        if strategies.contains(strategy) { try checkOptionsFit() }
         // Every file the command writes, FFR's stage manifests and each provenance included.
         var outputs: [(flag: String, path: String?)] = [("--out", out)]
         if strategy == "ffr" {
@@ -145,7 +183,24 @@ struct BuildCommand: ParsableCommand {
         } catch let e as CurationError {
             throw ManifestError(file: manifest, e.description.replacingOccurrences(of: "\(manifest): ", with: ""))
         }
-        try BuildCommand.write(result, strategy: strategy, input: manifest, output: out, seed: seed)
+        // The provenance records every choice the output depends on: the cells' columns, and
+        // the label and amounts where the strategy reads them.
+        var recorded = result
+        var front: [(String, JSONValue)] = []
+        if !columns.isEmpty && !recorded.parameters.contains(where: { $0.0 == "by" }) { front.append(("by", .array(columns.map { .string($0) }))) }
+        if strategy == "reweight" && method == .reweighing { front.append(("label", .string(label))) }
+        if strategy == "augment", let add { front.append(("add", .int(add))) }
+        recorded.parameters = front + recorded.parameters
+        // A combination of the --by values that no row has stays empty: say so, since a
+        // "balanced" set without it is balanced over fewer cells than the user may think.
+        if ["undersample", "oversample", "reweight", "augment"].contains(strategy), columns.count > 1 {
+            let (names, count) = try Cells(m, by: columns, file: manifest).absentCombinations()
+            if count > 0 {
+                recorded.warnings.append("\(count) combination\(count == 1 ? "" : "s") of the --by values \(count == 1 ? "has" : "have") no rows and stay\(count == 1 ? "s" : "") empty: "
+                                         + names.joined(separator: "; ") + (count > names.count ? "; ..." : ""))
+            }
+        }
+        try BuildCommand.write(recorded, strategy: strategy, input: manifest, output: out, seed: seed)
     }
 
     /// The FFR plan: OUT (JSON) names the two stage manifests, written beside it. The five
@@ -235,7 +290,7 @@ struct SplitCommand: ParsableCommand {
 
     @Argument(help: "The manifest.") var manifest: String
     @Option(parsing: .singleValue, help: "The cells' columns.") var by: [String] = []
-    @Option(help: "Train, val and test ratios.") var ratios = "0.8,0.1,0.1"
+    @Option(help: "Train, val and test ratios (divided by their sum: 8,1,1 is 0.8,0.1,0.1).") var ratios = "0.8,0.1,0.1"
     @Option(parsing: .unconditional, help: "The seed.") var seed: UInt64 = 0
     @Option(help: "The output folder.") var outDir: String
     @Option(help: "A scan catalog for duplicate clusters.") var catalog: String?
@@ -264,6 +319,7 @@ struct SplitCommand: ParsableCommand {
             ("input", .string(manifest)), ("input_sha256", .string(try Provenance.sha256(ofFile: manifest))),
             ("by", .array(columns.map { .string($0) })), ("ratios", .array(r.map { .number($0) })), ("seed", .int(Int(truncatingIfNeeded: seed))),
             ("duplicate_clusters_kept_whole", .int(result.clustersKeptWhole)),
+            ("shared_files_kept_whole", .int(result.sharedFiles)),
             ("cells", .array(result.cellNames.indices.map { c in
                 .object([("cell", .string(result.cellNames[c])),
                          ("counts", .object(zip(result.names, result.counts[c]).map { ($0, .int($1)) })),
@@ -285,7 +341,8 @@ struct SplitCommand: ParsableCommand {
         if hidden > 0 { print("| \("... \(hidden) more cells in split.json".padding(toLength: width, withPad: " ", startingAt: 0)) |       |       |       |") }
         let totals = (0..<3).map { s in result.counts.reduce(0) { $0 + $1[s] } }
         print("| \("all".padding(toLength: width, withPad: " ", startingAt: 0)) | \(String(totals[0]).leftPad(5)) | \(String(totals[1]).leftPad(5)) | \(String(totals[2]).leftPad(5)) |")
-        print("\(result.clustersKeptWhole) duplicate clusters kept inside one split; wrote \(outDir)/train.csv, val.csv, test.csv, split.json")
+        let (k, f) = (result.clustersKeptWhole, result.sharedFiles)
+        print("\(k) duplicate cluster\(k == 1 ? "" : "s") and \(f) file\(f == 1 ? "" : "s") named on several rows kept inside one split; wrote \(outDir)/train.csv, val.csv, test.csv, split.json")
     }
 }
 

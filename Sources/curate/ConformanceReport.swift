@@ -45,7 +45,10 @@ enum TestData {
     static func locate() -> String? {
         if let env = ProcessInfo.processInfo.environment["CURATE_TESTDATA"] { return env }
         var candidates = [FileManager.default.currentDirectoryPath]
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        // The running binary itself (/proc/self/exe), wherever PATH found it; argv[0] is only
+        // its name when it was run from PATH.
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 { candidates.append(dir.path); dir = dir.deletingLastPathComponent() }
         for c in candidates {
             for rel in ["../shared/testdata", "shared/testdata"] {

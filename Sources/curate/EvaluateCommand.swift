@@ -129,8 +129,9 @@ struct EvaluateCommand: ParsableCommand {
             ("skipped", .int(e.skipped)),
             ("overall_accuracy", .number(e.overallAccuracy)),
             ("balanced_accuracy", .number(e.balancedAccuracy)),
-            ("group_accuracy", .object(e.groupAccuracy.map { ($0.0, .number($0.1)) })),
-            ("group_count", .object(e.groupCount.map { ($0.0, .int($0.1)) })),
+            // Undefined without groups: null, as the other group figures are.
+            ("group_accuracy", columns.isEmpty ? .null : .object(e.groupAccuracy.map { ($0.0, .number($0.1)) })),
+            ("group_count", columns.isEmpty ? .null : .object(e.groupCount.map { ($0.0, .int($0.1)) })),
             ("worst_group_accuracy", .optional(e.worstGroupAccuracy)),
             ("flip_rate", .optional(e.flipRate)),
             ("fairness", fairness(e, testData, columns)),

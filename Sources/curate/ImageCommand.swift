@@ -99,7 +99,9 @@ struct ImageCommand: ParsableCommand {
                 let data = try ImageDecoder.read(input)
                 if depth == 16 {
                     let (image, _) = try decoder.decode16(data)
-                    let encoded = try PNGEncoder().encode(image, as: .rgba)
+                    // The smallest colour type that loses nothing, as for 8 bits.
+                    let type: PNGEncoder.ColorType = image.isOpaque ? (image.isGrey ? .grey : .rgb) : (image.isGrey ? .greyAlpha : .rgba)
+                    let encoded = try PNGEncoder().encode(image, as: type)
                     try AtomicFile.write(encoded, to: output)
                     return
                 }

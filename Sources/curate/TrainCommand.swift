@@ -226,8 +226,14 @@ struct TrainCommand: ParsableCommand {
         var metadata: [String: String] = [
             "curate_version": CurateVersion.string, "seed": String(seed), "epochs": String(epochs),
             "loss": loss, "train": plan ?? train, "optimizer": optimizer.rawValue, "learning_rate": String(learningRate),
-            "batch_size": String(batchSize),
+            "batch_size": String(batchSize), "weight_decay": String(weightDecay), "schedule": schedule,
+            "warmup_epochs": String(warmup), "augment": augment,
         ]
+        // The whole recipe, each setting where it applies, so the checkpoint says how it was made.
+        if optimizer == .sgd { metadata["momentum"] = String(momentum); metadata["nesterov"] = String(nesterov) }
+        if schedule == "step" { metadata["step_every"] = String(stepEvery); metadata["gamma"] = String(gamma) }
+        if loss == "group-dro" { metadata["eta"] = String(eta ?? 0.01) }
+        if loss == "jtt" { metadata["jtt_lambda"] = String(jttLambda ?? 6); metadata["jtt_epochs"] = String(jttEpochs ?? 1) }
         if let from { metadata["from"] = from }
         if let features {
             metadata["input"] = "features"

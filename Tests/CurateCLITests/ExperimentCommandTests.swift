@@ -165,6 +165,11 @@ struct ExperimentCommandTests {
         ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: rw\n    strategy: reweight\n    methd: sqrt\n", ":7: intervention rw: unknown key 'methd' for reweight"),
         ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: c\n    strategy: correlate\n    strength: 2\n", ":7: intervention c: strength must be a number from -1 to 1"),
         ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: u\n    strategy: undersample\n    per_cell: 0\n", ":7: intervention u: per_cell must be a positive integer"),
+        // No silent default for a target: correlate needs a strength, proportion a group and share.
+        ("benchmark: tint\nattribute: tint\ninterventions: [none, correlate]\n", ":3: intervention correlate needs a strength"),
+        ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: c\n    strategy: correlate\n", ":5: intervention c: correlate needs a strength"),
+        ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - proportion\n", ":5: intervention proportion needs a group and a share"),
+        ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: p\n    strategy: proportion\n    group: red\n", ":5: intervention p: proportion needs a share"),
         ("benchmark: tint\nattribute: tint\nattribute: x\ninterventions: [none]\n", ":3: key 'attribute' is given twice"),
         ("benchmark: tint\nattribute: tint\ninterventions: [none]\nrecipe: {lr: .inf}\n", ":4: lr must be a positive, finite number"),
         ("benchmark: tint\nattribute: tint\ninterventions: [none]\nseeds: [1, 1]\n", ":4: seed 1 is given twice"),

@@ -109,6 +109,11 @@ import Testing
         try yaml.replacingOccurrences(of: "model: linear", with: "model: cnn-small").write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
         let bad = try CLI.run(["experiment", "run", dir + "/bad.yaml", "--out", dir + "/out2"])
         #expect(bad.status != 0 && bad.stderr.contains("linear or mlp"), "\(bad.stderr)")
+        // A linear model is all head: sources would make identical cells, so they are refused.
+        try yaml.replacingOccurrences(of: "sources: [scratch]", with: "sources: [clean, biased]").write(toFile: dir + "/src.yaml", atomically: true, encoding: .utf8)
+        let sources = try CLI.run(["experiment", "run", dir + "/src.yaml", "--out", dir + "/out4"])
+        #expect(sources.status == 2 && sources.stderr.contains("src.yaml:7: source 'clean': a linear model has no layers below its head"), "\(sources.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out4"))
 
         // The target's vectors from another model (here: fewer values a row) are refused before
         // any cell runs, though target and source share a manifest.

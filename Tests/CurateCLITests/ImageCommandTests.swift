@@ -122,6 +122,14 @@ struct ImageCommandTests {
         let original = try ImageDecoder().decode16(Data(contentsOf: URL(fileURLWithPath: input))).image
         let copy = try ImageDecoder().decode16(Data(contentsOf: URL(fileURLWithPath: output))).image
         #expect(copy == original)
+        // Grey, grey+alpha, RGB and RGBA sources keep their colour type (IHDR byte 25) and samples.
+        for (name, colourType) in [("basn0g16.png", 0), ("basn4a16.png", 4), ("basn2c16.png", 2), ("basn6a16.png", 6)] {
+            let out = dir.appendingPathComponent("c-" + name).path
+            #expect(try CLI.run(["image", "convert", "\(suite)/\(name)", out, "--depth", "16"]).status == 0)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
+            #expect(bytes[24] == 16 && bytes[25] == UInt8(colourType), "\(name): depth \(bytes[24]), colour type \(bytes[25])")
+            #expect(try ImageDecoder().decode16(bytes).image == ImageDecoder().decode16(Data(contentsOf: URL(fileURLWithPath: "\(suite)/\(name)"))).image)
+        }
     }
 
     @Test("usage errors exit with 2 or more and say what is wrong; --help shows an example")

@@ -113,6 +113,15 @@ import Testing
         #expect(r.warnings.isEmpty)
     }
 
+    @Test("a strength the data can give exactly is given exactly: -0.8 keeps 25 agreeing and 225 disagreeing rows a cell, not 226")
+    func correlateExactWhenPossible() throws {
+        let (m, path) = try load("binary")
+        let r = try Strategies.correlate(m, labelColumn: "label", attribute: "attr", strength: -0.8, seed: 1, file: path)
+        // The disagreeing cells hold 227 and 515 rows, the agreeing 321 and 137: x / z = 1 / 9.
+        #expect(r.after.sorted() == [25, 25, 225, 225], "\(r.after)")
+        #expect(r.manifest.count == 500)
+    }
+
     @Test("a strength too strong for one disagreeing row at its ratio is come as near as the data allows")
     func correlateTooStrong() throws {
         let (m, path) = try load("binary")

@@ -108,6 +108,22 @@ import Testing
             let odd = Manifest(columns: ["path", "vec"], cells: [["a.png"], [cell]], baseDirectory: dir)
             #expect { try FeatureMatrix.column("vec", of: odd, file: "m.csv") } throws: { "\($0)".contains("is not a decimal number") }
         }
+        // Malformed lists are refused, not read as some other numbers.
+        for (cell, message) in [("[1 2 3", "unbalanced brackets"), ("1 2 3]", "unbalanced brackets"), ("[[1 2 3]]", "one list of numbers"),
+                                ("1,,2,3", "an empty value between separators"), ("1,2;3", "mixes commas and semicolons"), ("[1, 2, 3,]", "an empty value")] {
+            let odd = Manifest(columns: ["path", "vec"], cells: [["a.png"], [cell]], baseDirectory: dir)
+            #expect { try FeatureMatrix.column("vec", of: odd, file: "m.csv") } throws: { "\($0)".hasPrefix("m.csv: row 1 (column vec): ") && "\($0)".contains(message) }
+        }
+        // A row's file may hold the vector 1-D, as np.save(path, v) writes it.
+        var flat = try Self.npy(rows: 1, cols: 3, values: Self.golden[1])
+        let header = String(decoding: flat[10..<(10 + Int(flat[8]))], as: UTF8.self)
+        let flatHeader = header.replacingOccurrences(of: "(1, 3)", with: "(3,)  ")
+        #expect(flatHeader != header && flatHeader.utf8.count == header.utf8.count)
+        flat.replaceSubrange(10..<(10 + Int(flat[8])), with: Data(flatHeader.utf8))
+        try flat.write(to: URL(fileURLWithPath: dir + "/flat.npy"))
+        let one = Manifest(columns: ["path", "vec"], cells: [["a.png"], ["flat.npy"]], baseDirectory: dir)
+        #expect(values(try FeatureMatrix.column("vec", of: one, file: "m.csv")) == [Self.golden[1]])
+        #expect { try FeatureMatrix.open(dir + "/flat.npy") } throws: { "\($0)".contains("shape (3,) is not 2-D") }
     }
 
     @Test func rowsMapThroughSourceRowWhenCountsDiffer() throws {
