@@ -1,11 +1,12 @@
 import Crypto
 import DatasetCatalog
+import ImageCodecs
 import Foundation
 
 public enum Provenance {
     /// SHA-256 of a file's bytes, as hex.
     public static func sha256(ofFile path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CurationError("\(path): cannot read the file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw CurationError("\(path): cannot read: \(FileProblem.reading(path))") }
         return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 

@@ -63,8 +63,12 @@ public enum IDXImporter {
             throw ManifestError(file: labels, "label \(bad) has no class name (\(names.count) given)")
         }
         let folder = outDir + "/images"
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: outDir, isDirectory: &isFolder), !isFolder.boolValue {
+            throw ManifestError(file: outDir, "is a file; --out names the folder the images and manifest go in")
+        }
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw ManifestError(file: folder, "cannot create: \(error.localizedDescription)")
+            throw ManifestError(file: folder, "cannot create the folder: \(FileProblem.reason(error))")
         }
         let prefix = split.map { $0 + "-" } ?? ""
         let digits = max(5, String(n).count)

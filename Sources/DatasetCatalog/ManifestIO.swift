@@ -300,7 +300,7 @@ public enum ManifestReader {
         while !atEOF {
             let chunk: Data
             do { chunk = try handle.read(upToCount: blockSize) ?? Data() } catch {
-                throw ManifestError(file: path, "read failed: \(error.localizedDescription)")
+                throw ManifestError(file: path, "cannot read: \(FileProblem.reading(path))")
             }
             atEOF = chunk.count < blockSize
             carry.append(contentsOf: chunk)

@@ -18,6 +18,24 @@ public enum TagOperation: Sendable {
 
     public static let pixelTags = ["brightness", "colourfulness", "hue", "size", "aspect"]
 
+    /// The columns the operation writes (a regular expression's are its named captures).
+    public var newColumns: [String] {
+        switch self {
+        case .pathRegex(let pattern):
+            // (?<name>...) groups; (?<= and (?<! are lookbehinds, not names.
+            var names: [String] = []
+            var rest = Substring(pattern)
+            while let r = rest.range(of: "(?<") {
+                let after = rest[r.upperBound...]
+                if let first = after.first, first != "=", first != "!", let end = after.firstIndex(of: ">") { names.append(String(after[..<end])) }
+                rest = after
+            }
+            return names
+        case .map(let new, _, _), .bins(let new, _, _), .combine(let new, _), .rule(let new, _): return [new]
+        case .pixels(let tags): return tags
+        }
+    }
+
     /// `NEW=COLUMN:from=to,from=to`
     public static func parseMap(_ text: String) throws -> TagOperation {
         let (new, source, rest) = try splitSpec(text, "--map", example: "gender_name=gender:0=male,1=female")

@@ -297,6 +297,7 @@ public struct ExperimentManifest: Sendable {
                 // These two have no default to fall back on: a target correlation or share must be chosen.
                 if s == "correlate" { throw fail(item, "intervention correlate needs a strength: give {name: correlate, strategy: correlate, strength: 0}") }
                 if s == "proportion" { throw fail(item, "intervention proportion needs a group and a share: give {name: proportion, strategy: proportion, group: VALUE, share: 0.5}") }
+                m.lines["intervention." + s] = line(item)
                 m.interventions.append(Intervention(name: s, strategy: strategies.contains(s) ? s : nil, options: [:],
                                                     loss: ["group-dro", "jtt"].contains(s) ? s : "erm", mode: s == "dfr" ? "last-layer" : nil))
                 continue
@@ -355,6 +356,7 @@ public struct ExperimentManifest: Sendable {
                 default: break
                 }
             }
+            m.lines["intervention." + i.name] = line(item)
             if i.strategy == "proportion" && i.options["group"] == nil { throw fail(item, "intervention \(i.name): proportion needs a group (a value of the attribute)") }
             if i.strategy == "proportion" && i.options["share"] == nil { throw fail(item, "intervention \(i.name): proportion needs a share (the group's share, 0 to 1)") }
             if i.strategy == "correlate" && i.options["strength"] == nil { throw fail(item, "intervention \(i.name): correlate needs a strength (the target correlation, -1 to 1)") }

@@ -126,8 +126,16 @@ public final class ExperimentRunner {
                 throw ExperimentError(manifest.file, nil, "\(path) is unreadable (\(error.localizedDescription)): delete it only if the run's cells were made with this manifest, or use another --out")
             }
             var changed = Set(stored.settings.keys).union(current.settings.keys).filter { stored.settings[$0] != current.settings[$0] }.sorted()
-            changed += current.interventions.keys.filter { stored.interventions[$0] != nil && stored.interventions[$0] != current.interventions[$0] }
-                .sorted().map { "intervention \($0)" }
+            // An intervention whose definition changed matters only when one of its cells has
+            // finished (a fix to one that failed before its first cell is just a fix).
+            let finished = finishedCellFiles
+            let redefined = current.interventions.keys.filter { stored.interventions[$0] != nil && stored.interventions[$0] != current.interventions[$0] }
+            changed += redefined.filter { name in finished.contains { $0.hasPrefix(name + "__") } }.sorted().map { "intervention \($0)" }
+            // The target sets a redefined intervention without cells cached are made again.
+            let cached = (try? FileManager.default.contentsOfDirectory(atPath: outDir + "/targets")) ?? []
+            for name in redefined where !finished.contains(where: { $0.hasPrefix(name + "__") }) {
+                for file in cached where file.hasPrefix(name + "-seed") { try? FileManager.default.removeItem(atPath: outDir + "/targets/" + file) }
+            }
             if !changed.isEmpty && !hasFinishedCells {
                 // Nothing was measured under the stored settings (a run that failed before its
                 // first cell): the run starts over, without what it cached for the old ones.
@@ -153,8 +161,11 @@ public final class ExperimentRunner {
     }
 
     /// Whether any cell of a run under DIR has finished (cells are written whole).
-    var hasFinishedCells: Bool {
-        ((try? FileManager.default.contentsOfDirectory(atPath: outDir + "/cells")) ?? []).contains { !$0.hasPrefix(".") && $0.hasSuffix(".json") }
+    var hasFinishedCells: Bool { !finishedCellFiles.isEmpty }
+
+    /// The finished cells' files (`INTERVENTION__TRANSFER__SOURCE__seedN.json`).
+    var finishedCellFiles: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: outDir + "/cells")) ?? []).filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }
     }
 
     /// Removes what a run without finished cells cached under settings that have changed: the
@@ -213,6 +224,15 @@ public final class ExperimentRunner {
         try checkData(data)
         for sub in ["cells", "sources", "targets"] {
             try FileManager.default.createDirectory(atPath: "\(outDir)/\(sub)", withIntermediateDirectories: true)
+        }
+        // Every curated target is built (and kept) before anything trains: an intervention the
+        // data cannot give (a group no row has) stops the run at once, naming its line.
+        for seed in manifest.seeds {
+            for intervention in manifest.interventions where intervention.strategy != nil {
+                do { _ = try target(intervention, seed: seed, data: data) } catch let error as ExperimentError { throw error } catch {
+                    throw ExperimentError(manifest.file, manifest.lines["intervention." + intervention.name], "intervention \(intervention.name): \(error)")
+                }
+            }
         }
         var keys: [CellKey] = []
         let total = manifest.seeds.count * manifest.interventions.count * manifest.sources.count * manifest.transfers.count

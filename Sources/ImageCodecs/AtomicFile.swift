@@ -126,3 +126,39 @@ public final class AtomicFileSet {
         staged = []
     }
 }
+
+/// Why a file cannot be read, in words: no such file, a folder, or the system's reason.
+public enum FileProblem {
+    public static func reading(_ path: String) -> String {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return String(cString: strerror(errno)).lowercasedFirst }
+        if (st.st_mode & S_IFMT) == S_IFDIR { return "is a folder, not a file" }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return String(cString: strerror(errno)).lowercasedFirst }
+        close(fd)
+        return "cannot be read"
+    }
+
+    /// The reason inside a Foundation error: the POSIX error under it, when there is one.
+    public static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code))).lowercasedFirst
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))).lowercasedFirst }
+        if ns.domain == NSCocoaErrorDomain {
+            switch CocoaError.Code(rawValue: ns.code) {
+            case .fileWriteFileExists: return "a file of that name is in the way"
+            case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file or folder"
+            case .fileWriteNoPermission, .fileReadNoPermission: return "permission denied"
+            default: break
+            }
+        }
+        return ns.localizedFailureReason ?? ns.localizedDescription
+    }
+}
+
+extension String {
+    /// "No such file" -> "no such file": system messages continue a sentence here.
+    var lowercasedFirst: String { prefix(1).lowercased() + dropFirst() }
+}

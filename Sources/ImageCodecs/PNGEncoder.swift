@@ -42,7 +42,7 @@ public struct PNGEncoder: Sendable {
         do {
             try AtomicFile.write(data, to: path)
         } catch {
-            throw ImageDecodingError(.failed, "cannot write: \(error)", path: path)
+            throw ImageDecodingError(.failed, "cannot write: \((error as? FileWriteError)?.reason ?? "\(error)")", path: path)
         }
     }
 

@@ -109,7 +109,9 @@ public enum Checkpoint {
 
     public static func read(path: String) throws -> (model: Sequential, header: Header) {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CheckpointError(path: path, message: "cannot read the file")
+            var isFolder: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+            throw CheckpointError(path: path, message: !exists ? "no such checkpoint" : isFolder.boolValue ? "is a folder, not a checkpoint" : "cannot read the file")
         }
         return try decode(data, path: path)
     }

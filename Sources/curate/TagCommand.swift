@@ -91,6 +91,12 @@ struct TagCommand: ParsableCommand {
             throw ExitCode(2)
         }
         try ManifestWriter.write(result.manifest, to: out)
+        // A derived column may replace one the input has (mapping codes to names in place is a
+        // use); it is said, so that it is never a surprise.
+        var warned = Set<String>()
+        for name in operations.flatMap(\.newColumns) where input.has(name) && warned.insert(name).inserted {
+            note("warning: the column '\(name)' is replaced by the tagged values")
+        }
         for p in result.problems.prefix(20) { note("warning: \(p)") }
         note("wrote \(out): \(result.manifest.count) rows, columns \(result.manifest.writeOrder.joined(separator: ", "))")
         if !result.problems.isEmpty { throw ExitCode(1) }
