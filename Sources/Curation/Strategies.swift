@@ -87,7 +87,9 @@ public enum Strategies {
         switch method {
         case .reweighing:
             guard let li = cells.columns.firstIndex(of: labelColumn), cells.columns.count >= 2 else {
-                throw CurationError("--method reweighing needs the label column '\(labelColumn)' and at least one attribute in --by")
+                throw CurationError(cells.columns.contains(labelColumn)
+                    ? "--method reweighing needs at least one attribute in --by besides the label '\(labelColumn)' (for example --by \(labelColumn),gender)"
+                    : "--method reweighing weighs label x attribute cells: put the label column in --by too (--by \(([labelColumn] + cells.columns).joined(separator: ",")))")
             }
             // P(y), P(a) over the joint of the other columns, P(y, a) = the cell.
             var py: [String: Double] = [:], pa: [String: Double] = [:]

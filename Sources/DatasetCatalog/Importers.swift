@@ -58,7 +58,12 @@ public enum Importers {
             if let bad { problems.append("\(rel): \(bad); skipped"); continue }
             manifest.append(row)
         }
-        if manifest.count == 0 { throw ManifestError(file: root, "no PNG or JPEG images at depth \(levels.count + 1)") }
+        if manifest.count == 0 {
+            // Say why: every image skipped (the first reason), or none at that depth at all.
+            let skipped = problems.filter { $0.hasSuffix("; skipped") }
+            throw ManifestError(file: root, skipped.isEmpty ? "no PNG or JPEG images at depth \(levels.count + 1)"
+                                : "every image was skipped (\(skipped.count)), for example \(skipped[0].dropLast(9))")
+        }
         return ImportResult(manifest: manifest, problems: problems)
     }
 

@@ -47,7 +47,9 @@ public enum ManifestReader {
             if lines.isEmpty { throw ManifestError(file: path, "no rows") }
             guard columns.contains("path") else { throw ManifestError(file: path, "missing required column 'path'") }
         }
-        let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
+        // The folder that really holds the file (symbolic links resolved): "../x.png" means what
+        // it means to the system, and to any other tool reading the manifest.
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.resolvingSymlinksInPath().path
         var manifest = Manifest(columns: columns, cells: cells, baseDirectory: base)
         manifest.sourceLines = lines
         return manifest
@@ -413,18 +415,21 @@ public enum ManifestWriter {
     /// The manifest with relative paths re-expressed against `base`.
     public static func rebased(_ manifest: Manifest, to base: String) -> Manifest {
         var m = manifest
-        let old = URL(fileURLWithPath: manifest.baseDirectory).standardizedFileURL.path
+        // Both folders as the system sees them (symbolic links resolved): a path written
+        // relative to a linked folder must reach the file from where the link points.
+        func physical(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
+        let old = physical(manifest.baseDirectory), target = physical(base)
         m.baseDirectory = base
-        guard old != base, let c = m.index(of: "path") else { return m }
+        guard old != target, let c = m.index(of: "path") else { return m }
         // The way from the new folder to the old one, once; a plain relative path (no "."
         // or ".." segments) then only needs it in front, and the rest go through normalisation.
-        let prefix = relativePath(old, from: base)
+        let prefix = relativePath(old, from: target)
         let paths = m.cells[c].map { p -> String in
             if p.hasPrefix("/") { return p }
             if !Manifest.hasDotSegments(p) {
                 return prefix.isEmpty ? p : prefix + "/" + p
             }
-            return relativePath(Manifest.normalize(old + "/" + p), from: base)
+            return relativePath(Manifest.normalize(old + "/" + p), from: target)
         }
         m.setColumn("path", paths)
         return m

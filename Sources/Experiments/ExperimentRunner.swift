@@ -156,7 +156,7 @@ public final class ExperimentRunner {
             if current == stored { return }
         }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         try AtomicFile.write(try encoder.encode(current), to: path)
     }
 

@@ -10,6 +10,10 @@ func columnList(_ options: [String], flag: String = "--by") throws -> [String] {
     for name in names where !seen.insert(name).inserted {
         throw ValidationError("\(flag) names the column '\(name)' twice: name each column once")
     }
+    // The spec's path, weight and source_row are not attributes (split and origin are).
+    if let reserved = names.first(where: { ["path", "weight", "source_row"].contains($0) }) {
+        throw ValidationError("\(flag) \(reserved): \(reserved) is not an attribute but the manifest's \(reserved == "weight" ? "sample weight" : reserved == "path" ? "image path" : "source row"); name attribute columns")
+    }
     return names
 }
 

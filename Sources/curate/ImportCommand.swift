@@ -129,8 +129,8 @@ struct ImportCommand: ParsableCommand {
             dataset-fashion-mnist package puts Fashion-MNIST under /usr/share/datasets/fashion-mnist.
 
             Example:
-              curate import idx /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz \\
-                  /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz \\
+              F=/usr/share/datasets/fashion-mnist
+              curate import idx $F/t10k-images-idx3-ubyte.gz $F/t10k-labels-idx1-ubyte.gz \\
                   --class-names fashion-mnist --split test --out fmnist-test
             """)
         @Argument(help: "The images file (idx3-ubyte).") var images: String

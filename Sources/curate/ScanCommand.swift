@@ -58,14 +58,14 @@ struct ScanCommand: ParsableCommand {
         }
         if let report {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             encoder.keyEncodingStrategy = .convertToSnakeCase
             struct Report: Encodable { var summary: ScanSummary; var clusters: [DuplicateCluster]; var failures: [[String: String]] }
             try AtomicFile.write(try encoder.encode(Report(summary: summary, clusters: clusters, failures: failures)), to: report)
         }
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             encoder.keyEncodingStrategy = .convertToSnakeCase
             FileHandle.standardOutput.write(try encoder.encode(summary) + Data("\n".utf8))
         } else {

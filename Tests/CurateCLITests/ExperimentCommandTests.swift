@@ -137,6 +137,11 @@ struct ExperimentCommandTests {
         try good.replacingOccurrences(of: "by: [label, tint]", with: "by: [label, tone]").write(toFile: "\(d)/b.yaml", atomically: true, encoding: .utf8)
         let by = try CLI.run(["experiment", "run", "\(d)/b.yaml", "--out", "\(d)/run", "--quiet"])
         #expect(by.status == 2 && by.stderr.contains("b.yaml:9: by: 'tone' is not a column of the target manifest"), "\(by.stderr)")
+        // An intervention the data cannot give fails at its line before anything trains.
+        try good.replacingOccurrences(of: "    strategy: undersample", with: "    strategy: undersample\n    by: label,tone").write(toFile: "\(d)/i.yaml", atomically: true, encoding: .utf8)
+        let intervention = try CLI.run(["experiment", "run", "\(d)/i.yaml", "--out", "\(d)/run", "--quiet"])
+        #expect(intervention.status == 2 && intervention.stderr.contains("i.yaml:12: intervention balanced: ") && intervention.stderr.contains("unknown column 'tone'"), "\(intervention.stderr)")
+        #expect(sources().isEmpty)
         try good.replacingOccurrences(of: "bm/target.csv", with: "bm/targt.csv").write(toFile: "\(d)/t.yaml", atomically: true, encoding: .utf8)
         let path = try CLI.run(["experiment", "run", "\(d)/t.yaml", "--out", "\(d)/run", "--quiet"])
         #expect(path.status == 2 && path.stderr.contains("t.yaml:5: datasets: target: no such file \(d)/bm/targt.csv"), "\(path.stderr)")

@@ -172,6 +172,15 @@ struct ManifestTests {
         #expect(back.column("path")! == ["../../data/img/a.png", "/abs/b.png"])
         #expect(FileManager.default.fileExists(atPath: back.resolvedPath(0)))
         #expect(URL(fileURLWithPath: back.resolvedPath(0)).standardizedFileURL.path == URL(fileURLWithPath: m.resolvedPath(0)).standardizedFileURL.path)
+        // Written through a link to a folder elsewhere, the path leads from where the link points,
+        // as the system (and any other tool) resolves "..".
+        try FileManager.default.createDirectory(atPath: dir.path + "/far/away", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/link", withDestinationPath: dir.path + "/far/away")
+        try ManifestWriter.write(m, to: dir.path + "/link/m3.csv")
+        let linked = try ManifestReader.read(dir.path + "/link/m3.csv")
+        #expect(linked.column("path")![0] == "../../data/img/a.png")
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/far/away/../../data/img/a.png"))
+        #expect(FileManager.default.fileExists(atPath: linked.resolvedPath(0)))
     }
 
     @Test("standard columns are written first, numbers stay numbers in JSON Lines")
