@@ -41,17 +41,26 @@ public struct Image: Sendable, Equatable {
     }
 
     /// Whether every pixel has alpha 255.
-    public var isOpaque: Bool {
-        pixels.withUnsafeBufferPointer { p in
+    public var isOpaque: Bool { RGBASamples.opaque(pixels) }
+
+    /// Whether every pixel has R == G == B.
+    public var isGrey: Bool { RGBASamples.grey(pixels) }
+}
+
+/// Checks over interleaved RGBA samples of any depth.
+enum RGBASamples {
+    /// Every alpha sample is the type's maximum (fully opaque).
+    static func opaque<T: FixedWidthInteger & UnsignedInteger>(_ samples: [T]) -> Bool {
+        samples.withUnsafeBufferPointer { p in
             var i = 3
-            while i < p.count { if p[i] != 255 { return false }; i += 4 }
+            while i < p.count { if p[i] != T.max { return false }; i += 4 }
             return true
         }
     }
 
-    /// Whether every pixel has R == G == B.
-    public var isGrey: Bool {
-        pixels.withUnsafeBufferPointer { p in
+    /// R == G == B in every pixel.
+    static func grey<T: FixedWidthInteger>(_ samples: [T]) -> Bool {
+        samples.withUnsafeBufferPointer { p in
             var i = 0
             while i < p.count { if p[i] != p[i + 1] || p[i] != p[i + 2] { return false }; i += 4 }
             return true
@@ -67,22 +76,10 @@ public struct Image16: Sendable, Equatable {
     public var samples: [UInt16]
 
     /// Every alpha sample is 65535.
-    public var isOpaque: Bool {
-        samples.withUnsafeBufferPointer { p in
-            var i = 3
-            while i < p.count { if p[i] != 65535 { return false }; i += 4 }
-            return true
-        }
-    }
+    public var isOpaque: Bool { RGBASamples.opaque(samples) }
 
     /// R == G == B in every pixel.
-    public var isGrey: Bool {
-        samples.withUnsafeBufferPointer { p in
-            var i = 0
-            while i < p.count { if p[i] != p[i + 1] || p[i] != p[i + 2] { return false }; i += 4 }
-            return true
-        }
-    }
+    public var isGrey: Bool { RGBASamples.grey(samples) }
 
     public init(width: Int, height: Int, samples: [UInt16]) {
         precondition(samples.count == width * height * 4)

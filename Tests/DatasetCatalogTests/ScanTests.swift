@@ -296,22 +296,22 @@ struct ScanTests {
     @Test("reading a catalog never changes the file: another SQLite database is refused as it is")
     func readingLeavesForeignDatabasesAlone() throws {
         let dir = try TempDir()
-        let foreign = dir.path + "/foreign.db"
-        let q = try GRDB.DatabaseQueue(path: foreign)
-        try q.write { try $0.execute(sql: "CREATE TABLE t (x)") }
-        try q.close()
-        let before = try Data(contentsOf: URL(fileURLWithPath: foreign))
+        /// Someone's own SQLite database with one table, and its bytes.
+        func database(_ name: String, table: String) throws -> (String, Data) {
+            let path = dir.path + "/" + name
+            let q = try GRDB.DatabaseQueue(path: path)
+            try q.write { try $0.execute(sql: "CREATE TABLE \(table) (x)") }
+            try q.close()
+            return (path, try Data(contentsOf: URL(fileURLWithPath: path)))
+        }
+        let (foreign, before) = try database("foreign.db", table: "t")
         #expect { _ = try Catalog(reading: foreign) } throws: { "\($0)".contains("foreign.db: a SQLite database that is not a Curate catalog (its tables: t)") }
         #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == before)
         // Nor does opening it to scan into: someone's own database, even one with a table named
         // image, is refused before anything (WAL mode, migrations) is written to it.
         #expect { _ = try Catalog(path: foreign) } throws: { "\($0)".contains("not a Curate catalog (its tables: t)") }
         #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == before)
-        let lookalike = dir.path + "/lookalike.db"
-        let q2 = try GRDB.DatabaseQueue(path: lookalike)
-        try q2.write { try $0.execute(sql: "CREATE TABLE image (x)") }
-        try q2.close()
-        let lookalikeBefore = try Data(contentsOf: URL(fileURLWithPath: lookalike))
+        let (lookalike, lookalikeBefore) = try database("lookalike.db", table: "image")
         #expect { _ = try Catalog(path: lookalike) } throws: { "\($0)".contains("not a Curate catalog (its tables: image)") }
         #expect(try Data(contentsOf: URL(fileURLWithPath: lookalike)) == lookalikeBefore)
         // A real catalog reads.
