@@ -13,11 +13,11 @@ extension DatasetAudit {
         for a in attributes {
             md += "## \(a.name)\n\n"
             md += "| group | count | share | 95% interval |\n|---|---:|---:|---|\n"
-            for g in a.groups { md += "| \(g.value) | \(num(g.count)) | \(pct(g.share)) | \(pct(g.wilsonLow)) to \(pct(g.wilsonHigh)) |\n" }
-            md += "\n| \(labelColumn) | " + a.values.joined(separator: " | ") + " |\n|---|" + a.values.map { _ in "---:|" }.joined() + "\n"
+            for g in a.groups { md += "| \(markdownCell(g.value)) | \(num(g.count)) | \(pct(g.share)) | \(pct(g.wilsonLow)) to \(pct(g.wilsonHigh)) |\n" }
+            md += "\n| \(markdownCell(labelColumn)) | " + a.values.map(markdownCell).joined(separator: " | ") + " |\n|---|" + a.values.map { _ in "---:|" }.joined() + "\n"
             let byLabel = a.cellsByLabel
             for l in a.labels {
-                md += "| \(l) | " + a.values.map { v in
+                md += "| \(markdownCell(l)) | " + a.values.map { v in
                     guard let c = byLabel[l]?[v] else { return "n/a" }
                     return "\(num(c.count)) (\(pct(c.labelRate)))"
                 }.joined(separator: " | ") + " |\n"
@@ -44,7 +44,7 @@ extension DatasetAudit {
             for a in images.attributes {
                 md += "| \(a.attribute) | images | " + ImageAudit.statisticNames.joined(separator: " | ") + " |\n|---|---:|" + ImageAudit.statisticNames.map { _ in "---:|" }.joined() + "\n"
                 for g in a.groups {
-                    md += "| \(g.value) | \(g.images) | " + zip(g.means, g.deviations).map { String(format: "%.1f ± %.1f", $0, $1) }.joined(separator: " | ") + " |\n"
+                    md += "| \(markdownCell(g.value)) | \(g.images) | " + zip(g.means, g.deviations).map { String(format: "%.1f ± %.1f", $0, $1) }.joined(separator: " | ") + " |\n"
                 }
                 md += "\n"
             }
@@ -175,4 +175,10 @@ func short(_ s: String) -> String { s.count > 22 ? String(s.prefix(21)) + "…" 
 public func htmlEscape(_ s: String) -> String {
     s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
         .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "'", with: "&#39;").replacingOccurrences(of: "\"", with: "&quot;")
+}
+
+/// A value as a Markdown table cell: a '|' would end the cell early, a line break the row.
+func markdownCell(_ value: String) -> String {
+    value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "|", with: "\\|")
+        .replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
 }

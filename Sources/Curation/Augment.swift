@@ -1,3 +1,4 @@
+import Crypto
 import DatasetCatalog
 import Foundation
 import ImageCodecs
@@ -84,8 +85,7 @@ extension Strategies {
                     }
                     let t = transforms[rng.below(transforms.count)]
                     let image = t.apply(decoded.image, &rng)
-                    let file = try staged.file("aug-c\(c)-\(k)-\(t.rawValue).png")
-                    do { try PNGEncoder().write(image, to: file.working) } catch { throw CurationError("\(file.final): cannot write: \(error)") }
+                    let file = try staged.write(image, named: "aug-c\(c)-\(k)-\(t.rawValue)")
                     for (kk, col) in columns.enumerated() {
                         out[kk].append(col == "path" ? m.relativeToBase(file.final) : inputColumns[kk][src])
                     }
@@ -173,8 +173,7 @@ extension Strategies {
                 warnings.append("the \(size)-pixel patch covers the whole of \(decoded.image.width)x\(decoded.image.height) images such as \(m.resolvedPath(r))")
             }
             var rng = SplitMix64(seed: seed, stream: 0x1E2, UInt64(r))
-            let file = try staged.file("inject-\(r).png")
-            do { try PNGEncoder().write(injection.apply(decoded.image, &rng), to: file.working) } catch { throw CurationError("\(file.final): cannot write: \(error)") }
+            let file = try staged.write(injection.apply(decoded.image, &rng), named: "inject-\(r)")
             paths[r] = m.relativeToBase(file.final)
             mark[r] = "yes"
         }
@@ -216,6 +215,9 @@ final class StagedFolder {
         self.protected = protected
         work = Self.workPath(beside: destination)
         try? FileManager.default.removeItem(atPath: work)
+        // A killed run's working folder (its process gone) is removed, not left to pile up.
+        let url = URL(fileURLWithPath: destination).standardizedFileURL
+        Leftovers.remove(prefix: ".\(url.lastPathComponent).partial-", in: url.deletingLastPathComponent().path)
         do { try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true) } catch {
             throw CurationError("\(destination): cannot create a folder beside it for the new images (\(error.localizedDescription))")
         }
@@ -229,6 +231,19 @@ final class StagedFolder {
             throw CurationError("\(final) is an image the input names: the new images would replace it; give --image-dir another folder")
         }
         return (work + "/" + name, final)
+    }
+
+    /// Encodes `image` as `STEM-HASH.png`, HASH the first 12 hex digits of the PNG's SHA-256: a
+    /// new image never takes the name of a different one, so a manifest written before (or a
+    /// run killed while moving files in) still finds the pictures it names; the same image
+    /// again gets the same name and bytes.
+    func write(_ image: Image, named stem: String) throws -> (working: String, final: String) {
+        let data: Data
+        do { data = try PNGEncoder().encodeSmallest(image) } catch { throw CurationError("\(destination)/\(stem).png: cannot encode: \(error)") }
+        let hash = SHA256.hash(data: data).prefix(6).map { String(format: "%02x", $0) }.joined()
+        let file = try self.file("\(stem)-\(hash).png")
+        do { try AtomicFile.create(data, at: file.working) } catch { throw CurationError("\(file.final): cannot write: \(error.reason)") }
+        return file
     }
 
     func commit() throws {

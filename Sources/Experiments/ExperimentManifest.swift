@@ -332,6 +332,13 @@ public struct ExperimentManifest: Sendable {
                 }
             }
             guard !i.name.isEmpty else { throw fail(item, "an intervention needs a name") }
+            // The name becomes part of file names in the run's folder: letters, digits, '.', '-'
+            // and '_' only, never '/' or '..' (which would write outside it) or '__' (the cells'
+            // separator).
+            let nameCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+            guard i.name.allSatisfy(nameCharacters.contains), i.name.first.map({ $0 != "." && $0 != "-" }) == true, !i.name.contains("__") else {
+                throw fail(item, "intervention name '\(i.name)': use letters, digits, '.', '-' and single '_' (it names the run's files)")
+            }
             // Each option is checked against its strategy here: a misspelt key or a bad value
             // must not quietly run the strategy's default.
             let allowed = optionKeys[i.strategy ?? ""] ?? []

@@ -13,6 +13,9 @@ public final class ExperimentRunner {
     public let manifest: ExperimentManifest
     public let outDir: String
     public var progress: ((String) -> Void)?
+    /// The run folder's lock (flock on DIR/.lock), held from run() until the runner goes.
+    private var lockFD: Int32 = -1
+    deinit { if lockFD >= 0 { close(lockFD) } }
     private var cache: [String: ImageData] = [:]
 
     public init(_ manifest: ExperimentManifest, outDir: String) {
@@ -210,6 +213,18 @@ public final class ExperimentRunner {
             throw ExperimentError(manifest.file, nil, "--out \(outDir) is a file, not a folder")
         }
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        // One run at a time in a folder: a second would take the first's cells for its own and
+        // mix two settings in one results.json. The lock is held until the runner is released
+        // (after its reports are written), and goes with the process however it ends.
+        if lockFD < 0 {
+            let fd = open(outDir + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw ExperimentError(manifest.file, nil, "\(outDir): cannot make its lock file: \(String(cString: strerror(errno)))") }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                throw ExperimentError(manifest.file, nil, "\(outDir): another experiment run is using this folder; wait for it to finish, or use another --out")
+            }
+            lockFD = fd
+        }
         for sub in ["cells", "sources", "targets"] where FileManager.default.fileExists(atPath: "\(outDir)/\(sub)", isDirectory: &isDir) && !isDir.boolValue {
             throw ExperimentError(manifest.file, nil, "\(outDir)/\(sub) is a file where the run keeps a folder: use another --out")
         }

@@ -49,6 +49,9 @@ public enum ExperimentResults {
     public struct Cell {
         public var intervention: String, transfer: String, source: String, seed: Int
         public var values: [String: Double]
+        public init(intervention: String, transfer: String, source: String, seed: Int, values: [String: Double]) {
+            (self.intervention, self.transfer, self.source, self.seed, self.values) = (intervention, transfer, source, seed, values)
+        }
     }
 
     public static func loadCells(_ dir: String) throws -> [Cell] {
@@ -104,7 +107,9 @@ public enum ExperimentResults {
                             guard let c0 = cn[k], let b1 = bi[k], let c1 = ci[k] else { return nil }
                             let base = bn[k]! - c0
                             guard abs(base) > 1e-12 else { return nil }
-                            return 100 * (base - (b1 - c1)) / abs(base)
+                            // The share removed, whatever the sign: an accuracy metric's inherited
+                            // difference is negative, and removing it is a positive effect.
+                            return 100 * (base - (b1 - c1)) / base
                         }
                         return (m, stat(per))
                     }))

@@ -32,7 +32,7 @@ public enum AtomicFile {
 
     /// Writes `data` to a new file at `path` (which must not exist), with the system's reason
     /// on failure ("Permission denied", "No space left on device"); a partial file is removed.
-    static func create(_ data: Data, at path: String) throws(FileWriteError) {
+    public static func create(_ data: Data, at path: String) throws(FileWriteError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileWriteError(path: path, reason: String(cString: strerror(errno))) }
         var failure: Int32 = 0
@@ -97,6 +97,7 @@ public final class AtomicFileSet {
         if let reason = AtomicFile.makeFolders(dir.path) {
             throw FileWriteError(path: path, reason: "cannot create its folder \(dir.path) (\(reason))")
         }
+        Leftovers.remove(prefix: ".\(url.lastPathComponent).tmp-", in: dir.path)
         do {
             try AtomicFile.create(data, at: tmp.path)
         } catch {
@@ -161,4 +162,18 @@ public enum FileProblem {
 extension String {
     /// "No such file" -> "no such file": system messages continue a sentence here.
     var lowercasedFirst: String { prefix(1).lowercased() + dropFirst() }
+}
+
+/// What a process killed part way through a write left beside its output: `PREFIXPID...`
+/// files or folders whose process is gone. They are removed when the same output is written
+/// again; a live process's (another run writing now) are left alone.
+public enum Leftovers {
+    public static func remove(prefix: String, in folder: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let digits = name.dropFirst(prefix.count).prefix { $0.isNumber }
+            guard let pid = Int32(digits), pid > 0, pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: folder + "/" + name)
+        }
+    }
 }

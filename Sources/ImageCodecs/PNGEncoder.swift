@@ -35,10 +35,15 @@ public struct PNGEncoder: Sendable {
         return try result.get()
     }
 
+    /// Encodes with the smallest colour type that loses nothing.
+    public func encodeSmallest(_ image: Image) throws(ImageDecodingError) -> Data {
+        try encode(image, as: image.isOpaque ? (image.isGrey ? .grey : .rgb) : (image.isGrey ? .greyAlpha : .rgba))
+    }
+
     /// Encodes and writes atomically (a temporary file, then a rename).
     public func write(_ image: Image, to path: String, as colorType: ColorType? = nil) throws(ImageDecodingError) {
-        let type = colorType ?? (image.isOpaque ? (image.isGrey ? .grey : .rgb) : (image.isGrey ? .greyAlpha : .rgba))
-        let data = try encode(image, as: type)
+        let data: Data
+        if let colorType { data = try encode(image, as: colorType) } else { data = try encodeSmallest(image) }
         do {
             try AtomicFile.write(data, to: path)
         } catch {

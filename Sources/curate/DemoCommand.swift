@@ -67,6 +67,7 @@ seeds: [0, 1, 2]
         try AtomicFile.write(Data(Self.manifest.utf8), to: path)
         let m = try ExperimentManifest.load(path)
         let runner = ExperimentRunner(m, outDir: out)
+        defer { withExtendedLifetime(runner) {} }  // its lock on the folder lasts until the reports are written
         let tty = isatty(2) != 0
         runner.progress = { line in if tty { note(line) } }
         let start = Date()

@@ -81,6 +81,7 @@ struct TrainCommand: ParsableCommand {
             if features != nil { throw ValidationError("--feature-distance works on images, not --features") }
             if !(w >= 0) || !w.isFinite { throw ValidationError("--feature-distance must be a non-negative number") }
         }
+        if plan != nil && from != nil { throw ValidationError("--plan trains its first stage from scratch, as the plan says: leave out --from") }
         if (train == nil) == (plan == nil) { throw ValidationError("give --train MANIFEST or --plan PLAN (one of them)") }
         guard l1 >= 0, l1.isFinite else { throw ValidationError("--l1 must be 0 or more") }
         // NaN fails every comparison, so each check is written to let only good values through.

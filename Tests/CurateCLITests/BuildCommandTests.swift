@@ -57,9 +57,15 @@ struct BuildCommandTests {
         try ([rows[0], (["imgs/inject-0.png"] + first.dropFirst()).joined(separator: ",")].joined(separator: "\n") + "\n")
             .write(toFile: "\(d)/one.csv", atomically: true, encoding: .utf8)
         let imageBefore = try bytes("\(d)/imgs/inject-0.png")
+        // New images are named by their content (inject-ROW-HASH.png): written into the folder of
+        // the input's images, they leave every image there as it was, and a manifest written
+        // before still finds the pictures it names.
         let inject = try CLI.run(["build", "inject", "\(d)/one.csv", "--patch", "2", "--fraction", "1", "--image-dir", "\(d)/imgs", "--out", "\(d)/inj.csv"])
-        #expect(inject.status == 2 && inject.stderr.contains("imgs/inject-0.png is an image the input names"), "\(inject.stderr)")
-        #expect(try bytes("\(d)/imgs/inject-0.png") == imageBefore && !FileManager.default.fileExists(atPath: "\(d)/inj.csv"))
+        #expect(inject.status == 0, "\(inject.stderr)")
+        #expect(try bytes("\(d)/imgs/inject-0.png") == imageBefore)
+        let injected = try String(contentsOfFile: "\(d)/inj.csv", encoding: .utf8).split(separator: "\n")[1].split(separator: ",")[0]
+        #expect(injected.hasPrefix("imgs/inject-0-") && injected.hasSuffix(".png") && injected.count == "imgs/inject-0-".count + 12 + 4, "\(injected)")
+        #expect(FileManager.default.fileExists(atPath: "\(d)/\(injected)"))
         let report = try CLI.run(["build", "undersample", "\(d)/one.csv", "--by", "label", "--out", "\(d)/imgs/inject-0.png"])
         #expect(report.status == 64 && report.stderr.contains("is a file that \(d)/one.csv names (line 2)"), "\(report.stderr)")
         #expect(try bytes("\(d)/imgs/inject-0.png") == imageBefore)

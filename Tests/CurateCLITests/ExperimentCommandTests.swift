@@ -4,6 +4,29 @@ import Testing
 
 @Suite("curate experiment run (end to end)")
 struct ExperimentCommandTests {
+    @Test("the curation effect is the share of the baseline's inherited difference removed, whatever its sign")
+    func curationEffectSign() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let yaml = "benchmark: tint\nattribute: tint\ninterventions: [none, undersample]\ntransfers: [linear]\nsources: [biased, clean]\nseeds: [0]\n"
+        try yaml.write(toFile: dir.path + "/e.yaml", atomically: true, encoding: .utf8)
+        let manifest = try ExperimentManifest.load(dir.path + "/e.yaml")
+        // Worst group: none 0.2 from the biased source against 0.6 from the clean (inherited
+        // -0.4); undersample 0.5 against 0.6 (-0.1): three quarters removed, +75%. The flip rate
+        // the other way round: none 0.5 against 0.1 (+0.4), undersample 0.2 against 0.1: +75%.
+        func cell(_ i: String, _ s: String, worst: Double, flip: Double) -> ExperimentResults.Cell {
+            ExperimentResults.Cell(intervention: i, transfer: "linear", source: s, seed: 0, values: ["worst_group_accuracy": worst, "flip_rate": flip])
+        }
+        let cells = [cell("none", "biased", worst: 0.2, flip: 0.5), cell("none", "clean", worst: 0.6, flip: 0.1),
+                     cell("undersample", "biased", worst: 0.5, flip: 0.2), cell("undersample", "clean", worst: 0.6, flip: 0.1)]
+        let doc = try jsonObject(ExperimentResults.summarize(manifest, cells: cells).rendered())
+        let effect = try #require((doc["curation_effect"] as? [[String: Any]])?.first)
+        for metric in ["worst_group_accuracy", "flip_rate"] {
+            let mean = try #require((effect[metric] as? [String: Any])?["mean"] as? Double, "\(effect)")
+            #expect(abs(mean - 75) < 1e-9, "\(metric): \(mean)")
+        }
+    }
+
     @Test("report numbers to one decimal never show a minus on zero")
     func tenths() {
         #expect(ExperimentResults.tenths(-0.04) == "0.0" && ExperimentResults.tenths(-0.04, signed: true) == "+0.0")
@@ -170,6 +193,9 @@ struct ExperimentCommandTests {
         ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: rw\n    strategy: reweight\n    methd: sqrt\n", ":7: intervention rw: unknown key 'methd' for reweight"),
         ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: c\n    strategy: correlate\n    strength: 2\n", ":7: intervention c: strength must be a number from -1 to 1"),
         ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: u\n    strategy: undersample\n    per_cell: 0\n", ":7: intervention u: per_cell must be a positive integer"),
+        // A name becomes file names in the run's folder: nothing that leaves it or nests in it.
+        ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: ../x\n    strategy: undersample\n", ":5: intervention name '../x': use letters"),
+        ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: u/1\n    strategy: undersample\n", ":5: intervention name 'u/1'"),
         // No silent default for a target: correlate needs a strength, proportion a group and share.
         ("benchmark: tint\nattribute: tint\ninterventions: [none, correlate]\n", ":3: intervention correlate needs a strength"),
         ("benchmark: tint\nattribute: tint\ninterventions:\n  - none\n  - name: c\n    strategy: correlate\n", ":5: intervention c: correlate needs a strength"),

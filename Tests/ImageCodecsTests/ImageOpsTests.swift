@@ -165,6 +165,13 @@ struct EncoderTests {
         let decoded = try ImageDecoder().decode(contentsOf: path)
         #expect(decoded.info.colorModel == "grey" && decoded.image == grey)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["grey.png"])  // no temporary left
+        // A temporary file a killed writer left (its process gone) is removed by the next write of
+        // the same file; one of a live process (here this one) is another writer's, and stays.
+        // PID 4194305 is above Linux's largest (pid_max is at most 2^22).
+        let dead = dir.appendingPathComponent(".grey.png.tmp-4194305-7").path, live = dir.appendingPathComponent(".grey.png.tmp-\(getpid())-7").path
+        for p in [dead, live] { try "partial".write(toFile: p, atomically: false, encoding: .utf8) }
+        try PNGEncoder().write(grey, to: path)
+        #expect(!FileManager.default.fileExists(atPath: dead) && FileManager.default.fileExists(atPath: live))
     }
 
     @Test("a failed write leaves no partial file")
