@@ -209,9 +209,7 @@ final class StagedFolder {
     init(_ destination: String, protecting inputs: [Manifest] = []) throws {
         self.destination = URL(fileURLWithPath: destination).standardizedFileURL.path
         var protected = Set<String>()
-        for m in inputs where m.has("path") {
-            for r in 0..<m.count { protected.insert(URL(fileURLWithPath: m.resolvedPath(r)).standardizedFileURL.path) }
-        }
+        for m in inputs where m.has("path") { protected.formUnion(m.resolvedPaths()) }  // absolute and normalised
         self.protected = protected
         work = Self.workPath(beside: destination)
         try? FileManager.default.removeItem(atPath: work)

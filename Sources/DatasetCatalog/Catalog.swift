@@ -375,12 +375,9 @@ public final class Catalog: @unchecked Sendable {
         let directories = DirectoryHandles(paths: paths)
         var out: [String: CatalogRecord] = [:]
         for (i, p) in paths.enumerated() {
-            guard let r = found[p] else { continue }
-            let stamp = directories.stamp(p, i)
-            let current = r.status == .missing
-                ? stamp == nil
-                : stamp.map { $0.size == r.fileSize && $0.mtime == r.mtimeNanoseconds } ?? false
-            if current { out[p] = r }
+            if let r = found[p], FileStamp.holds(status: r.status, size: r.fileSize, mtime: r.mtimeNanoseconds, now: directories.stamp(p, i)) {
+                out[p] = r
+            }
         }
         return out
     }

@@ -110,10 +110,7 @@ public struct Scanner: Sendable {
         for i in 0..<count {
             if let j = knownIndex[i], !stats.isEmpty {
                 let stamp = stats[i]
-                let settled = state.statuses[j] == .missing
-                    ? stamp == nil
-                    : stamp.map { $0.size == state.sizes[j] && $0.mtime == state.mtimes[j] } ?? false
-                if settled { (out + i).initialize(to: state.record(j)); kind[i] = 1; continue }
+                if FileStamp.holds(status: state.statuses[j], size: state.sizes[j], mtime: state.mtimes[j], now: stamp) { (out + i).initialize(to: state.record(j)); kind[i] = 1; continue }
             }
             todo.append(i)
         }
@@ -502,6 +499,13 @@ final class ScanPipeline: @unchecked Sendable {
 struct FileStamp: Sendable, Equatable {
     var size: Int64
     var mtime: Int64
+
+    /// Whether a record made with `status`, `size` and `mtime` still describes the file as it is
+    /// `now` (nil: it cannot be stat'ed): a missing file's record while it is still missing,
+    /// anyone else's while its size and modification time are the same.
+    static func holds(status: CatalogRecord.Status, size: Int64?, mtime: Int64?, now: FileStamp?) -> Bool {
+        status == .missing ? now == nil : now.map { $0.size == size && $0.mtime == mtime } ?? false
+    }
     init(_ st: stat) {
         size = Int64(st.st_size)
         mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)

@@ -133,10 +133,11 @@ public final class ExperimentRunner {
             // finished (a fix to one that failed before its first cell is just a fix).
             let finished = finishedCellFiles
             let redefined = current.interventions.keys.filter { stored.interventions[$0] != nil && stored.interventions[$0] != current.interventions[$0] }
-            changed += redefined.filter { name in finished.contains { $0.hasPrefix(name + "__") } }.sorted().map { "intervention \($0)" }
+            let measured = redefined.filter { name in finished.contains { $0.hasPrefix(name + "__") } }
+            changed += measured.sorted().map { "intervention \($0)" }
             // The target sets a redefined intervention without cells cached are made again.
             let cached = (try? FileManager.default.contentsOfDirectory(atPath: outDir + "/targets")) ?? []
-            for name in redefined where !finished.contains(where: { $0.hasPrefix(name + "__") }) {
+            for name in redefined where !measured.contains(name) {
                 for file in cached where file.hasPrefix(name + "-seed") { try? FileManager.default.removeItem(atPath: outDir + "/targets/" + file) }
             }
             if !changed.isEmpty && !hasFinishedCells {

@@ -37,7 +37,16 @@ public struct PNGEncoder: Sendable {
 
     /// Encodes with the smallest colour type that loses nothing.
     public func encodeSmallest(_ image: Image) throws(ImageDecodingError) -> Data {
-        try encode(image, as: image.isOpaque ? (image.isGrey ? .grey : .rgb) : (image.isGrey ? .greyAlpha : .rgba))
+        try encode(image, as: Self.smallest(opaque: image.isOpaque, grey: image.isGrey))
+    }
+
+    /// Encodes 16-bit samples with the smallest colour type that loses nothing.
+    public func encodeSmallest(_ image: Image16) throws(ImageDecodingError) -> Data {
+        try encode(image, as: Self.smallest(opaque: image.isOpaque, grey: image.isGrey))
+    }
+
+    static func smallest(opaque: Bool, grey: Bool) -> ColorType {
+        opaque ? (grey ? .grey : .rgb) : (grey ? .greyAlpha : .rgba)
     }
 
     /// Encodes and writes atomically (a temporary file, then a rename).

@@ -123,14 +123,23 @@ struct BuildCommand: ParsableCommand {
         try checkNotRows(outputs: outputs, of: m, file: manifest)
         let columns = try columnList(by)
         let result: CurationResult
+        // The --by cells of the strategies that work on them, made once, where the strategy first
+        // needs them (they also say which combinations of values are absent).
+        var cellsOfBy: Cells?
+        func cells() throws -> Cells {
+            if let cellsOfBy { return cellsOfBy }
+            let made = try Cells(m, by: columns, file: manifest)
+            cellsOfBy = made
+            return made
+        }
         do {
             switch strategy {
             case "undersample":
-                result = try Strategies.undersample(m, cells: Cells(m, by: columns, file: manifest), perCell: perCell, seed: seed)
+                result = try Strategies.undersample(m, cells: cells(), perCell: perCell, seed: seed)
             case "oversample":
-                result = try Strategies.oversample(m, cells: Cells(m, by: columns, file: manifest), perCell: perCell, seed: seed)
+                result = try Strategies.oversample(m, cells: cells(), perCell: perCell, seed: seed)
             case "reweight":
-                result = try Strategies.reweight(m, cells: Cells(m, by: columns, file: manifest), method: method, labelColumn: label)
+                result = try Strategies.reweight(m, cells: cells(), method: method, labelColumn: label)
             case "correlate":
                 guard let strength else { throw ValidationError("correlate needs --strength") }
                 guard columns.count == 1 else { throw ValidationError("correlate needs one attribute in --by") }
@@ -152,7 +161,7 @@ struct BuildCommand: ParsableCommand {
                 default: throw ValidationError("--fill must be largest or equal-add")
                 }
                 let p = try pool.map { (try ManifestReader.read($0), $0) }
-                result = try Strategies.augment(m, cells: Cells(m, by: columns, file: manifest), fill: fillMode, pool: p,
+                result = try Strategies.augment(m, cells: cells(), fill: fillMode, pool: p,
                                                 transforms: try transforms.map(AugmentTransform.parse) ?? [], imageDir: images, seed: seed)
             case "inject":
                 guard let fraction else { throw ValidationError("inject needs --fraction") }
@@ -193,8 +202,8 @@ struct BuildCommand: ParsableCommand {
         recorded.parameters = front + recorded.parameters
         // A combination of the --by values that no row has stays empty: say so, since a
         // "balanced" set without it is balanced over fewer cells than the user may think.
-        if ["undersample", "oversample", "reweight", "augment"].contains(strategy), columns.count > 1 {
-            let (names, count) = try Cells(m, by: columns, file: manifest).absentCombinations()
+        if let cells = cellsOfBy, columns.count > 1 {
+            let (names, count) = cells.absentCombinations()
             if count > 0 {
                 recorded.warnings.append("\(count) combination\(count == 1 ? "" : "s") of the --by values \(count == 1 ? "has" : "have") no rows and stay\(count == 1 ? "s" : "") empty: "
                                          + names.joined(separator: "; ") + (count > names.count ? "; ..." : ""))
@@ -296,10 +305,10 @@ struct SplitCommand: ParsableCommand {
     @Option(help: "A scan catalog for duplicate clusters.") var catalog: String?
 
     func run() throws {
-        try checkDistinct(outputs: ["train.csv", "val.csv", "test.csv", "split.json"].map { ("--out-dir", "\(outDir)/\($0)") },
-                          inputs: [("manifest", manifest), ("--catalog", catalog)])
+        let outputs: [(flag: String, path: String?)] = ["train.csv", "val.csv", "test.csv", "split.json"].map { ("--out-dir", "\(outDir)/\($0)") }
+        try checkDistinct(outputs: outputs, inputs: [("manifest", manifest), ("--catalog", catalog)])
         let m = try ManifestReader.read(manifest)
-        try checkNotRows(outputs: ["train.csv", "val.csv", "test.csv", "split.json"].map { ("--out-dir", "\(outDir)/\($0)") }, of: m, file: manifest)
+        try checkNotRows(outputs: outputs, of: m, file: manifest)
         let columns = try columnList(by)
         let r = ratios.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
         let clusters = try catalogPath(explicit: catalog, manifest: manifest)

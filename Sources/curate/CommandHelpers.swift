@@ -53,14 +53,15 @@ func checkDistinct(outputs: [(flag: String, path: String?)], inputs: [(flag: Str
 func checkNotRows(outputs: [(flag: String, path: String?)], of manifest: Manifest, file: String) throws {
     let outs = outputs.compactMap { o in o.path.flatMap { $0 == "-" ? nil : (o.flag, $0) } }
     guard !outs.isEmpty, manifest.has("path") else { return }
-    func standard(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
     var targets: [String: (String, String)] = [:]
     for (flag, path) in outs {
-        targets[standard(path)] = (flag, path)
-        targets[URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path] = (flag, path)
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        targets[url.path] = (flag, path)
+        targets[url.resolvingSymlinksInPath().path] = (flag, path)
     }
-    for r in 0..<manifest.count {
-        if let (flag, path) = targets[standard(manifest.resolvedPath(r))] {
+    // Resolved paths are absolute and normalised already: one dictionary lookup a row.
+    for (r, resolved) in manifest.resolvedPaths().enumerated() {
+        if let (flag, path) = targets[resolved] {
             throw ValidationError("\(flag) \(path) is a file that \(file) names (\(manifest.place(r))): name another file")
         }
     }

@@ -99,9 +99,7 @@ struct ImageCommand: ParsableCommand {
                 let data = try ImageDecoder.read(input)
                 if depth == 16 {
                     let (image, _) = try decoder.decode16(data)
-                    // The smallest colour type that loses nothing, as for 8 bits.
-                    let type: PNGEncoder.ColorType = image.isOpaque ? (image.isGrey ? .grey : .rgb) : (image.isGrey ? .greyAlpha : .rgba)
-                    let encoded = try PNGEncoder().encode(image, as: type)
+                    let encoded = try PNGEncoder().encodeSmallest(image)  // as for 8 bits
                     try AtomicFile.write(encoded, to: output)
                     return
                 }

@@ -60,7 +60,7 @@ struct TagCommand: ParsableCommand {
         if let catalog {
             guard FileManager.default.fileExists(atPath: catalog) else { throw ValidationError("--catalog \(catalog): no such file") }
             // Only records that still describe their files: a changed file is decoded again.
-            let paths = Array(Set((0..<input.count).map(input.resolvedPath)))
+            let paths = Array(Set(input.resolvedPaths()))
             for r in try Catalog(reading: catalog).currentRecords(for: paths).values where r.status == .ok {
                 if let s = r.statistics, let w = r.width, let h = r.height { tagger.knownStatistics[r.path] = (w, h, s) }
             }
