@@ -50,6 +50,19 @@ public enum BiasBenchmarks {
         public var name: String
         public var origin: String
         public var manifests: [(String, Int)]
+        /// Where the sizes asked for cannot keep a stated proportion exactly (`source_biased.csv:
+        /// 90% of each class in its usual tint, not 95%: 10 images a class`).
+        public var notes: [String] = []
+    }
+
+    /// How many of `n` images carry the usual value when a share `p` of them should: the nearest
+    /// whole number, but never all or none unless `p` is 1 or 0, so that a small class keeps
+    /// both values (a 95% correlation of 10 images is 9 and 1, not a perfect one of 10 and 0).
+    static func usualCount(_ n: Int, share p: Double) -> Int {
+        if p >= 1 { return n }
+        if p <= 0 || n == 0 { return 0 }
+        let k = Int((p * Double(n)).rounded())
+        return n < 2 ? k : min(max(k, 1), n - 1)
     }
 
     /// What a benchmark folder holds; a folder with anything else is not replaced.
@@ -88,12 +101,28 @@ public enum BiasBenchmarks {
                       images: ImageSource) throws -> Summary {
         guard names.contains(name) else { throw CurationError("unknown benchmark '\(name)' (\(names.joined(separator: ", ")))") }
         let targetPerClass = targetPerClass ?? perClass
-        guard perClass >= 1, targetPerClass >= 1, testPerClass >= 1 else { throw CurationError("images per class must be at least 1") }
+        for (option, n) in [("--per-class", perClass), ("--target-per-class", targetPerClass), ("--test-per-class", testPerClass)] where n < 1 {
+            throw CurationError("\(option) \(n): images per class must be at least 1")
+        }
         let data = try Source(images, seed: seed)
         let images = outDir + "/images"
         try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
         var rng = SplitMix64(seed: seed, stream: 0xBE4C)
         var written: [(String, Int)] = []
+        var notes: [String] = []
+        // Records where a class of n images cannot hold the share p exactly.
+        func note(_ file: String, _ n: Int, _ p: Double, _ what: String) -> Int {
+            let k = usualCount(n, share: p)
+            let got = Double(k) / Double(n)
+            if abs(got - p) > 0.005 {
+                notes.append("\(file): \(percent(got)) of each class \(what), not \(percent(p)): \(n) images a class cannot give \(percent(p))")
+            }
+            return k
+        }
+        func percent(_ x: Double) -> String {
+            let v = x * 100
+            return v == v.rounded() ? "\(Int(v))%" : String(format: "%.1f%%", v)
+        }
         let classNames = IDXImporter.presets["fashion-mnist"]!
 
         // Draws distinct images of a class from the train or test pool.
@@ -166,31 +195,34 @@ public enum BiasBenchmarks {
             try write(cf, "counterfactual.csv", attribute: "trigger")
         default:
             // Tint benchmarks: the tint goes with the class index parity (even: red, odd: blue).
-            func tintRows(_ classes: [Int], _ n: Int, test: Bool, correlation: Double, prefix: String) throws -> [Row] {
+            func tintRows(_ classes: [Int], _ n: Int, test: Bool, correlation: Double, prefix: String, file: String) throws -> [Row] {
                 var rows: [Row] = []
+                let usualCount = note(file, n, correlation, "in its usual tint")
                 for (k, c) in classes.enumerated() {
                     let usual = k % 2 == 0 ? "red" : "blue", other = usual == "red" ? "blue" : "red"
                     for (j, i) in try draw(c, n, test: test).enumerated() {
-                        let colour = Double(j) < correlation * Double(n) ? usual : other
+                        let colour = j < usualCount ? usual : other
                         rows.append(Row(file: try save(tinted(data.image(i, test: test), colour), prefix), label: classNames[c], attribute: colour, origin: "real"))
                     }
                 }
                 return rows
             }
-            try write(try tintRows(sourceClasses, perClass, test: false, correlation: 0.95, prefix: "src-b"), "source_biased.csv", attribute: "tint")
-            try write(try tintRows(sourceClasses, perClass, test: false, correlation: 0.5, prefix: "src-c"), "source_clean.csv", attribute: "tint")
+            try write(try tintRows(sourceClasses, perClass, test: false, correlation: 0.95, prefix: "src-b", file: "source_biased.csv"), "source_biased.csv", attribute: "tint")
+            try write(try tintRows(sourceClasses, perClass, test: false, correlation: 0.5, prefix: "src-c", file: "source_clean.csv"), "source_clean.csv", attribute: "tint")
             let targetCorrelation = name == "underrepresented" ? 1.0 : 0.8
             let targetClasses = binaryTarget
-            var target = try tintRows(targetClasses, targetPerClass, test: false, correlation: targetCorrelation, prefix: "tgt")
+            var target: [Row] = []
             if name == "underrepresented" {
                 // Every class: red is 5% of it.
-                target = []
+                let reds = note("target.csv", targetPerClass, 0.05, "red")
                 for c in targetClasses {
                     for (j, i) in try draw(c, targetPerClass, test: false).enumerated() {
-                        let colour = Double(j) < 0.05 * Double(targetPerClass) ? "red" : "blue"
+                        let colour = j < reds ? "red" : "blue"
                         target.append(Row(file: try save(tinted(data.image(i, test: false), colour), "tgt"), label: classNames[c], attribute: colour, origin: "real"))
                     }
                 }
+            } else {
+                target = try tintRows(targetClasses, targetPerClass, test: false, correlation: targetCorrelation, prefix: "tgt", file: "target.csv")
             }
             try write(target, "target.csv", attribute: "tint")
             var test: [Row] = [], cf: [Row] = []
@@ -218,7 +250,7 @@ public enum BiasBenchmarks {
                 try write(pool, "pool.csv", attribute: "tint")
             }
         }
-        return Summary(name: name, origin: data.origin, manifests: written)
+        return Summary(name: name, origin: data.origin, manifests: written, notes: notes)
     }
 
     /// A generator's tell-tale: a faint 2-pixel checkerboard over the image.

@@ -13,6 +13,9 @@ public final class ExperimentRunner {
     public let manifest: ExperimentManifest
     public let outDir: String
     public var progress: ((String) -> Void)?
+    /// Warnings (a benchmark whose small sizes cannot keep a stated proportion), shown even
+    /// when progress is not.
+    public var warn: ((String) -> Void)?
     /// The run folder's lock (flock on DIR/.lock), held from run() until the runner goes.
     private var lockFD: Int32 = -1
     deinit { if lockFD >= 0 { close(lockFD) } }
@@ -37,7 +40,8 @@ public final class ExperimentRunner {
             let dir = outDir + "/benchmark"
             if !FileManager.default.fileExists(atPath: dir + "/test.csv") {
                 let size = manifest.benchmarkSize
-                _ = try BiasBenchmarks.make(b, outDir: dir, seed: 0, perClass: size.perClass, targetPerClass: size.targetPerClass, testPerClass: size.testPerClass)
+                let made = try BiasBenchmarks.make(b, outDir: dir, seed: 0, perClass: size.perClass, targetPerClass: size.targetPerClass, testPerClass: size.testPerClass)
+                for n in made.notes { warn?("benchmark \(b): \(n)") }
             }
             var d = ["source_biased": "source_biased.csv", "source_clean": "source_clean.csv", "target": "target.csv", "test": "test.csv",
                      "counterfactual": "counterfactual.csv"].mapValues { dir + "/" + $0 }

@@ -32,9 +32,9 @@ struct BenchmarkCommand: ParsableCommand {
 
         @Argument(help: "trigger, tint, underrepresented or synthetic.") var name: String
         @Option(help: "The output folder.") var out: String
-        @Option(help: "Training images per class (source, and target unless --target-per-class says).") var perClass = 400
+        @Option(parsing: .unconditional, help: "Training images per class (source, and target unless --target-per-class says).") var perClass = 400
         @Option(parsing: .unconditional, help: "Target images per class: a few for a scarce-data transfer.") var targetPerClass: Int?
-        @Option(help: "Test images per class.") var testPerClass = 200
+        @Option(parsing: .unconditional, help: "Test images per class.") var testPerClass = 200
         @Option(parsing: .unconditional, help: "The seed.") var seed: UInt64 = 0
         @Option(help: "Where Fashion-MNIST's IDX files are (default: /usr/share/datasets/fashion-mnist when it holds them, else procedural images); a folder given here must hold them; none: procedural images.") var fashionMnist: String?
 
@@ -48,6 +48,7 @@ struct BenchmarkCommand: ParsableCommand {
             let summary = try BiasBenchmarks.make(name, outDir: out, seed: seed, perClass: perClass, targetPerClass: targetPerClass, testPerClass: testPerClass, images: images)
             print("benchmark \(summary.name) from \(summary.origin):")
             for (file, rows) in summary.manifests { print("  \(out)/\(file)  \(rows) rows") }
+            for n in summary.notes { note("curate: warning: \(n)") }
         }
     }
 }

@@ -35,6 +35,7 @@ struct ExperimentCommand: ParsableCommand {
             let runner = ExperimentRunner(m, outDir: out)
             defer { withExtendedLifetime(runner) {} }  // its lock on the folder lasts until the reports are written
             if !quiet && (progress || isatty(2) != 0) { runner.progress = { note($0) } }
+            runner.warn = { note("curate: warning: \($0)") }
             try runner.run()
             let (md, _) = try ExperimentResults.writeReports(m, outDir: out, target: m.datasets["target"] ?? out + "/benchmark/target.csv")
             print(md)

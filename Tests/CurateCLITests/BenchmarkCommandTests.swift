@@ -82,4 +82,34 @@ struct BenchmarkCommandTests {
             #expect(rows.count == 5 && Dictionary(grouping: rows, by: { $0[3] }).values.map(\.count).max() == 4)
         }
     }
+
+    @Test("small classes keep both values of a stated proportion, and say how far it is from the one asked for")
+    func smallClasses() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let d = dir.path
+        func shares(_ file: String) throws -> [String: [String: Int]] {
+            var out: [String: [String: Int]] = [:]
+            for r in try rows(file) { out[r[1], default: [:]][r[3], default: 0] += 1 }
+            return out
+        }
+        // 95% of 10 is 9.5: 9 and 1 (both tints kept), not a perfect correlation of 10 and 0.
+        let tint = try CLI.run(["benchmark", "make", "tint", "--out", d + "/tint", "--per-class", "10", "--target-per-class", "5", "--test-per-class", "2", "--fashion-mnist", "none"])
+        #expect(tint.status == 0, "\(tint.stderr)")
+        let biased = try shares(d + "/tint/source_biased.csv")
+        #expect(biased.count == 5 && biased.values.allSatisfy { $0.values.sorted() == [1, 9] }, "\(biased)")
+        #expect(tint.stderr.contains("warning: source_biased.csv: 90% of each class in its usual tint, not 95%: 10 images a class cannot give 95%"), "\(tint.stderr)")
+        // 80% of 5 and 50% of 10 are exact: no warning for them.
+        #expect(!tint.stderr.contains("target.csv") && !tint.stderr.contains("source_clean.csv"))
+        // 5% of 10 is 0.5: one red image a class, so the red group exists at all.
+        let under = try CLI.run(["benchmark", "make", "underrepresented", "--out", d + "/under", "--per-class", "4", "--target-per-class", "10", "--test-per-class", "2", "--fashion-mnist", "none"])
+        #expect(under.status == 0, "\(under.stderr)")
+        #expect(try shares(d + "/under/target.csv").values.allSatisfy { $0 == ["red": 1, "blue": 9] })
+        #expect(under.stderr.contains("target.csv: 10% of each class red, not 5%"), "\(under.stderr)")
+        // Every image written is one a manifest names.
+        let named = try Set(["source_biased", "source_clean", "target", "test", "counterfactual"].flatMap { try rows("\(d)/under/\($0).csv").map { $0[0] } })
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: d + "/under/images").map { "images/" + $0 }) == named)
+        let negative = try CLI.run(["benchmark", "make", "tint", "--out", d + "/neg", "--per-class", "-5"])
+        #expect(negative.status == 2 && negative.stderr.contains("--per-class -5: images per class must be at least 1"), "\(negative.stderr)")
+    }
 }

@@ -323,3 +323,22 @@ import Testing
         #expect(Splitter.largestRemainder(0, [0.8, 0.1, 0.1]) == [0, 0, 0])
     }
 }
+
+@Suite struct BenchmarkShareTests {
+    /// The nearest whole number of n, kept off 0 and n unless the share is 0 or 1.
+    @Test func usualCountsByHand() {
+        // The default sizes: 95% and 50% of 400, 80% and 5% of 400: exact.
+        #expect(BiasBenchmarks.usualCount(400, share: 0.95) == 380)
+        #expect(BiasBenchmarks.usualCount(400, share: 0.5) == 200)
+        #expect(BiasBenchmarks.usualCount(400, share: 0.8) == 320)
+        #expect(BiasBenchmarks.usualCount(400, share: 0.05) == 20)
+        // 15.2 of 16 is 15; 9.5 of 10 would round to 10, but a 95% share keeps one other.
+        #expect(BiasBenchmarks.usualCount(16, share: 0.95) == 15)
+        #expect(BiasBenchmarks.usualCount(10, share: 0.95) == 9)
+        #expect(BiasBenchmarks.usualCount(10, share: 0.05) == 1)
+        #expect(BiasBenchmarks.usualCount(5, share: 0.8) == 4)
+        #expect(BiasBenchmarks.usualCount(7, share: 1) == 7 && BiasBenchmarks.usualCount(7, share: 0) == 0)
+        // One image cannot hold two values: the nearest.
+        #expect(BiasBenchmarks.usualCount(1, share: 0.95) == 1 && BiasBenchmarks.usualCount(1, share: 0.05) == 0)
+    }
+}
