@@ -8,7 +8,7 @@ extension Attack.Norm: ExpressibleByArgument {}
 struct AttackOptions: ParsableArguments {
     @Option(help: "The attack's budget, a fraction of the pixel range (8/255 or 0.0314).") var epsilon: String?
     @Option(name: .customLong("norm"), help: "The budget's norm: linf or l2 (default linf).") var normOption: Attack.Norm?
-    @Option(name: .customLong("steps"), help: "PGD's steps (default 10).") var stepsOption: Int?
+    @Option(name: .customLong("steps"), parsing: .unconditional, help: "PGD's steps (default 10).") var stepsOption: Int?
     var norm: Attack.Norm { normOption ?? .linf }
     var steps: Int { stepsOption ?? 10 }
     @Option(help: "PGD's step, a fraction of the pixel range (default 2.5 epsilon / steps).") var stepSize: String?

@@ -33,8 +33,8 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "The favourable label value for the headline parity numbers (default: 1/yes/true for binary labels).") var positive: String?
     @Option(help: "A scan catalog with the images' facts.") var catalog: String?
     @Option(help: "Feature vectors aligned with the manifest (.npy, .safetensors or column:NAME): audit how well they encode each attribute (a cross-validated linear probe's balanced accuracy) and the groups' centroid distances.") var features: String?
-    @Option(help: "With --features: the probe's folds.") var folds = 5
-    @Option(help: "With --features: the probe trains on at most this many rows (a seeded sample).") var probeRows = 100_000
+    @Option(parsing: .unconditional, help: "With --features: the probe's folds.") var folds = 5
+    @Option(parsing: .unconditional, help: "With --features: the probe trains on at most this many rows (a seeded sample).") var probeRows = 100_000
     @Option(parsing: .unconditional, help: "With --features: the seed of the probe's sample, folds and initialisation.") var seed: UInt64 = 0
     @Option(help: "Write the JSON report here ('-' for stdout).") var json: String?
     @Option(help: "Write a Markdown report here ('-' for stdout).") var markdown: String?

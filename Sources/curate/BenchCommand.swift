@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
         @Argument(help: "The folder of images.")
         var directory: String
 
-        @Option(help: "Timed passes (after one warm-up).")
+        @Option(parsing: .unconditional, help: "Timed passes (after one warm-up).")
         var repeats = 5
 
         @Option(help: "Also resize every image to WxH (JPEGs use DCT scaling first).")
@@ -35,6 +35,10 @@ struct BenchCommand: ParsableCommand {
 
         @Flag(help: "Print JSON.")
         var json = false
+
+        func validate() throws {
+            guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, not \(repeats)") }
+        }
 
         func run() throws {
             let blobs = try DecodeBenchmark.load(directory: directory)

@@ -24,8 +24,8 @@ extension BenchCommand {
             abstract: "Read a generated manifest of N rows (CSV and JSON Lines): streaming, then into memory.",
             discussion: "Example:\n  curate bench manifest --rows 1000000")
 
-        @Option(help: "Rows to generate.") var rows = 1_000_000
-        @Option(help: "Timed passes (median).") var repeats = 3
+        @Option(parsing: .unconditional, help: "Rows to generate.") var rows = 1_000_000
+        @Option(parsing: .unconditional, help: "Timed passes (median).") var repeats = 3
         @Option(help: "Where to write the generated manifests (default: a temporary folder, removed after).") var dir: String?
 
         func validate() throws {
@@ -81,7 +81,11 @@ extension BenchCommand {
             discussion: "Example:\n  curate bench scan ../bench-inputs/png32")
 
         @Argument(help: "The folder of images.") var directory: String
-        @Option(help: "Rounds; every figure is the median over them.") var repeats = 5
+        @Option(parsing: .unconditional, help: "Rounds; every figure is the median over them.") var repeats = 5
+
+        func validate() throws {
+            guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, not \(repeats)") }
+        }
 
         func run() throws {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("curate-bench-scan-\(getpid())").path

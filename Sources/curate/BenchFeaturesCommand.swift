@@ -27,14 +27,21 @@ extension BenchCommand {
         @Option(help: "Its feature vectors (.npy or .safetensors).") var features: String
         @Option(help: "A test manifest, for the probe's accuracy.") var test: String?
         @Option(help: "The test manifest's features.") var testFeatures: String?
-        @Option(help: "Epochs.") var epochs = 3
-        @Option(help: "Batch size.") var batchSize = 1024
+        @Option(parsing: .unconditional, help: "Epochs.") var epochs = 3
+        @Option(parsing: .unconditional, help: "Batch size.") var batchSize = 1024
         @Option(name: .customLong("lr"), parsing: .unconditional, help: "Learning rate.") var learningRate: Float = 0.05
         @Option(help: "Learning-rate schedule: constant or cosine.") var schedule = "cosine"
         @Option(parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
         @Flag(help: "Drop the feature file's pages from the page cache first, so that it is read afresh (into 2 MiB pages where the kernel allows): a cold start.")
         var cold = false
         @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, not \(epochs)") }
+            guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, not \(batchSize)") }
+            guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--lr must be a positive number, not \(learningRate)") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+        }
 
         func run() throws {
             if let threads { Parallel.threads = max(1, threads) }

@@ -18,11 +18,19 @@ extension BenchCommand {
               curate bench gemm --batch 128 --size 28 --channels 1
             """)
 
-        @Option(help: "Batch size for the cnn-small shapes.") var batch = 128
-        @Option(help: "Image side for the cnn-small shapes.") var size = 32
-        @Option(help: "Input channels for the cnn-small shapes.") var channels = 3
+        @Option(parsing: .unconditional, help: "Batch size for the cnn-small shapes.") var batch = 128
+        @Option(parsing: .unconditional, help: "Image side for the cnn-small shapes.") var size = 32
+        @Option(parsing: .unconditional, help: "Input channels for the cnn-small shapes.") var channels = 3
         @Option(parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
         @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1, not \(batch)") }
+            // Two 2x2 poolings: a side under 4 leaves no pixels for the dense layer.
+            guard size >= 4 else { throw ValidationError("--size must be at least 4 (two 2x2 poolings), not \(size)") }
+            guard channels >= 1 else { throw ValidationError("--channels must be at least 1, not \(channels)") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+        }
 
         func run() throws {
             if let threads { Parallel.threads = max(1, threads) }

@@ -77,7 +77,7 @@ struct ImageCommand: ParsableCommand {
         @Option(help: "Resize to WxH, for example 32x32.")
         var size: PixelSize?
 
-        @Option(help: "Sample depth of the output: 8, or 16 (PNG inputs keep their full depth).")
+        @Option(parsing: .unconditional, help: "Sample depth of the output: 8, or 16 (PNG inputs keep their full depth).")
         var depth = 8
 
         @OptionGroup var decode: DecodeFlags

@@ -21,8 +21,8 @@ struct ScanCommand: ParsableCommand {
 
     @Argument(help: "The manifest.") var manifest: String
     @Option(help: "The catalog file (created when missing).") var catalog = "curate.catalog"
-    @Option(help: "Largest perceptual-hash distance (0 to 32 of its 64 bits) for a near-duplicate candidate.") var nearDistance = 4
-    @Option(help: "Largest mean absolute difference (0-255) of 16x16 grey thumbnails that confirms a near duplicate.")
+    @Option(parsing: .unconditional, help: "Largest perceptual-hash distance (0 to 32 of its 64 bits) for a near-duplicate candidate.") var nearDistance = 4
+    @Option(parsing: .unconditional, help: "Largest mean absolute difference (0-255) of 16x16 grey thumbnails that confirms a near duplicate.")
     var nearDifference = 4.0
     @Option(parsing: .unconditional, help: "Seconds to wait for another scan of the same catalog (0: refuse at once).") var wait: Double = 0
     @Option(help: "Write every duplicate cluster and every failure to this JSON file.") var report: String?

@@ -37,21 +37,21 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A validation manifest (accuracy printed after every epoch).") var val: String?
     @Option(help: "Feature vectors in place of the --train images: a .npy (float32/float16, C or Fortran order) or .safetensors file aligned with the manifest's rows (or mapped through its source_row), or column:NAME for vectors in a manifest column. Models: linear (a linear probe) or mlp.") var features: String?
     @Option(help: "Feature vectors for the --val manifest (as --features).") var valFeatures: String?
-    @Option(help: "L1 penalty on the dense weights (per example, mean-loss units; as in Deep Feature Reweighting's last layer).") var l1: Float = 0
+    @Option(parsing: .unconditional, help: "L1 penalty on the dense weights (per example, mean-loss units; as in Deep Feature Reweighting's last layer).") var l1: Float = 0
     @Option(help: "The architecture: linear, mlp, cnn-small, resnet-small (default: cnn-small; with --from, the checkpoint's).") var model: ModelName?
-    @Option(help: "Epochs.") var epochs = 5
-    @Option(help: "Images are resized to SIZE x SIZE (default: 32; with --from, the checkpoint's).") var size: Int?
-    @Option(help: "Input channels: 3 (RGB) or 1 (grey) (default: 3; with --from, the checkpoint's).") var channels: Int?
-    @Option(help: "Batch size.") var batchSize = 128
+    @Option(parsing: .unconditional, help: "Epochs.") var epochs = 5
+    @Option(parsing: .unconditional, help: "Images are resized to SIZE x SIZE (default: 32; with --from, the checkpoint's).") var size: Int?
+    @Option(parsing: .unconditional, help: "Input channels: 3 (RGB) or 1 (grey) (default: 3; with --from, the checkpoint's).") var channels: Int?
+    @Option(parsing: .unconditional, help: "Batch size.") var batchSize = 128
     @Option(name: .customLong("lr"), parsing: .unconditional, help: "Learning rate.") var learningRate: Float = 0.05
     @Option(help: "sgd, adam or adamw.") var optimizer: TrainingRecipe.OptimizerKind = .sgd
     @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float = 0.9
     @Flag(help: "Nesterov momentum.") var nesterov = false
     @Option(parsing: .unconditional, help: "Weight decay (L2 for sgd and adam, decoupled for adamw).") var weightDecay: Float = 5e-4
     @Option(help: "Learning-rate schedule: constant, step or cosine.") var schedule = "constant"
-    @Option(help: "For --schedule step: decay every N epochs.") var stepEvery = 30
+    @Option(parsing: .unconditional, help: "For --schedule step: decay every N epochs.") var stepEvery = 30
     @Option(parsing: .unconditional, help: "For --schedule step: the decay factor.") var gamma: Float = 0.1
-    @Option(help: "Linear warm-up over this many epochs.") var warmup = 0
+    @Option(parsing: .unconditional, help: "Linear warm-up over this many epochs.") var warmup = 0
     @Option(help: "Augmentation: flip, crop (comma-separated) or none.") var augment = "none"
     @Option(help: "A checkpoint to fine-tune.") var from: String?
     @Option(parsing: .unconditional, help: "With --from and --mode full: Zhang et al.'s penalty, this weight times the mean squared distance between the fine-tuned and the pretrained model's features (the head's input) on the training images. About 0.1 suits cnn-small's default recipe; much larger weights make SGD's steps overshoot (the run then stops: diverged).") var featureDistance: Float?
@@ -60,7 +60,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .singleValue, help: "Group columns (comma-separated or repeated), for group-dro and last-layer.") var by: [String] = []
     @Option(parsing: .unconditional, help: "With --loss group-dro: the step size (default: 0.01).") var eta: Float?
     @Option(parsing: .unconditional, help: "With --loss jtt: the upweighting of the misclassified examples (default: 6).") var jttLambda: Float?
-    @Option(help: "With --loss jtt: epochs of the first (identification) run (default: 1).") var jttEpochs: Int?
+    @Option(parsing: .unconditional, help: "With --loss jtt: epochs of the first (identification) run (default: 1).") var jttEpochs: Int?
     @Option(help: "Adversarial training (Madry et al.): train on each batch's fgsm or pgd adversarial images (budget: --epsilon, --steps, ...).") var adversarial: Attack.Method?
     @OptionGroup var budget: AttackOptions
     @Option(parsing: .unconditional, help: "The seed of every random choice.") var seed: UInt64 = 0

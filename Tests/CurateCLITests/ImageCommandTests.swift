@@ -26,6 +26,24 @@ struct ImageCommandTests {
         #expect(nested.status == 64 && nested.stderr.contains("no command 'nosuch' under 'curate bench' (commands: decode,"), "\(nested.stderr)")
     }
 
+    @Test("a negative number is read as the option's value and refused by name, never taken for a flag or run", arguments: [
+        (["train", "--train", "t.csv", "--out", "m.ckpt", "--epochs", "-1"], "--epochs must be 0 or more"),
+        (["train", "--train", "t.csv", "--out", "m.ckpt", "--warmup", "-2"], "--warmup must be 0 or more"),
+        (["scan", "t.csv", "--near-difference", "-1"], "--near-difference must be 0 to 255"),
+        (["image", "convert", "a.png", "b.png", "--depth", "-8"], "--depth must be 8 or 16"),
+        (["audit", "t.csv", "--by", "g", "--features", "f.npy", "--folds", "-1"], "--folds must be 2 or more"),
+        (["bench", "features", "t.csv", "--features", "f.npy", "--epochs", "-1"], "--epochs must be at least 1, not -1"),
+        (["bench", "gemm", "--size", "2"], "--size must be at least 4"),
+        (["bench", "scan", "dir", "--repeats", "0"], "--repeats must be at least 1, not 0"),
+        (["bench", "decode", "dir", "--repeats", "-3"], "--repeats must be at least 1, not -3"),
+        (["benchmark", "make", "tint", "--out", "b", "--test-per-class", "-5"], "--test-per-class -5: images per class must be at least 1"),
+    ])
+    func negativeNumbers(arguments: [String], message: String) throws {
+        let r = try CLI.run(arguments)
+        #expect(r.status == 64 || r.status == 2, "\(r.status) \(r.stderr)")
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+    }
+
     @Test("info --json: one object per file, failures included, exit 1 when any failed")
     func infoJSON() throws {
         let files = ["\(suite)/basn3p04.png", "\(suite)/xcsn0g01.png", "/nonexistent/none.png",
