@@ -168,6 +168,20 @@ struct TrainCommand: ParsableCommand {
         }
         var train = self.train ?? ""
         var skippedInStages = 0
+        // With --plan, what each stage before the last trained on and gave, for --json.
+        var stageSummaries: [JSONValue] = []
+        func epochsJSON(_ reports: [EpochReport]) -> JSONValue {
+            .array(reports.map { r in
+                .object([("stage", .string(r.stage)), ("epoch", .int(r.epoch)), ("loss", .number(r.loss)),
+                         ("accuracy", .number(r.accuracy)), ("validation_accuracy", .optional(r.validationAccuracy)),
+                         ("learning_rate", .number(Double(r.learningRate))), ("seconds", .number(r.seconds)),
+                         ("images_per_s", .number(r.imagesPerSecond.rounded()))])
+            })
+        }
+        func stageJSON(_ index: Int, _ manifest: String, mode: FineTuneMode, images: Int, skipped: Int, reports: [EpochReport]) -> JSONValue {
+            .object([("stage", .int(index)), ("manifest", .string(manifest)), ("mode", .string(mode.rawValue)),
+                     ("train_images", .int(images)), ("skipped", .int(skipped)), ("epochs", epochsJSON(reports))])
+        }
         if let plan {
             // Every stage but the last trains here; the last is the run below, from the one before.
             let planned = try TrainCommand.planStages(plan)
@@ -178,6 +192,7 @@ struct TrainCommand: ParsableCommand {
                 let outcome = try job.run(train: data)
                 let last = outcome.reports.last
                 if !json { print("plan stage \(i + 1) (\(stage)): \(data.count) images" + (last.map { String(format: ", final loss %.4f, train accuracy %.2f%%", $0.loss, 100 * $0.accuracy) } ?? "")) }
+                stageSummaries.append(stageJSON(i + 1, stage, mode: planned[i].mode, images: data.count, skipped: data.failures.count, reports: outcome.reports))
                 let header = Checkpoint.Header(model: outcome.spec, classes: outcome.classes, tensors: [], metadata: [:])
                 job.from = (outcome.model, header)
                 job.mode = planned[i + 1].mode
@@ -263,13 +278,12 @@ struct TrainCommand: ParsableCommand {
                 ("load_seconds", .number((loaded * 1000).rounded() / 1000)),
                 ("train_images_per_s", .number(median.rounded())),
                 ("notes", .object(outcome.notes.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-                ("epochs", .array(outcome.reports.map { r in
-                    .object([("stage", .string(r.stage)), ("epoch", .int(r.epoch)), ("loss", .number(r.loss)),
-                             ("accuracy", .number(r.accuracy)), ("validation_accuracy", .optional(r.validationAccuracy)),
-                             ("learning_rate", .number(Double(r.learningRate))), ("seconds", .number(r.seconds)),
-                             ("images_per_s", .number(r.imagesPerSecond.rounded()))])
-                })),
-            ])
+                ("epochs", epochsJSON(outcome.reports)),
+            ] + (plan == nil ? [] : [
+                // Every stage in order, the last (the one above) included.
+                ("stages", .array(stageSummaries + [stageJSON(stageSummaries.count + 1, train, mode: job.mode, images: trainData.count,
+                                                              skipped: trainData.failures.count, reports: outcome.reports)])),
+            ]))
             print(summary.rendered())
         } else {
             let last = outcome.reports.last

@@ -173,6 +173,16 @@ struct BuildCommandTests {
         let linear = try CLI.run(["train", "--plan", "\(d)/linear.json", "--size", "8", "--epochs", "1", "--batch-size", "8", "--out", "\(d)/lin.ckpt"])
         #expect(linear.status == 0, "\(linear.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: "\(d)/lin.ckpt")) != Data(contentsOf: URL(fileURLWithPath: "\(d)/ffr.ckpt")))
+        // --json reports every stage in order: its manifest, mode, images and epochs.
+        let json = try CLI.run(["train", "--plan", "\(d)/linear.json", "--size", "8", "--epochs", "2", "--batch-size", "8", "--out", "\(d)/lin2.ckpt", "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let stages = try #require(try jsonObject(json.stdout)["stages"] as? [[String: Any]])
+        let sizes = try ["stage1", "stage2"].map { try String(contentsOfFile: "\(d)/plan.\($0).csv", encoding: .utf8).split(separator: "\n").count - 1 }
+        #expect(stages.map { $0["stage"] as? Int } == [1, 2])
+        #expect(stages.map { ($0["manifest"] as? String).map { ($0 as NSString).lastPathComponent } } == ["plan.stage1.csv", "plan.stage2.csv"])
+        #expect(stages.map { $0["mode"] as? String } == ["full", "linear"])
+        #expect(stages.map { $0["train_images"] as? Int } == sizes.map { Optional($0) })
+        #expect(stages.map { ($0["epochs"] as? [Any])?.count } == [2, 2])
     }
 
     @Test("split writes three stratified manifests; bad input is a clear error")
