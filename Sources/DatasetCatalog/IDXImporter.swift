@@ -47,8 +47,12 @@ public enum IDXImporter {
     /// - Parameters:
     ///   - classNames: names for label values 0, 1, ...; the number itself when nil.
     ///   - split: the `split` column's value for every row, when given.
+    /// - Parameter staging: where the images are written instead (as `staging/images/NAME.png`),
+    ///   for the caller to move into `outDir/images` once all are written; the manifest still
+    ///   names them under `outDir`.
     public static func importFiles(images: String, labels: String, outDir: String, classNames: [String]?, split: String?,
-                                   limit: Int? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> ImportResult {
+                                   limit: Int? = nil, staging: String? = nil,
+                                   threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> ImportResult {
         let imgs = try read(images), labs = try read(labels)
         guard imgs.dimensions.count == 3 else { throw ManifestError(file: images, "expected a 3-dimensional IDX array (count x rows x columns)") }
         guard labs.dimensions.count == 1 else { throw ManifestError(file: labels, "expected a 1-dimensional IDX array of labels") }
@@ -62,7 +66,8 @@ public enum IDXImporter {
         if let names = classNames, let bad = labs.bytes.prefix(n).first(where: { Int($0) >= names.count }) {
             throw ManifestError(file: labels, "label \(bad) has no class name (\(names.count) given)")
         }
-        let folder = outDir + "/images"
+        let root = staging ?? outDir
+        let folder = root + "/images"
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: outDir, isDirectory: &isFolder), !isFolder.boolValue {
             throw ManifestError(file: outDir, "is a file; --out names the folder the images and manifest go in")
@@ -81,7 +86,7 @@ public enum IDXImporter {
                 rgba[p * 4] = v; rgba[p * 4 + 1] = v; rgba[p * 4 + 2] = v
             }
             do {
-                try PNGEncoder().write(Image(width: w, height: h, pixels: rgba), to: outDir + "/" + names[i], as: .grey)
+                try PNGEncoder().write(Image(width: w, height: h, pixels: rgba), to: root + "/" + names[i], as: .grey)
                 return nil
             } catch {
                 return "\(error)"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DatasetCatalog
 import Foundation
+import ImageCodecs
 
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -158,10 +159,47 @@ struct ImportCommand: ParsableCommand {
                     throw ValidationError("--class-names names '\(twice)' twice: two labels would become one class")
                 }
             }
-            let result = try IDXImporter.importFiles(images: images, labels: labels, outDir: out, classNames: names, split: split, limit: limit)
+            // Nothing is left half-imported: a new folder is built whole beside its place and
+            // renamed into it; into a folder that exists (another split's, say), the images are
+            // written to a working folder inside it and moved in just before the manifest is
+            // written. Working folders of killed imports are removed.
+            let fm = FileManager.default
             let path = out + "/" + manifest
-            try ManifestWriter.write(result.manifest, to: path)
-            note("wrote \(path): \(result.manifest.count) rows, and \(result.manifest.count) PNG files under \(out)/images")
+            let outURL = URL(fileURLWithPath: out).standardizedFileURL
+            Leftovers.remove(prefix: ".\(outURL.lastPathComponent).partial-", in: outURL.deletingLastPathComponent().path)
+            let rows: Int
+            if !fm.fileExists(atPath: out) {
+                let work = outURL.deletingLastPathComponent().appendingPathComponent(".\(outURL.lastPathComponent).partial-\(getpid())").path
+                try? fm.removeItem(atPath: work)
+                do {
+                    let result = try IDXImporter.importFiles(images: images, labels: labels, outDir: work, classNames: names, split: split, limit: limit)
+                    try ManifestWriter.write(result.manifest, to: work + "/" + manifest)
+                    rows = result.manifest.count
+                    guard rename(work, outURL.path) == 0 else {
+                        throw ManifestError(file: out, "cannot move the imported folder into place: \(String(cString: strerror(errno)))")
+                    }
+                } catch {
+                    try? fm.removeItem(atPath: work)
+                    throw error
+                }
+            } else {
+                let work = out + "/.partial-\(getpid())"
+                Leftovers.remove(prefix: ".partial-", in: out)
+                try? fm.removeItem(atPath: work)
+                defer { try? fm.removeItem(atPath: work) }
+                let result = try IDXImporter.importFiles(images: images, labels: labels, outDir: out, classNames: names, split: split, limit: limit, staging: work)
+                do { try fm.createDirectory(atPath: out + "/images", withIntermediateDirectories: true) } catch {
+                    throw ManifestError(file: out + "/images", "cannot create the folder: \(FileProblem.reason(error))")
+                }
+                for name in try fm.contentsOfDirectory(atPath: work + "/images") {
+                    guard rename(work + "/images/" + name, out + "/images/" + name) == 0 else {
+                        throw ManifestError(file: out + "/images/" + name, "cannot move the new image into place: \(String(cString: strerror(errno)))")
+                    }
+                }
+                try ManifestWriter.write(result.manifest, to: path)
+                rows = result.manifest.count
+            }
+            note("wrote \(path): \(rows) rows, and \(rows) PNG files under \(out)/images")
         }
     }
 }

@@ -149,6 +149,39 @@ struct DatasetCommandTests {
         #expect(manifest.contains(",cat") && manifest.contains(",dog"), "\(manifest)")
     }
 
+    @Test("import idx builds a new folder beside its place and renames it in; into a folder that exists it moves the images in before the manifest; killed imports' working folders go")
+    func idxStaged() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fm = FileManager.default
+        try Data([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 7, 9]).write(to: dir.appendingPathComponent("images"))
+        try Data([0, 0, 8, 1, 0, 0, 0, 2, 0, 1]).write(to: dir.appendingPathComponent("labels"))
+        // What a killed import leaves: a working folder named for a process that is gone.
+        let dead = "\(dir.path)/.o.partial-999999"
+        try fm.createDirectory(atPath: dead + "/images", withIntermediateDirectories: true)
+        let first = try CLI.run(["import", "idx", dir.path + "/images", dir.path + "/labels", "--split", "test", "--out", dir.path + "/o"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try fm.contentsOfDirectory(atPath: dir.path).sorted() == ["images", "labels", "o"])
+        #expect(try fm.contentsOfDirectory(atPath: dir.path + "/o").sorted() == ["images", "manifest.csv"])
+        // A second split into the same folder keeps the first's files and leaves no working folder.
+        try fm.createDirectory(atPath: dir.path + "/o/.partial-999999/images", withIntermediateDirectories: true)
+        let second = try CLI.run(["import", "idx", dir.path + "/images", dir.path + "/labels", "--split", "train", "--manifest", "train.csv", "--out", dir.path + "/o"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try fm.contentsOfDirectory(atPath: dir.path + "/o").sorted() == ["images", "manifest.csv", "train.csv"])
+        #expect(try fm.contentsOfDirectory(atPath: dir.path + "/o/images").sorted() == ["test-00000.png", "test-00001.png", "train-00000.png", "train-00001.png"])
+        // Both manifests read back, and every image they name decodes to the IDX pixel.
+        for (file, split) in [("manifest.csv", "test"), ("train.csv", "train")] {
+            let text = try String(contentsOfFile: "\(dir.path)/o/\(file)", encoding: .utf8)
+            #expect(text == "path,label,split\nimages/\(split)-00000.png,0,\(split)\nimages/\(split)-00001.png,1,\(split)\n")
+        }
+        let pixel = try ImageDecoder().decode(contentsOf: dir.path + "/o/images/train-00001.png").image.pixels
+        #expect(Array(pixel) == [9, 9, 9, 255])
+        // An import that fails leaves no folder, and no working folder, behind.
+        let bad = try CLI.run(["import", "idx", dir.path + "/images", dir.path + "/labels", "--class-names", "cat", "--out", dir.path + "/p"])
+        #expect(bad.status == 2 && bad.stderr.contains("label 1 has no class name"), "\(bad.stderr)")
+        #expect(try fm.contentsOfDirectory(atPath: dir.path).sorted() == ["images", "labels", "o"])
+    }
+
     @Test("tag --regex that backtracks exponentially is stopped with the pattern and the path, and nothing is written")
     func regexThatNeverReturns() throws {
         let dir = try CLI.temporaryDirectory()
