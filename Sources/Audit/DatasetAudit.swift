@@ -116,6 +116,15 @@ public struct DatasetAudit: Sendable {
                                        : "\(a.name) or \(labelColumn) is unknown (empty) in \(a.missing) of \(all) rows (\(pct(share))): the measures for \(a.name) leave them out",
                                    magnitude: share, numbers: [("unknown_rows", .int(a.missing)), ("rows", .int(all))]))
             }
+            // With one label or one value there is nothing to compare: the association (Cramér's V,
+            // chi-square) is undefined, null in the report; say so rather than pass silently.
+            if a.rows > 0, a.labels.count < 2 || a.values.count < 2 {
+                let (column, only) = a.labels.count < 2 ? (labelColumn, a.labels.first ?? "") : (a.name, a.values.first ?? "")
+                out.append(Finding(severity: .medium, kind: "single_value", attribute: a.name,
+                                   message: "\(column) has one value (\(only)) in all \(a.rows) rows with a known \(a.name) and \(labelColumn): "
+                                       + "how \(labelColumn) goes with \(a.name) cannot be measured",
+                                   magnitude: 0, numbers: [("column", .string(column)), ("value", .string(only)), ("rows", .int(a.rows))]))
+            }
             if let v = a.cramersV, v > t.cramersVModerate {
                 // On a few rows a large V arises by chance: it is high only when the test says it is not chance.
                 let significant = (a.pValue ?? 0) < 0.05

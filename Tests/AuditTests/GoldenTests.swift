@@ -155,6 +155,23 @@ import Testing
         let firstNote = try #require(audit.findings.firstIndex { $0.kind == "omitted_findings" && $0.severity == .high })
         #expect(audit.findings[..<firstNote].filter { $0.kind == "empty_cell" }.count == 20)
     }
+
+    /// One label, or one value of the attribute: V is undefined (null) and a single_value finding
+    /// says so; two of each on the same rows give no such finding.
+    @Test func oneLabelOrOneValueIsAFindingNotASilentPass() throws {
+        func audit(_ labels: [String], _ values: [String]) throws -> DatasetAudit {
+            let m = Manifest(columns: ["path", "label", "g"], cells: [labels.indices.map { "p\($0)" }, labels, values], baseDirectory: "/")
+            return try DatasetAudit.run(m, path: "one.csv", options: AuditOptions(attributes: ["g"]))
+        }
+        let oneLabel = try audit(["1", "1", "1", "1"], ["x", "y", "x", ""])
+        #expect(oneLabel.attributes[0].cramersV == nil)
+        let f = try #require(oneLabel.findings.first { $0.kind == "single_value" })
+        #expect(f.message == "label has one value (1) in all 3 rows with a known g and label: how label goes with g cannot be measured")
+        let oneValue = try audit(["1", "0", "1"], ["x", "x", "x"])
+        #expect(oneValue.findings.filter { $0.kind == "single_value" }.map(\.message)
+                == ["g has one value (x) in all 3 rows with a known g and label: how label goes with g cannot be measured"])
+        #expect(try audit(["1", "0", "1", "0"], ["x", "y", "y", "x"]).findings.allSatisfy { $0.kind != "single_value" })
+    }
 }
 
 extension AttributeAudit {
