@@ -178,6 +178,12 @@ struct ImportCommand: ParsableCommand {
                     guard rename(work, outURL.path) == 0 else {
                         throw ManifestError(file: out, "cannot move the imported folder into place: \(String(cString: strerror(errno)))")
                     }
+                } catch var error as ManifestError {
+                    // Name the folder the user gave, not the working one beside it.
+                    try? fm.removeItem(atPath: work)
+                    error.file = error.file.replacingOccurrences(of: work, with: out)
+                    error.message = error.message.replacingOccurrences(of: work, with: out)
+                    throw error
                 } catch {
                     try? fm.removeItem(atPath: work)
                     throw error
