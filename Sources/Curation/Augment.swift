@@ -194,19 +194,19 @@ extension Strategies {
 /// New image files written into a folder beside their destination and moved in only when all of
 /// them are written: a failure part way leaves the destination as it was. Files already in the
 /// destination under other names are kept; a file of the same name is replaced.
-final class StagedFolder {
-    let destination: String, work: String
+public final class StagedFolder {
+    public let destination: String, work: String
     /// Files the new ones must not replace: the images the command's input manifests name.
     let protected: Set<String>
 
     /// `.NAME.partial-PID` beside `path`: where a folder is built before it takes `path`'s place.
-    static func workPath(beside path: String) -> String {
+    public static func workPath(beside path: String) -> String {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
     }
 
     /// - Parameter inputs: manifests whose images no new file may replace (with their file names).
-    init(_ destination: String, protecting inputs: [Manifest] = []) throws {
+    public init(_ destination: String, protecting inputs: [Manifest] = []) throws {
         self.destination = URL(fileURLWithPath: destination).standardizedFileURL.path
         var protected = Set<String>()
         for m in inputs where m.has("path") { protected.formUnion(m.resolvedPaths()) }  // absolute and normalised
@@ -244,7 +244,7 @@ final class StagedFolder {
         return file
     }
 
-    func commit() throws {
+    public func commit() throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: destination, withIntermediateDirectories: true)
         for name in try fm.contentsOfDirectory(atPath: work) {
@@ -256,7 +256,7 @@ final class StagedFolder {
     }
 
     /// Removes the working folder (after a commit it is empty).
-    func discard() { try? FileManager.default.removeItem(atPath: work) }
+    public func discard() { try? FileManager.default.removeItem(atPath: work) }
 }
 
 extension Manifest {

@@ -47,11 +47,11 @@ public enum IDXImporter {
     /// - Parameters:
     ///   - classNames: names for label values 0, 1, ...; the number itself when nil.
     ///   - split: the `split` column's value for every row, when given.
-    /// - Parameter staging: where the images are written instead (as `staging/images/NAME.png`),
-    ///   for the caller to move into `outDir/images` once all are written; the manifest still
-    ///   names them under `outDir`.
+    /// - Parameter imagesIn: the folder the images are written to instead of `outDir/images`,
+    ///   for the caller to move them there once all are written; the manifest still names them
+    ///   under `outDir`.
     public static func importFiles(images: String, labels: String, outDir: String, classNames: [String]?, split: String?,
-                                   limit: Int? = nil, staging: String? = nil,
+                                   limit: Int? = nil, imagesIn: String? = nil,
                                    threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> ImportResult {
         let imgs = try read(images), labs = try read(labels)
         guard imgs.dimensions.count == 3 else { throw ManifestError(file: images, "expected a 3-dimensional IDX array (count x rows x columns)") }
@@ -66,8 +66,7 @@ public enum IDXImporter {
         if let names = classNames, let bad = labs.bytes.prefix(n).first(where: { Int($0) >= names.count }) {
             throw ManifestError(file: labels, "label \(bad) has no class name (\(names.count) given)")
         }
-        let root = staging ?? outDir
-        let folder = root + "/images"
+        let folder = imagesIn ?? outDir + "/images"
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: outDir, isDirectory: &isFolder), !isFolder.boolValue {
             throw ManifestError(file: outDir, "is a file; --out names the folder the images and manifest go in")
@@ -77,7 +76,7 @@ public enum IDXImporter {
         }
         let prefix = split.map { $0 + "-" } ?? ""
         let digits = max(5, String(n).count)
-        let names = (0..<n).map { i in "images/\(prefix)\(String(repeating: "0", count: max(0, digits - String(i).count)))\(i).png" }
+        let files = (0..<n).map { i in "\(prefix)\(String(repeating: "0", count: max(0, digits - String(i).count)))\(i).png" }
         let pixels = imgs.bytes
         let failures = ParallelMap.run(count: n, threads: threads) { i -> String? in
             var rgba = [UInt8](repeating: 255, count: w * h * 4)
@@ -86,7 +85,7 @@ public enum IDXImporter {
                 rgba[p * 4] = v; rgba[p * 4 + 1] = v; rgba[p * 4 + 2] = v
             }
             do {
-                try PNGEncoder().write(Image(width: w, height: h, pixels: rgba), to: root + "/" + names[i], as: .grey)
+                try PNGEncoder().write(Image(width: w, height: h, pixels: rgba), to: folder + "/" + files[i], as: .grey)
                 return nil
             } catch {
                 return "\(error)"
@@ -98,7 +97,7 @@ public enum IDXImporter {
         var manifest = Manifest(columns: columns, baseDirectory: URL(fileURLWithPath: outDir).standardizedFileURL.path)
         for i in 0..<n {
             let l = Int(labs.bytes[i])
-            var row = [names[i], classNames?[l] ?? String(l)]
+            var row = ["images/" + files[i], classNames?[l] ?? String(l)]
             if let split { row.append(split) }
             manifest.append(cells: row)
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Curation
 import DatasetCatalog
 import Foundation
 import ImageCodecs
@@ -165,11 +166,11 @@ struct ImportCommand: ParsableCommand {
             // written. Working folders of killed imports are removed.
             let fm = FileManager.default
             let path = out + "/" + manifest
-            let outURL = URL(fileURLWithPath: out).standardizedFileURL
-            Leftovers.remove(prefix: ".\(outURL.lastPathComponent).partial-", in: outURL.deletingLastPathComponent().path)
             let rows: Int
             if !fm.fileExists(atPath: out) {
-                let work = outURL.deletingLastPathComponent().appendingPathComponent(".\(outURL.lastPathComponent).partial-\(getpid())").path
+                let work = StagedFolder.workPath(beside: out)
+                let outURL = URL(fileURLWithPath: out).standardizedFileURL
+                Leftovers.remove(prefix: ".\(outURL.lastPathComponent).partial-", in: outURL.deletingLastPathComponent().path)
                 try? fm.removeItem(atPath: work)
                 do {
                     let result = try IDXImporter.importFiles(images: images, labels: labels, outDir: work, classNames: names, split: split, limit: limit)
@@ -189,19 +190,10 @@ struct ImportCommand: ParsableCommand {
                     throw error
                 }
             } else {
-                let work = out + "/.partial-\(getpid())"
-                Leftovers.remove(prefix: ".partial-", in: out)
-                try? fm.removeItem(atPath: work)
-                defer { try? fm.removeItem(atPath: work) }
-                let result = try IDXImporter.importFiles(images: images, labels: labels, outDir: out, classNames: names, split: split, limit: limit, staging: work)
-                do { try fm.createDirectory(atPath: out + "/images", withIntermediateDirectories: true) } catch {
-                    throw ManifestError(file: out + "/images", "cannot create the folder: \(FileProblem.reason(error))")
-                }
-                for name in try fm.contentsOfDirectory(atPath: work + "/images") {
-                    guard rename(work + "/images/" + name, out + "/images/" + name) == 0 else {
-                        throw ManifestError(file: out + "/images/" + name, "cannot move the new image into place: \(String(cString: strerror(errno)))")
-                    }
-                }
+                let staged = try StagedFolder(out + "/images")
+                defer { staged.discard() }
+                let result = try IDXImporter.importFiles(images: images, labels: labels, outDir: out, classNames: names, split: split, limit: limit, imagesIn: staged.work)
+                try staged.commit()
                 try ManifestWriter.write(result.manifest, to: path)
                 rows = result.manifest.count
             }

@@ -164,7 +164,7 @@ struct DatasetCommandTests {
         #expect(try fm.contentsOfDirectory(atPath: dir.path).sorted() == ["images", "labels", "o"])
         #expect(try fm.contentsOfDirectory(atPath: dir.path + "/o").sorted() == ["images", "manifest.csv"])
         // A second split into the same folder keeps the first's files and leaves no working folder.
-        try fm.createDirectory(atPath: dir.path + "/o/.partial-999999/images", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: dir.path + "/o/.images.partial-999999", withIntermediateDirectories: true)
         let second = try CLI.run(["import", "idx", dir.path + "/images", dir.path + "/labels", "--split", "train", "--manifest", "train.csv", "--out", dir.path + "/o"])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try fm.contentsOfDirectory(atPath: dir.path + "/o").sorted() == ["images", "manifest.csv", "train.csv"])
